@@ -1,0 +1,119 @@
+"""Network model: per-link latency ranges, loss and duplication, and partition groups.
+
+All randomness comes from the simulator's network stream, drawn at send time in send order, so
+a run is reproducible from its seed. Partitions are groups of nodes: a message crosses only
+between nodes of the same group, checked when it is sent and again when it would be delivered.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    latency_min: int = 5
+    latency_max: int = 20
+    drop: float = 0.0
+    dup: float = 0.0
+
+    def validate(self) -> None:
+        if not 0 <= self.latency_min <= self.latency_max:
+            raise ValueError(f"latency range {self.latency_min}..{self.latency_max} is invalid")
+        for name in ("drop", "dup"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}={getattr(self, name)} is not a probability in 0..1")
+
+    def describe(self) -> str:
+        return (
+            f"latency={self.latency_min}..{self.latency_max}ms drop={self.drop:g} dup={self.dup:g}"
+        )
+
+
+def link_key(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a <= b else (b, a)
+
+
+class Network:
+    def __init__(self, node_ids: list[int], rng: random.Random) -> None:
+        self.node_ids = list(node_ids)
+        self.rng = rng
+        self.default = LinkConfig()
+        self.links: dict[tuple[int, int], LinkConfig] = {}
+        self.group_of: dict[int, int] | None = None  # None: no partition
+
+    # --- configuration ------------------------------------------------------------------------
+    def configure(self, link: tuple[int, int] | None = None, **changes: object) -> None:
+        """Change latency_min/latency_max/drop/dup for one link, or for every link."""
+        if link is None:
+            self.default = _changed(self.default, changes)
+            self.links = {k: _changed(v, changes) for k, v in self.links.items()}
+        else:
+            key = link_key(*link)
+            self.links[key] = _changed(self.links.get(key, self.default), changes)
+
+    def link(self, a: int, b: int) -> LinkConfig:
+        return self.links.get(link_key(a, b), self.default) if self.links else self.default
+
+    # --- partitions --------------------------------------------------------------------------
+    def partition(self, groups: list[list[int]]) -> None:
+        """Nodes in the same listed group can talk; each unlisted node is cut off alone."""
+        group_of: dict[int, int] = {}
+        for index, group in enumerate(groups):
+            for node in group:
+                group_of[node] = index
+        for node in self.node_ids:
+            group_of.setdefault(node, len(group_of) + len(groups))
+        self.group_of = _canonical(group_of, self.node_ids)
+
+    def isolate(self, node: int) -> None:
+        current = self.group_of or dict.fromkeys(self.node_ids, 0)
+        self.group_of = _canonical(current | {node: -1}, self.node_ids)
+
+    def heal(self) -> None:
+        self.group_of = None
+
+    def connected(self, a: int, b: int) -> bool:
+        return self.group_of is None or self.group_of[a] == self.group_of[b]
+
+    def groups(self) -> list[list[int]]:
+        """The current groups in node order; a single group when there is no cut."""
+        if self.group_of is None:
+            return [list(self.node_ids)]
+        by_group: dict[int, list[int]] = {}
+        for node in self.node_ids:
+            by_group.setdefault(self.group_of[node], []).append(node)
+        return list(by_group.values())
+
+    # --- sending ------------------------------------------------------------------------------
+    def transmissions(self, src: int, dst: int) -> list[tuple[int, bool]]:
+        """For one send: a (latency, lost) pair for each copy the network will carry."""
+        cfg = self.link(src, dst)
+        rng = self.rng
+        copies = 2 if cfg.dup and rng.random() < cfg.dup else 1
+        out = []
+        for _ in range(copies):
+            lost = bool(cfg.drop) and rng.random() < cfg.drop
+            out.append((rng.randint(cfg.latency_min, cfg.latency_max), lost))
+        return out
+
+    def describe(self) -> dict:
+        return {
+            "default": self.default.describe(),
+            "links": {f"{a}-{b}": c.describe() for (a, b), c in sorted(self.links.items())},
+            "groups": self.groups(),
+        }
+
+
+def _changed(cfg: LinkConfig, changes: dict) -> LinkConfig:
+    new = replace(cfg, **changes)
+    new.validate()
+    return new
+
+
+def _canonical(group_of: dict[int, int], node_ids: list[int]) -> dict[int, int] | None:
+    """Renumber groups by first member so equal partitions compare and digest equal."""
+    numbering: dict[int, int] = {}
+    result = {n: numbering.setdefault(group_of[n], len(numbering)) for n in node_ids}
+    return None if len(numbering) == 1 else result

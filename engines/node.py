@@ -1,0 +1,183 @@
+"""The sans-IO node interface that every protocol implements and the simulator drives.
+
+A node is a pure state machine. Inputs are method calls that carry the current simulated time:
+a message, a timer firing, a client proposal, or a campaign order from the user. Outputs are
+effects collected in `outbox`: messages to send, timers to set or cancel, and notes for the
+event log. A node never reads a clock, never draws from the global `random`, and does no I/O:
+the simulator hands it `now` and a seeded `random.Random` stream of its own.
+
+Persistent state (what survives a crash) lives in `self.persistent`; everything else is
+volatile. A restart builds a new node from the persistent object alone.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from engines.chain import StateMachine
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A client value. `id` is unique per simulation; `origin` is the node the client asked."""
+
+    id: str
+    value: str
+    proposed_at: int
+    origin: int
+
+
+@dataclass(frozen=True)
+class Message:
+    """Base for protocol messages: frozen dataclasses with a short label for diagrams."""
+
+    short: ClassVar[str] = "MSG"
+    heartbeat: ClassVar[bool] = False
+
+    @property
+    def type_name(self) -> str:
+        return type(self).__name__
+
+    def summary(self) -> str:
+        return ", ".join(f"{f.name}={_brief(getattr(self, f.name))}" for f in fields(self))
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.type_name} | {
+            f.name: _plain(getattr(self, f.name)) for f in fields(self)
+        }
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return f"[{len(value)}]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly form of message fields and node state, for digests and traces."""
+    if isinstance(value, Proposal):
+        return [value.id, value.value, value.proposed_at, value.origin]
+    if isinstance(value, Message):
+        return value.encode()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+plain = _plain
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    dst: int
+    msg: Message
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    name: str
+    delay: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something worth showing in the event log: kind is role, commit, reject, or info."""
+
+    kind: str
+    text: str
+
+
+Effect = Send | SetTimer | CancelTimer | Note
+
+
+class Node:
+    """Base class: protocols override the `on_*` handlers and `describe`."""
+
+    algo: ClassVar[str] = "?"
+
+    def __init__(
+        self,
+        node_id: int,
+        peers: list[int],
+        config: dict[str, Any],
+        rng: random.Random,
+        persistent: Any = None,
+    ) -> None:
+        self.id = node_id
+        self.peers = [p for p in peers if p != node_id]
+        self.cluster_size = len(peers)
+        self.config = config
+        self.rng = rng
+        self.outbox: list[Effect] = []
+        self.sm = StateMachine()
+        self.role = "follower"
+        self.persistent = persistent if persistent is not None else self.new_persistent()
+
+    # --- effects -------------------------------------------------------------------------
+    def send(self, dst: int, msg: Message) -> None:
+        self.outbox.append(Send(dst, msg))
+
+    def broadcast(self, msg: Message) -> None:
+        for peer in self.peers:
+            self.outbox.append(Send(peer, msg))
+
+    def set_timer(self, name: str, delay: int) -> None:
+        self.outbox.append(SetTimer(name, delay))
+
+    def cancel_timer(self, name: str) -> None:
+        self.outbox.append(CancelTimer(name))
+
+    def note(self, kind: str, text: str) -> None:
+        self.outbox.append(Note(kind, text))
+
+    def take_effects(self) -> list[Effect]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    @property
+    def majority(self) -> int:
+        return self.cluster_size // 2 + 1
+
+    # --- protocol hooks --------------------------------------------------------------------
+    def new_persistent(self) -> Any:
+        """The empty persistent state of a node that never ran."""
+        return None
+
+    def start(self, now: int) -> None:
+        """Called when the node boots or restarts: set the first timers."""
+
+    def on_message(self, now: int, src: int, msg: Message) -> None:
+        raise NotImplementedError
+
+    def on_timer(self, now: int, name: str) -> None:
+        raise NotImplementedError
+
+    def on_propose(self, now: int, proposal: Proposal) -> None:
+        raise NotImplementedError
+
+    def on_campaign(self, now: int) -> None:
+        """The user orders an election (Raft) or a phase 1 (Paxos) now."""
+        raise NotImplementedError
+
+    @property
+    def is_leader(self) -> bool:
+        return self.role == "leader"
+
+    def rank(self) -> tuple:
+        """Term or ballot, comparable: used to pick `leader` among several self-declared ones."""
+        return (0,)
+
+    def describe(self) -> dict[str, Any]:
+        """Canonical JSON-able state, for the digest and the UI."""
+        return {"role": self.role}

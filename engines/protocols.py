@@ -1,0 +1,36 @@
+"""The registry of protocols the simulator can run, by name."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engines.node import Node
+
+ALGORITHMS = ("raft", "paxos")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    node_class: type[Node]
+    make_checkers: Callable[[int], list[Any]]
+    default_config: dict[str, Any] = field(default_factory=dict)
+
+
+_extra: dict[str, Protocol] = {}
+
+
+def register(protocol: Protocol) -> None:
+    """Make a protocol available by name (the tests register a small echo protocol)."""
+    _extra[protocol.name] = protocol
+
+
+def get(name: str) -> Protocol:
+    if name in _extra:
+        return _extra[name]
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r} (choose from {', '.join(ALGORITHMS)})")
+    return importlib.import_module(f"engines.{name}").PROTOCOL
