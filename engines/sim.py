@@ -156,12 +156,12 @@ class Simulator:
         self.seed = seed
         self.check = check
         self.keep_events = keep_events
-        self.config = protocol.default_config | (config or {})
+        self.user_config = dict(config or {})
+        self.config = protocol.default_config | self.user_config
         self.world = World(protocol, nodes, seed, self.config)
         self.timeline: dict[int, Action] = {}  # event step number -> action taken there
         self.events: list[StepEvent] = []
         self.max_step = 0
-        self.initial_network: dict = {}
         boot = StepEvent(0, 0, "boot")
         for node_id in self.world.node_ids:
             self._finish(self._boot(node_id, None), boot)
@@ -301,6 +301,11 @@ class Simulator:
             del self.events[base:]
         while self.world.step < target and self.step() is not None:
             pass
+
+    def replay(self, timeline: dict[int, Action], until: int) -> None:
+        """Re-run a recorded session from its seed: apply each action at its step."""
+        self.timeline = dict(timeline)
+        self.goto(until)
 
     def step_back(self) -> None:
         self.goto(self.world.step - 1)

@@ -1,0 +1,15 @@
+"""The bug lab's catalogue: each engine's named, deliberately broken rules."""
+
+from __future__ import annotations
+
+import importlib
+
+from engines.protocols import ALGORITHMS
+
+
+def bugs_for(algo: str) -> dict[str, str]:
+    return dict(getattr(importlib.import_module(f"engines.{algo}"), "BUGS", {}))
+
+
+def all_bugs() -> list[tuple[str, str, str]]:
+    return [(algo, name, text) for algo in ALGORITHMS for name, text in bugs_for(algo).items()]

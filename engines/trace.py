@@ -1,0 +1,110 @@
+"""Traces: a JSON record of a session that replays to the same state.
+
+A trace holds a header (format, version, algorithm, node count, seed, protocol config and the
+starting network), the user's actions with the step at which each happened, and the final step
+and digest. Replaying re-runs the simulator from the seed, applying each action at its step;
+determinism makes the final digest match.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from engines import protocols
+from engines.network import LinkConfig
+from engines.sim import Action, Simulator
+
+FORMAT = "consensus-tui-trace"
+VERSION = 1
+
+
+class TraceError(Exception):
+    """A trace that cannot be loaded; str() names the file and the problem."""
+
+
+def trace_dict(sim: Simulator) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "algo": sim.protocol.name,
+        "nodes": len(sim.node_ids),
+        "seed": sim.seed,
+        "config": sim.user_config,
+        "network": asdict(LinkConfig()),  # later changes are set_network actions
+        "actions": [
+            {"step": step, "kind": a.kind, "args": a.args}
+            for step, a in sim.actions()
+            if step <= sim.step_count
+        ],
+        "final_step": sim.step_count,
+        "final_digest": sim.digest(),
+    }
+
+
+def save_trace(sim: Simulator, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(trace_dict(sim), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def load_trace(path: str | Path, verify: bool = True) -> Simulator:
+    """Rebuild the session a trace records, at its final step. Raises TraceError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TraceError(f"{path}: cannot read trace: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TraceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    try:
+        sim = simulator_from(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TraceError(f"{path}: malformed trace: {_reason(exc)}") from None
+    if verify and sim.digest() != data["final_digest"]:
+        raise TraceError(
+            f"{path}: digest mismatch at step {sim.step_count}: the trace says "
+            f"{str(data['final_digest'])[:12]}, the replay gives {sim.digest()[:12]}"
+        )
+    return sim
+
+
+def _reason(exc: Exception) -> str:
+    return f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
+def simulator_from(data: Any) -> Simulator:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} file")
+    if data.get("version") != VERSION:
+        raise ValueError(f"version {data.get('version')!r} is not supported (need {VERSION})")
+    algo = data["algo"]
+    protocols.get(algo)
+    nodes, seed, final = _int(data, "nodes"), _int(data, "seed"), _int(data, "final_step")
+    if not 3 <= nodes <= 9:
+        raise ValueError(f"node count {nodes} is out of range 3..9")
+    if not isinstance(data["config"], dict) or not isinstance(data["actions"], list):
+        raise ValueError("config must be an object and actions a list")
+    sim = Simulator(algo, nodes, seed, data["config"])
+    timeline = {}
+    for entry in data["actions"]:
+        action = Action(str(entry["kind"]), dict(entry["args"]))
+        if not hasattr(sim, f"_do_{action.kind}"):
+            raise ValueError(f"unknown action {action.kind!r}")
+        timeline[_int(entry, "step")] = action
+    sim.replay(timeline, final)
+    if sim.step_count != final:
+        raise ValueError(f"the replay stopped at step {sim.step_count}, before step {final}")
+    return sim
+
+
+def _int(data: dict, key: str) -> int:
+    value = data[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{key} must be a whole number, not {value!r}")
+    return value

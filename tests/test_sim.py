@@ -1,0 +1,239 @@
+"""The simulator, driven by the echo protocol from tests/echo.py."""
+
+import pytest
+from echo import ECHO, Echo, Gossip, Ping
+
+from engines import protocols
+from engines.sim import Simulator
+
+protocols.register(ECHO)
+
+
+def make(seed: int = 7, nodes: int = 3, **config) -> Simulator:
+    return Simulator("echo", nodes, seed, config)
+
+
+def deliveries(sim: Simulator, kind: str = "deliver") -> list:
+    return [e for e in sim.events if e.kind == kind and e.msg is not None]
+
+
+def test_step_processes_one_event_and_describes_it():
+    sim = make()
+    event = sim.step()
+    assert sim.step_count == 1 and event.step == 1
+    assert event.kind == "timer" and str(event) == f"n{event.node} ping timer fired"
+    sim.run_until(lambda: bool(deliveries(sim)), max_steps=100)
+    last = deliveries(sim)[-1]
+    assert str(last).startswith(f"n{last.src} -> n{last.node} Ping(n=1) delivered")
+
+
+def test_time_only_moves_forward_and_events_come_in_time_order():
+    sim = make()
+    sim.run(1000)
+    times = [e.time for e in sim.events]
+    assert times == sorted(times) and sim.now <= 1000 and sim.now > 900
+
+
+def test_latency_stays_in_the_configured_range():
+    sim = make()
+    sim.set_network(latency_min=30, latency_max=40)
+    sim.run(1000)
+    delays = {e.time - e.sent_at for e in deliveries(sim) if e.sent_at > 0}
+    assert delays and min(delays) >= 30 and max(delays) <= 40
+
+
+def test_drop_loses_about_the_configured_share():
+    sim = make()
+    sim.set_network(drop=0.3)
+    sim.run(5000)
+    lost = sum(e.detail == "lost" for e in deliveries(sim, "drop"))
+    total = lost + len(deliveries(sim))
+    assert 0.2 < lost / total < 0.4
+
+
+def test_duplicate_delivers_some_messages_twice():
+    sim = make()
+    sim.set_network(dup=0.5)
+    sim.run(2000)
+    pings = [(e.src, e.node, e.msg.n) for e in deliveries(sim) if isinstance(e.msg, Ping)]
+    assert len(pings) > len(set(pings))
+
+
+def test_per_link_settings_touch_only_that_link():
+    sim = make()
+    sim.set_network(link=[1, 2], drop=1.0)
+    sim.run(2000)
+    lost = {(e.src, e.node) for e in deliveries(sim, "drop")}
+    assert lost == {(1, 2), (2, 1)}
+
+
+def test_partition_cuts_messages_sent_after_and_already_in_flight():
+    sim = make()
+    sim.run_until(lambda: any(m.src != 3 and m.dst == 3 for m in sim.in_flight()), max_steps=500)
+    in_flight_to_3 = [m for m in sim.in_flight() if m.dst == 3 and m.src != 3]
+    sim.partition([[1, 2], [3]])
+    assert not any(sim.will_cross(m) for m in in_flight_to_3)
+    start = sim.step_count
+    sim.run(1000)
+    after = sim.events[start:]
+    crossing = [e for e in after if e.msg and (e.src == 3) != (e.node == 3)]
+    assert crossing and all(e.kind == "drop" and e.detail == "partition" for e in crossing)
+    assert any(e.kind == "deliver" and {e.src, e.node} == {1, 2} for e in after)
+
+
+def test_unlisted_nodes_are_cut_off_alone_and_heal_removes_every_cut():
+    sim = make(nodes=5)
+    sim.partition([[1, 2]])
+    assert sim.network.groups() == [[1, 2], [3], [4], [5]]
+    sim.heal()
+    assert sim.network.groups() == [[1, 2, 3, 4, 5]]
+    start = sim.step_count
+    sim.run(500)
+    assert not any(e.kind == "drop" for e in sim.events[start:])
+
+
+def test_isolate_cuts_one_node_from_the_rest():
+    sim = make(nodes=5)
+    sim.isolate(2)
+    assert sim.network.groups() == [[1, 3, 4, 5], [2]]
+
+
+def test_crash_cancels_timers_drops_mail_and_keeps_persistent_state():
+    sim = make()
+    sim.run(450)
+    sent_before = sim.nodes[2].persistent.pings_sent
+    assert sent_before > 0
+    sim.crash(2)
+    assert not sim.is_up(2) and sim.timer_deadline(2, "ping") is None
+    assert not any(m.dst == 2 for m in sim.in_flight())
+    start = sim.step_count
+    sim.run(300)
+    assert not any(e.node == 2 and e.kind in ("deliver", "timer") for e in sim.events[start:])
+    assert any(e.detail == "n2 is down" for e in sim.events[start:])
+    sim.restart(2)
+    node = sim.nodes[2]
+    assert node.persistent.pings_sent == sent_before  # persistent state survived
+    assert node.pings_received == 0  # volatile state was lost
+    assert sim.timer_deadline(2, "ping") is not None
+
+
+def test_restart_all_brings_back_every_crashed_node():
+    sim = make()
+    sim.crash(1)
+    sim.crash(3)
+    sim.restart_all()
+    assert all(sim.is_up(i) for i in (1, 2, 3))
+
+
+def test_proposal_to_a_crashed_node_is_rejected_in_the_event_log():
+    sim = make()
+    sim.crash(1)
+    event = sim.propose("x", 1)
+    assert "n1 is down: proposal rejected" in str(event)
+
+
+def test_actions_are_recorded_with_their_steps():
+    sim = make()
+    sim.run(100)
+    sim.crash(2)
+    step = sim.step_count
+    assert sim.actions()[-1][0] == step and sim.actions()[-1][1].kind == "crash"
+
+
+def test_same_seed_and_actions_give_same_events_and_digest():
+    def session(seed: int) -> Simulator:
+        sim = make(seed)
+        sim.set_network(drop=0.1, dup=0.1)
+        sim.run(300)
+        sim.propose("set x 1", 1)
+        sim.partition([[1], [2, 3]])
+        sim.run(300)
+        sim.crash(3)
+        sim.heal()
+        sim.run(300)
+        return sim
+
+    a, b, c = session(7), session(7), session(8)
+    assert [str(e) for e in a.events] == [str(e) for e in b.events]
+    assert a.digest() == b.digest()
+    assert a.digest() != c.digest()
+
+
+def test_random_streams_are_separate_per_node():
+    """Traffic on one node does not reshuffle the random draws of another."""
+    a, b = make(), make()
+    a.propose("x", 1)
+    draws_a = [a.world.node_rngs[3].random() for _ in range(3)]
+    draws_b = [b.world.node_rngs[3].random() for _ in range(3)]
+    assert draws_a == draws_b
+
+
+def test_step_back_is_exact_at_every_step():
+    sim = make()
+    sim.set_network(drop=0.2, dup=0.2)
+    digests = {0: Simulator("echo", 3, 7).digest(), sim.step_count: sim.digest()}
+    for _ in range(600):
+        sim.step()
+        digests[sim.step_count] = sim.digest()
+    for target in (600, 512, 300, 257, 256, 255, 1, 0):
+        sim.goto(target)
+        assert sim.step_count == target and sim.digest() == digests[target]
+    sim.goto(601)
+    assert sim.digest() == digests[601]
+
+
+def test_stepping_forward_after_back_replays_recorded_actions():
+    sim = make()
+    sim.run(200)
+    sim.crash(2)
+    sim.run(200)
+    end, digest = sim.step_count, sim.digest()
+    sim.goto(3)
+    sim.goto(end)
+    assert not sim.is_up(2) and sim.digest() == digest
+
+
+def test_acting_at_an_earlier_step_forks_a_new_future():
+    sim = make()
+    sim.run(200)
+    crash_step = sim.step_count + 1
+    sim.crash(2)
+    sim.run(200)
+    sim.goto(crash_step - 10)
+    sim.propose("fork", 1)
+    assert sim.max_step == sim.step_count
+    assert [a.kind for _, a in sim.actions()] == ["propose"]
+    sim.run(200)
+    assert sim.is_up(2)
+
+
+def test_in_flight_lists_messages_soonest_first():
+    sim = make()
+    sim.run_until(lambda: len(sim.in_flight()) >= 2, max_steps=100)
+    flight = sim.in_flight()
+    assert [m.deliver_at for m in flight] == sorted(m.deliver_at for m in flight)
+    m = flight[0]
+    assert m.msg.type_name == "Ping" and m.msg.summary() == f"n={m.msg.n}"
+
+
+def test_gossip_applies_the_same_block_everywhere():
+    sim = make()
+    sim.propose("set k v", 1)
+    sim.run(100)
+    chains = [sim.nodes[i].sm.chain for i in (1, 2, 3)]
+    assert chains[0] == chains[1] == chains[2] and len(chains[0]) == 2
+    assert sim.nodes[2].sm.kv == {"k": "v"}
+    assert any(isinstance(e.msg, Gossip) for e in deliveries(sim))
+
+
+def test_bad_network_settings_are_refused_before_recording():
+    sim = make()
+    with pytest.raises(ValueError, match="drop"):
+        sim.set_network(drop=2.0)
+    assert sim.actions() == []
+
+
+def test_echo_replies_to_ping():
+    sim = make()
+    sim.run(300)
+    assert any(isinstance(e.msg, Echo) for e in deliveries(sim))
