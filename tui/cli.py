@@ -212,3 +212,76 @@ def bugs() -> None:
 
     for algo, name, description in all_bugs():
         typer.echo(f"{algo} {name} {description}")
+
+
+@app.command()
+def fuzz(
+    algo: AlgoOption = Algo.raft,
+    runs: Annotated[int, typer.Option(min=1, help="How many runs to try.")] = 100,
+    seed: SeedOption = 1,
+    nodes: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=3, max=9, help="Cluster size; by default each run draws 3..7."),
+    ] = None,
+    bug: BugOption = None,
+    out: Annotated[Path, typer.Option(help="Folder for the shrunk failing trace.")] = Path(
+        "traces"
+    ),
+) -> None:
+    """Random faults with invariants checked after every step, then a liveness check.
+
+    On the first failure the run is shrunk, its trace saved, and the command exits 1.
+    Exit 0 when every run passes, 2 for bad arguments.
+    """
+    import time
+
+    from engines.fuzz import first_failure
+    from engines.trace import save_trace
+
+    config = _config(algo.value, bug)
+    started = time.perf_counter()
+    with typer.progressbar(length=runs, label=f"fuzz {algo.value}", file=None) as bar:
+        report = first_failure(
+            algo.value, runs, seed, nodes, config, on_run=lambda _: bar.update(1)
+        )
+    wall = max(time.perf_counter() - started, 1e-9)
+    typer.echo(
+        f"runs {report.runs}  runs/s {report.runs / wall:.1f}  "
+        f"sim s/s {report.sim_ms / 1000 / wall:.1f}  events {report.events}"
+    )
+    if report.failed is None:
+        typer.echo(f"all {report.runs} runs passed")
+        return
+    shrunk = report.shrunk
+    name = f"{algo.value}-seed{seed}-run{report.runs}{'-' + bug if bug else ''}.json"
+    path = save_trace(shrunk.sim, out / name)
+    typer.echo(
+        f"FAILED run {report.runs} ({report.failed.case.describe()}): {report.failed.detail}"
+    )
+    typer.echo(
+        f"shrunk to {len(shrunk.case.ops)} ops, {shrunk.sim.step_count} steps: {shrunk.detail}"
+    )
+    typer.echo(f"trace saved: {path}")
+    typer.echo(f"open it with: consensus-tui replay {path}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    steps: Annotated[int, typer.Option(min=1000, help="Steps per speed measurement.")] = 50_000,
+) -> None:
+    """Measure engine speed, step-back time and history memory (5 nodes, steady client load)."""
+    import time
+
+    from engines.bench import run_all
+
+    report = run_all(time.perf_counter, steps)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    for algo in ("raft", "paxos"):
+        for key, value in report[algo].items():
+            typer.echo(f"{algo:6} {key:24} {value}")
+    typer.echo(f"step_back_ms_at_100k   {report['step_back_ms_at_100k']}")
+    typer.echo(f"memory_mb_at_100k      {report['memory_mb_at_100k']}")

@@ -1,0 +1,72 @@
+"""Benchmarks: engine speed, step-back latency and history memory under a steady client load.
+
+The engine layer never reads the wall clock itself, so the caller passes one in (`clock`, a
+function returning seconds, e.g. time.perf_counter). Memory is measured with tracemalloc.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable
+
+from engines.protocols import ALGORITHMS
+from engines.sim import Simulator
+
+Clock = Callable[[], float]
+NODES = 5
+SEED = 1
+LOAD_EVERY_MS = 10  # one client proposal to the leader every 10 ms of simulated time
+HISTORY_STEPS = 100_000
+
+
+def under_load(sim: Simulator, steps: int) -> None:
+    """Advance `steps` steps, proposing to the current leader every LOAD_EVERY_MS."""
+    target = sim.step_count + steps
+    count = 0
+    while sim.step_count < target:
+        sim.run_until(lambda: sim.step_count >= target, time_limit=sim.now + LOAD_EVERY_MS)
+        leader = sim.leader()
+        if leader is not None and sim.step_count < target:
+            count += 1
+            sim.propose(f"set k{count % 16} v{count}", leader)
+
+
+def measure_speed(algo: str, steps: int, check: bool, clock: Clock) -> dict[str, float]:
+    sim = Simulator(algo, NODES, SEED, check=check)
+    under_load(sim, 2_000)  # warm up: elect a leader, reach steady state
+    start_step, start_ms, started = sim.step_count, sim.now, clock()
+    under_load(sim, steps)
+    wall = clock() - started
+    return {
+        "events_per_s": (sim.step_count - start_step) / wall,
+        "sim_seconds_per_s": (sim.now - start_ms) / 1000 / wall,
+    }
+
+
+def measure_history(algo: str, clock: Clock, steps: int = HISTORY_STEPS) -> dict[str, float]:
+    """Peak memory to hold `steps` steps of history, and the time of one step back there."""
+    tracemalloc.start()
+    sim = Simulator(algo, NODES, SEED)
+    under_load(sim, steps)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    started = clock()
+    sim.step_back()
+    back = clock() - started
+    return {"step_back_ms": back * 1000, "memory_mb": peak / 2**20, "steps": sim.step_count + 1}
+
+
+def run_all(clock: Clock, steps: int = 50_000, history_steps: int = HISTORY_STEPS) -> dict:
+    report: dict = {}
+    for algo in ALGORITHMS:
+        checked = measure_speed(algo, steps, True, clock)
+        unchecked = measure_speed(algo, steps, False, clock)
+        report[algo] = {
+            "events_per_s": round(checked["events_per_s"]),
+            "events_per_s_unchecked": round(unchecked["events_per_s"]),
+            "sim_seconds_per_s": round(checked["sim_seconds_per_s"], 1),
+        }
+    history = measure_history("raft", clock, history_steps)
+    report["step_back_ms_at_100k"] = round(history["step_back_ms"], 2)
+    report["memory_mb_at_100k"] = round(history["memory_mb"], 1)
+    return report

@@ -1,0 +1,225 @@
+"""The fuzzer: random faults against an engine, a liveness check, and shrinking.
+
+Each run draws its own fault rates and schedule from its seed (TigerBeetle's VOPR does the same).
+A run has two phases. In the safety phase faults are on and every invariant is checked after
+every step. In the liveness phase the faults stop, the network heals, every node restarts, and
+every node must commit a fresh probe value within a bounded simulated time. The first failing
+run is shrunk: ops are dropped and waits shortened while the same failure still happens.
+
+Runs are plain data (`Case`), so a case is reproducible and a shrunk one replays exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engines.sim import Action, Simulator
+
+LEADER_WAIT_MS = 5_000
+PROBE_WAIT_MS = 10_000
+PROBE_RETRY_MS = 1_000
+MAX_SHRINK_TRIES = 300
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fuzz run: the cluster, and the safety phase as a list of ops.
+
+    An op is ("run", {"ms": N}) or (action kind, action args)."""
+
+    algo: str
+    nodes: int
+    seed: int
+    config: dict[str, Any]
+    ops: tuple[tuple[str, dict], ...]
+
+    def describe(self) -> str:
+        return f"{self.algo}, {self.nodes} nodes, seed {self.seed}, {len(self.ops)} ops"
+
+
+@dataclass
+class Outcome:
+    case: Case
+    sim: Simulator
+    failure: str | None = None  # the violated invariant's name, or "liveness"
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    runs: int = 0
+    events: int = 0
+    sim_ms: int = 0
+    failed: Outcome | None = None
+    shrunk: Outcome | None = None
+    runs_done: list[int] = field(default_factory=list)
+
+
+# --- generating -----------------------------------------------------------------------------
+def generate(algo: str, run_seed: int, nodes: int | None, config: dict) -> Case:
+    rng = random.Random(f"fuzz/{algo}/{run_seed}")
+    n = nodes or rng.randint(3, 7)
+    ids = list(range(1, n + 1))
+    ops: list[tuple[str, dict]] = [
+        (
+            "set_network",
+            {"drop": round(rng.uniform(0, 0.3), 3), "dup": round(rng.uniform(0, 0.2), 3)},
+        )
+    ]
+    for k in range(rng.randint(15, 45)):
+        ops.append(_random_op(rng, ids, k))
+    return Case(algo, n, rng.randrange(2**31), dict(config), tuple(ops))
+
+
+def _random_op(rng: random.Random, ids: list[int], k: int) -> tuple[str, dict]:
+    roll = rng.random()
+    node = rng.choice(ids)
+    if roll < 0.35:
+        return ("run", {"ms": rng.randint(20, 400)})
+    if roll < 0.57:
+        value = rng.choice(
+            [f"set k{rng.randint(1, 4)} v{k}", f"del k{rng.randint(1, 4)}", f"data {k}"]
+        )
+        return ("propose", {"value": value, "node": node})
+    if roll < 0.65:
+        return ("crash", {"node": node})
+    if roll < 0.73:
+        return ("restart", {"node": node})
+    if roll < 0.81:
+        shuffled = rng.sample(ids, len(ids))
+        cut = rng.randint(1, len(ids) - 1)
+        return ("partition", {"groups": [sorted(shuffled[:cut]), sorted(shuffled[cut:])]})
+    if roll < 0.86:
+        return ("heal", {})
+    if roll < 0.89:
+        return ("isolate", {"node": node})
+    if roll < 0.94:
+        spike = rng.choice([(5, 20), (20, 120), (50, 250)])
+        return ("set_network", {"latency_min": spike[0], "latency_max": spike[1]})
+    return ("campaign", {"node": node})
+
+
+# --- executing ------------------------------------------------------------------------------
+def execute(case: Case) -> Outcome:
+    sim = Simulator(case.algo, case.nodes, case.seed, case.config, keep_events=False)
+    outcome = Outcome(case, sim)
+    for kind, args in case.ops:
+        if kind == "run":
+            end = sim.now + args["ms"]
+            sim.run_until(lambda: sim.violation is not None, time_limit=end)
+        else:
+            sim.act(Action(kind, dict(args)))
+        if sim.violation:
+            outcome.failure, outcome.detail = sim.violation.invariant, str(sim.violation)
+            return outcome
+    _liveness_phase(outcome)
+    return outcome
+
+
+def _liveness_phase(outcome: Outcome) -> None:
+    sim = outcome.sim
+    sim.heal()
+    sim.restart_all()
+    sim.set_network(drop=0.0, dup=0.0, latency_min=5, latency_max=20)
+    probe = f"probe {outcome.case.seed}"
+    deadline = sim.now + PROBE_WAIT_MS
+    while sim.violation is None and sim.now < deadline:
+        sim.run_until(
+            lambda: sim.leader() is not None or sim.violation is not None,
+            time_limit=min(deadline, sim.now + LEADER_WAIT_MS),
+        )
+        if _everyone_has(sim, probe) or sim.leader() is None:
+            break
+        sim.propose(probe, sim.leader())
+        sim.run_until(
+            lambda: _everyone_has(sim, probe) or sim.violation is not None,
+            time_limit=min(deadline, sim.now + PROBE_RETRY_MS),
+        )
+        if _everyone_has(sim, probe):
+            break
+    if sim.violation:
+        outcome.failure, outcome.detail = sim.violation.invariant, str(sim.violation)
+    elif not _everyone_has(sim, probe):
+        missing = [f"n{i}" for i in sim.node_ids if not _has(sim, i, probe)]
+        outcome.failure = "liveness"
+        outcome.detail = (
+            f"liveness: {', '.join(missing)} did not commit the probe within "
+            f"{PROBE_WAIT_MS // 1000}s of simulated time after the faults stopped"
+        )
+
+
+def _has(sim: Simulator, node: int, value: str) -> bool:
+    sm = sim.state_machine(node)
+    return sm is not None and any(b.data == value for b in sm.chain[-8:])
+
+
+def _everyone_has(sim: Simulator, value: str) -> bool:
+    return all(_has(sim, i, value) for i in sim.node_ids)
+
+
+# --- shrinking ------------------------------------------------------------------------------
+def shrink(failed: Outcome) -> Outcome:
+    """Drop ops and shorten waits while the run still fails the same way."""
+    best = failed
+    tries = 0
+
+    def attempt(ops: list) -> bool:
+        nonlocal best, tries
+        tries += 1
+        candidate = execute(replace(best.case, ops=tuple(ops)))
+        if candidate.failure == failed.failure:
+            best = candidate
+            return True
+        return False
+
+    chunk = max(1, len(best.case.ops) // 2)
+    while chunk >= 1 and tries < MAX_SHRINK_TRIES:
+        start = 0
+        while start < len(best.case.ops) and tries < MAX_SHRINK_TRIES:
+            ops = list(best.case.ops)
+            if not attempt(ops[:start] + ops[start + chunk :]):
+                start += chunk
+        chunk //= 2
+    for index in range(len(best.case.ops)):
+        kind, args = best.case.ops[index]
+        while kind == "run" and args["ms"] > 1 and tries < MAX_SHRINK_TRIES:
+            ops = list(best.case.ops)
+            ops[index] = ("run", {"ms": args["ms"] // 2})
+            if not attempt(ops):
+                break
+            kind, args = best.case.ops[index]
+    return best
+
+
+# --- the campaign ---------------------------------------------------------------------------
+def fuzz(
+    algo: str, runs: int, seed: int, nodes: int | None = None, config: dict | None = None
+) -> Iterator[Outcome]:
+    """Yield each run's outcome in order; the caller stops at the first failure."""
+    for index in range(runs):
+        yield execute(generate(algo, seed + index, nodes, config or {}))
+
+
+def first_failure(
+    algo: str,
+    runs: int,
+    seed: int,
+    nodes: int | None = None,
+    config: dict | None = None,
+    on_run: Callable[[Outcome], None] | None = None,
+) -> Report:
+    report = Report()
+    for outcome in fuzz(algo, runs, seed, nodes, config):
+        report.runs += 1
+        report.events += outcome.sim.step_count
+        report.sim_ms += outcome.sim.now
+        if on_run:
+            on_run(outcome)
+        if outcome.failure:
+            report.failed = outcome
+            report.shrunk = shrink(outcome)
+            break
+    return report
