@@ -1,0 +1,89 @@
+"""The command line: help, version, exit codes, and errors without tracebacks."""
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from tui.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.startswith("consensus-tui ")
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ([], ["--algo", "--nodes", "--seed", "--scenario", "--keymap", "--bug"]),
+        (["run"], ["--json"]),
+        (["demo"], ["--algo", "--nodes", "--seed"]),
+        (["fuzz"], ["--algo", "--runs", "--seed", "--nodes", "--bug", "--out"]),
+        (["replay"], ["--headless", "--keymap"]),
+        (["bench"], ["--json"]),
+        (["bugs"], []),
+    ],
+)
+def test_help_explains_every_option(command, options):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    for option in options:
+        assert option in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("run 1s\nexplode n1\n", "bad.scn:2: unknown command 'explode'"),
+        ("crash n7\n", "bad.scn:1: node n7 is out of range (n1..n5)"),
+        ("net drop=3\n", "bad.scn:1: drop 3 is out of range 0..1"),
+        ('propose "oops\n', "bad.scn:1: unterminated quote"),
+    ],
+)
+def test_a_malformed_script_exits_2_with_file_line_message_and_runs_nothing(
+    tmp_path, text, message
+):
+    path = tmp_path / "bad.scn"
+    path.write_text(text)
+    result = invoke("run", str(path))
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "step " not in result.output and "Traceback" not in result.output
+
+
+def test_a_missing_script_exits_2(tmp_path):
+    result = invoke("run", str(tmp_path / "none.scn"))
+    assert result.exit_code == 2 and "cannot read script" in result.output
+
+
+def test_replay_of_a_damaged_trace_exits_2(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text("{ not json")
+    result = invoke("replay", str(path), "--headless")
+    assert result.exit_code == 2 and "t.json:1: not valid JSON" in result.output
+
+
+def test_bad_arguments_exit_2():
+    assert invoke("--nodes", "12").exit_code == 2
+    assert invoke("fuzz", "--runs", "0").exit_code == 2
+    assert invoke("fuzz", "--algo", "zab").exit_code == 2
+
+
+def test_headless_commands_do_not_load_textual():
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from tui.cli import app\n"
+        "CliRunner().invoke(app, ['bugs'])\n"
+        "print(any(m.split('.')[0] == 'textual' for m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
