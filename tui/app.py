@@ -1,0 +1,376 @@
+"""The Textual app: one Simulator, its panels, and every experiment on a key.
+
+`make_app` is the one factory used by the CLI and by the tests. The app never derives
+simulated time from the wall clock: autoplay calls `sim.step()` on an interval timer, a fixed
+number of steps per tick for each speed level ("max" steps until a frame's budget is spent).
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer
+
+from engines import protocols
+from engines.sim import Simulator
+from tui import commands
+from tui.keymap import load_keymap
+from tui.screens.help import HelpScreen
+from tui.screens.prompts import (
+    NetworkPrompt,
+    PartitionPrompt,
+    PresetPicker,
+    ProposePrompt,
+    SaveTracePrompt,
+)
+from tui.widgets.nodes import NodeGrid
+from tui.widgets.panels import Banner, EventLog, NetworkPanel, StatusBar
+
+SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)  # events per second; 0 is "max"
+DEFAULT_SPEED = SPEEDS.index(20)
+MAX_TICKS_PER_S = 50
+MAX_FRAME_S = 1 / 30  # the tick interval at "max"
+MAX_BUDGET_S = 0.02  # wall time spent stepping per tick at "max", to keep keys responsive
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def speed_label(speed: int) -> str:
+    return "max" if speed == 0 else f"{speed}/s"
+
+
+class MainScreen(Screen):
+    BINDINGS = commands.bindings()
+
+    def compose(self) -> ComposeResult:
+        self.status = StatusBar(id="status")
+        self.banner = Banner(id="banner")
+        self.grid = NodeGrid(self.app.sim.node_ids)
+        self.network = NetworkPanel(id="network")
+        self.events = EventLog(id="events")
+        yield self.status
+        yield self.banner
+        yield self.grid
+        with Horizontal(id="bottom"):
+            yield self.network
+            yield self.events
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.app.refresh_view()
+
+    def show(self, sim: Simulator, playing: bool, speed: str, selected: int) -> None:
+        with self.app.batch_update():
+            self.status.show(sim, playing, speed, selected)
+            self.banner.show(sim)
+            self.grid.show(sim, selected)
+            self.network.show(sim)
+            self.events.show(sim)
+
+
+class ConsensusApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "consensus-tui"
+
+    def __init__(self, sim: Simulator, keymap: dict[str, str], message: str = "") -> None:
+        super().__init__()
+        self.sim = sim
+        self.keymap = keymap
+        self.selected = sim.node_ids[0]
+        self.playing = False
+        self.speed_index = DEFAULT_SPEED
+        self.timer: Timer | None = None
+        self.cursor_blink = True  # the prompts' input cursor; tests turn it off
+        self.start_message = message
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        self.set_keymap(self.keymap)
+        if self.start_message:
+            self.notify(self.start_message, severity="warning", markup=False)
+
+    @property
+    def speed(self) -> int:
+        return SPEEDS[self.speed_index]
+
+    def refresh_view(self) -> None:
+        """Show the simulator's current step on every panel."""
+        screen = self.get_default_screen_instance()
+        if screen is not None and screen.is_mounted:
+            screen.show(self.sim, self.playing, speed_label(self.speed), self.selected)
+
+    def get_default_screen_instance(self) -> MainScreen | None:
+        stack = self.screen_stack
+        return stack[0] if stack and isinstance(stack[0], MainScreen) else None
+
+    async def use_simulator(self, sim: Simulator) -> None:
+        """Replace the session: a reset, another algorithm, or a loaded scenario."""
+        self.pause()
+        resize = sim.node_ids != self.sim.node_ids
+        self.sim = sim
+        if self.selected not in sim.node_ids:
+            self.selected = sim.node_ids[0]
+        screen = self.get_default_screen_instance()
+        if resize and screen is not None:
+            await screen.recompose()
+        self.refresh_view()
+
+    # --- autoplay ----------------------------------------------------------------------------
+    def play(self) -> None:
+        self.playing = True
+        if self.timer is not None:
+            self.timer.stop()
+        interval = MAX_FRAME_S if self.speed == 0 else max(1 / self.speed, 1 / MAX_TICKS_PER_S)
+        self.timer = self.set_interval(interval, partial(self.tick, interval))
+
+    def pause(self) -> None:
+        self.playing = False
+        if self.timer is not None:
+            self.timer.stop()
+            self.timer = None
+
+    def tick(self, interval: float) -> None:
+        """One autoplay tick: a fixed number of steps for the speed, or a wall budget at max."""
+        sim = self.sim
+        was_safe = sim.violation is None
+        if self.speed == 0:
+            deadline = time.perf_counter() + MAX_BUDGET_S
+            count = 1 << 30
+        else:
+            count = max(1, round(self.speed * interval))
+        for done in range(count):
+            if sim.step() is None or (was_safe and sim.violation is not None):
+                self.pause()  # idle, or a safety violation: stop and show it
+                break
+            if self.speed == 0 and done % 16 == 15 and time.perf_counter() > deadline:
+                break
+        self.refresh_view()
+
+    # --- actions: time -----------------------------------------------------------------------
+    def action_toggle_play(self) -> None:
+        if self.playing:
+            self.pause()
+        else:
+            self.play()
+        self.refresh_view()
+
+    def action_step(self) -> None:
+        self.pause()
+        self.sim.step()
+        self.refresh_view()
+
+    def action_step_back(self) -> None:
+        self.pause()
+        self.sim.step_back()
+        self.refresh_view()
+
+    def action_faster(self) -> None:
+        self.change_speed(1)
+
+    def action_slower(self) -> None:
+        self.change_speed(-1)
+
+    def change_speed(self, delta: int) -> None:
+        self.speed_index = min(len(SPEEDS) - 1, max(0, self.speed_index + delta))
+        if self.playing:
+            self.play()
+        self.refresh_view()
+
+    # --- actions: nodes ----------------------------------------------------------------------
+    def action_select_node(self, node_id: int) -> None:
+        if node_id in self.sim.node_ids:
+            self.selected = node_id
+            self.refresh_view()
+        else:
+            self.notify(f"there is no n{node_id} in this cluster", severity="warning")
+
+    def action_select_next(self, delta: int) -> None:
+        ids = self.sim.node_ids
+        self.selected = ids[(ids.index(self.selected) + delta) % len(ids)]
+        self.refresh_view()
+
+    def action_propose(self) -> None:
+        node = self.selected
+
+        def done(value: str | None) -> None:
+            if value is not None:
+                self.act(self.sim.propose, value, node)
+
+        self.push_screen(ProposePrompt(node), done)
+
+    def action_crash(self) -> None:
+        sim, node = self.sim, self.selected
+        self.act(sim.crash if sim.is_up(node) else sim.restart, node)
+
+    def action_campaign(self) -> None:
+        self.act(self.sim.campaign, self.selected)
+
+    def action_isolate(self) -> None:
+        self.act(self.sim.isolate, self.selected)
+
+    def act(self, action, *args: Any, **kwargs: Any) -> None:
+        """Take a user action as one step (at an earlier step this forks a new future)."""
+        action(*args, **kwargs)
+        self.refresh_view()
+
+    # --- actions: network --------------------------------------------------------------------
+    def action_partition(self) -> None:
+        def done(groups: list[list[int]] | None) -> None:
+            if groups is not None:
+                self.act(self.sim.partition, groups)
+
+        self.push_screen(PartitionPrompt(self.sim.node_ids, self.sim.leader()), done)
+
+    def action_heal(self) -> None:
+        self.act(self.sim.heal)
+
+    def action_network(self) -> None:
+        def done(settings: dict | None) -> None:
+            if settings is not None:
+                self.act(self.sim.set_network, **settings)
+
+        self.push_screen(NetworkPrompt(self.sim.network.default), done)
+
+    # --- actions: sessions -------------------------------------------------------------------
+    async def action_reset(self) -> None:
+        sim = self.sim
+        await self.use_simulator(
+            Simulator(sim.protocol, len(sim.node_ids), sim.seed, sim.user_config)
+        )
+
+    async def action_switch_algo(self) -> None:
+        sim = self.sim
+        algo = "paxos" if sim.protocol.name == "raft" else "raft"
+        config = {k: v for k, v in sim.user_config.items() if k != "bug"}
+        try:
+            new = Simulator(algo, len(sim.node_ids), sim.seed, config)
+        except (ImportError, ValueError, TypeError) as e:
+            self.notify(f"cannot switch to {algo}: {e}", severity="error", markup=False)
+            return
+        await self.use_simulator(new)
+
+    async def set_bug(self, bug: str | None) -> None:
+        """Restart the session with one named bug switched on (or none)."""
+        sim = self.sim
+        config = {k: v for k, v in sim.user_config.items() if k != "bug"}
+        if bug:
+            config["bug"] = bug
+        await self.use_simulator(Simulator(sim.protocol, len(sim.node_ids), sim.seed, config))
+
+    def action_open_preset(self) -> None:
+        presets = preset_scenarios(self.sim.protocol.name)
+        if not presets:
+            self.notify("no preset scenarios found", severity="warning")
+            return
+
+        async def done(path: Path | None) -> None:
+            if path is not None:
+                await self.load_scenario(path)
+
+        self.push_screen(PresetPicker(presets), done)
+
+    async def load_scenario(self, path: Path) -> None:
+        from engines.script import ScriptError, run_file
+
+        try:
+            result = run_file(path)
+        except ScriptError as e:
+            self.notify(str(e), severity="error", markup=False)
+            return
+        await self.use_simulator(result.sim)
+        if result.error:
+            self.notify(result.error, severity="warning", markup=False)
+
+    def action_save_trace(self) -> None:
+        sim = self.sim
+        name = f"{sim.protocol.name}-seed{sim.seed}-step{sim.step_count}.trace.json"
+
+        def done(path: str | None) -> None:
+            if path is None:
+                return
+            from engines.trace import save_trace
+
+            try:
+                saved = save_trace(self.sim, path)
+            except OSError as e:
+                self.notify(f"cannot save {path}: {e}", severity="error", markup=False)
+                return
+            self.notify(f"trace saved to {saved}", markup=False)
+
+        self.push_screen(SaveTracePrompt(name), done)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.keymap))
+
+    # --- command palette ---------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen):
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
+        node_ids = self.sim.node_ids
+        for c in commands.COMMANDS:
+            if c.id.startswith("node.select_") and int(c.id[-1]) not in node_ids:
+                continue
+            yield SystemCommand(c.label, c.help, partial(self.run_action, c.action))
+        yield from self.bug_commands()
+
+    def bug_commands(self):
+        algo = self.sim.protocol.name
+        if algo not in protocols.ALGORITHMS:
+            return
+        from engines.bugs import bugs_for
+
+        for name, text in bugs_for(algo).items():
+            yield SystemCommand(
+                f"Bug: {name}", f"Reset with this bug on: {text}", partial(self.set_bug, name)
+            )
+        if self.sim.config.get("bug"):
+            yield SystemCommand("Bug: off", "Reset with no bug", partial(self.set_bug, None))
+
+
+def preset_scenarios(algo: str) -> list[tuple[str, Path]]:
+    """(label, path) of the shipped scripts, this algorithm's first."""
+    found = []
+    for folder in sorted(SCENARIOS.glob("*/"), key=lambda f: (f.name != algo, f.name)):
+        for path in sorted(folder.glob("*.scn")):
+            found.append((f"{folder.name}/{path.stem}  {scenario_summary(path)}", path))
+    return found
+
+
+def scenario_summary(path: Path) -> str:
+    """The first comment line of a script, which says what it shows."""
+    for text in path.read_text("utf-8").splitlines():
+        if text.startswith("#"):
+            return text.lstrip("# ").strip()
+    return ""
+
+
+def make_app(
+    algo: str = "raft",
+    nodes: int = 5,
+    seed: int = 1,
+    scenario: str | Path | None = None,
+    keymap: str | Path | None = None,
+    config: dict | None = None,
+    sim: Simulator | None = None,
+) -> ConsensusApp:
+    """The app for the CLI and the tests. Raises KeymapError or ScriptError before it runs."""
+    keys = load_keymap(keymap)
+    message = ""
+    if sim is None and scenario is not None:
+        from engines.script import run_file
+
+        result = run_file(scenario)
+        sim, message = result.sim, result.error or ""
+    if sim is None:
+        sim = Simulator(algo, nodes, seed, config)
+    return ConsensusApp(sim, keys, message)

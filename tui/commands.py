@@ -1,0 +1,109 @@
+"""Every user command in one table: binding id, default keys, action, and the words of the app.
+
+The table feeds the key bindings (and so the keymaps), the footer, the help screen and the
+command palette, so the four can never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str  # binding id, `scope.verb`, used by keymap files
+    keys: str  # default keys, comma separated, Textual key names
+    action: str  # action on the app, with arguments when needed
+    label: str  # short, for the footer and the command palette
+    help: str  # one sentence for the help screen and the palette
+    footer: bool = False
+
+
+COMMANDS: list[Command] = [
+    Command("sim.play", "space", "toggle_play", "Play", "Play or pause autoplay.", True),
+    Command("sim.step", "n,right", "step", "Step", "Step one event forward.", True),
+    Command(
+        "sim.back",
+        "b,left",
+        "step_back",
+        "Back",
+        "Step one event back; acting there forks a new future.",
+        True,
+    ),
+    Command("sim.faster", "plus,equals_sign", "faster", "Faster", "Raise the autoplay speed."),
+    Command("sim.slower", "minus", "slower", "Slower", "Lower the autoplay speed."),
+    *(
+        Command(
+            f"node.select_{i}", str(i), f"select_node({i})", f"Select n{i}", f"Select node n{i}."
+        )
+        for i in range(1, 10)
+    ),
+    Command("node.next", "tab", "select_next(1)", "Next node", "Select the next node."),
+    Command(
+        "node.prev", "shift+tab", "select_next(-1)", "Previous node", "Select the previous node."
+    ),
+    Command(
+        "node.propose",
+        "p",
+        "propose",
+        "Propose",
+        "Propose a value to the selected node (a prompt: Enter submits, Escape cancels).",
+        True,
+    ),
+    Command(
+        "node.crash",
+        "x",
+        "crash",
+        "Crash",
+        "Crash the selected node, or restart it if it is crashed.",
+        True,
+    ),
+    Command(
+        "node.campaign",
+        "t",
+        "campaign",
+        "Campaign",
+        "The selected node times out now (Raft) or starts phase 1 (Paxos).",
+    ),
+    Command(
+        "net.partition",
+        "g",
+        "partition",
+        "Partition",
+        "Partition the network into groups, typed as `1 2 | 3 4 5` or picked from presets.",
+        True,
+    ),
+    Command("node.isolate", "i", "isolate", "Isolate", "Cut the selected node off from the rest."),
+    Command("net.heal", "h", "heal", "Heal", "Heal every partition.", True),
+    Command(
+        "net.settings",
+        "l",
+        "network",
+        "Network",
+        "Network settings: latency range, drop and duplicate probabilities.",
+    ),
+    Command(
+        "app.algo",
+        "a",
+        "switch_algo",
+        "Switch algorithm",
+        "Switch between Raft and Multi-Paxos (resets with the same seed and node count).",
+    ),
+    Command("app.open", "o", "open_preset", "Open preset", "Open a preset scenario script."),
+    Command("sim.reset", "r", "reset", "Reset", "Reset to step 0 with the same settings."),
+    Command("app.save", "s", "save_trace", "Save trace", "Save the trace of this session."),
+    Command("app.help", "question_mark", "help", "Help", "Show every key and what it does.", True),
+    Command("app.quit", "q", "quit", "Quit", "Quit the app.", True),
+]
+
+BY_ID = {c.id: c for c in COMMANDS}
+
+
+def bindings() -> list[Binding]:
+    return [Binding(c.keys, f"app.{c.action}", c.label, show=c.footer, id=c.id) for c in COMMANDS]
+
+
+def default_keymap() -> dict[str, str]:
+    return {c.id: c.keys for c in COMMANDS}

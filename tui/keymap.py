@@ -1,0 +1,138 @@
+"""Keymap files: TOML mapping binding ids to keys, validated before the app starts.
+
+A keymap file maps binding ids (see tui.commands) to Textual key names, either flat with
+quoted ids or grouped in tables by scope:
+
+    [sim]
+    step = "l,right"        # a comma-separated string ...
+    back = ["h", "left"]    # ... or a list
+
+Ids left out keep their default keys. Errors raise KeymapError with a one-line message naming
+the file, the line when it can be found, and the problem.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from importlib import resources
+from pathlib import Path
+
+from textual.keys import KEY_TO_UNICODE_NAME, REPLACED_KEYS, Keys, _character_to_key
+
+from tui.commands import BY_ID, default_keymap
+
+BUILT_IN = ("default", "vim")
+MODIFIERS = {"ctrl", "shift", "alt", "meta", "super", "hyper"}
+NAMED_KEYS = {k.value.rpartition("+")[2] for k in Keys}
+
+
+class KeymapError(Exception):
+    """A keymap that cannot be used; str() is a one-line message for the user."""
+
+
+def load_keymap(spec: str | Path | None) -> dict[str, str]:
+    """The full keymap (every binding id -> its keys) for a built-in name or a file path."""
+    name, text = _read(spec)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise KeymapError(f"{name}: invalid TOML: {e}") from None
+    keymap = default_keymap()
+    for binding_id, value in _flatten(data):
+        where = _where(name, text, binding_id)
+        if binding_id not in BY_ID:
+            raise KeymapError(f"{where}: unknown binding id {binding_id!r}")
+        keymap[binding_id] = ",".join(_keys(where, binding_id, value))
+    _check_clashes(name, text, keymap)
+    return keymap
+
+
+def _read(spec: str | Path | None) -> tuple[str, str]:
+    """(display name, text) of the keymap file."""
+    spec = "default" if spec is None else spec
+    if spec in BUILT_IN:
+        name = f"keymaps/{spec}.toml"
+        return name, resources.files("keymaps").joinpath(f"{spec}.toml").read_text("utf-8")
+    path = Path(spec)
+    try:
+        return str(path), path.read_text("utf-8")
+    except FileNotFoundError:
+        raise KeymapError(
+            f"{path}: no such keymap file (built-in keymaps: {', '.join(BUILT_IN)})"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise KeymapError(f"{path}: cannot read keymap: {e}") from None
+
+
+def _flatten(data: dict, prefix: str = "") -> list[tuple[str, object]]:
+    """Tables become dotted ids: [sim] step = "n" gives ("sim.step", "n")."""
+    out = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out += _flatten(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
+
+
+def _where(name: str, text: str, binding_id: str) -> str:
+    """`file:line` for the line that sets this id, or just the file when it is not found."""
+    leaf = re.escape(binding_id.rpartition(".")[2])
+    full = re.escape(binding_id)
+    pattern = re.compile(rf'^\s*(?:"{full}"|{full}|"{leaf}"|{leaf})\s*=')
+    for number, text_line in enumerate(text.splitlines(), 1):
+        if pattern.match(text_line):
+            return f"{name}:{number}"
+    return name
+
+
+def _keys(where: str, binding_id: str, value: object) -> list[str]:
+    if isinstance(value, str):
+        keys = value.split(",")
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        keys = list(value)
+    else:
+        raise KeymapError(f"{where}: keys for {binding_id!r} must be a string or list of strings")
+    keys = [k.strip() for k in keys]
+    if not keys or not all(keys):
+        raise KeymapError(f"{where}: empty key for {binding_id!r}")
+    for key in keys:
+        if not is_valid_key(key):
+            raise KeymapError(f"{where}: invalid key {key!r} for {binding_id!r}")
+    return [_character_to_key(k) if len(k) == 1 else k for k in keys]
+
+
+def is_valid_key(key: str) -> bool:
+    """A Textual key name: optional modifiers, then one character or a named key."""
+    *mods, base = key.split("+") if key != "+" else [key]
+    if not base or any(m not in MODIFIERS for m in mods):
+        return False
+    if len(base) == 1:
+        return base.isprintable()
+    return base in NAMED_KEYS or _is_character_name(base)
+
+
+def _is_character_name(name: str) -> bool:
+    """Names like `plus`, `question_mark`, `equals_sign` that stand for one character."""
+    original = REPLACED_KEYS.get(name, name)
+    unicode_name = KEY_TO_UNICODE_NAME.get(original, original.replace("_", " ").upper())
+    try:
+        return len(unicodedata.lookup(unicode_name)) == 1
+    except KeyError:
+        return False
+
+
+def _check_clashes(name: str, text: str, keymap: dict[str, str]) -> None:
+    owner: dict[str, str] = {}
+    for binding_id, keys in keymap.items():
+        for key in keys.split(","):
+            if key in owner:
+                where = _where(name, text, binding_id)
+                if where == name:
+                    where = _where(name, text, owner[key])
+                raise KeymapError(
+                    f"{where}: key {key!r} is bound to both {owner[key]!r} and {binding_id!r}"
+                )
+            owner[key] = binding_id

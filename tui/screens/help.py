@@ -1,0 +1,65 @@
+"""The help screen: every key and what it does, with the keys of the keymap in effect."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.keys import format_key
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tui.commands import COMMANDS
+
+INTRO = (
+    "consensus-tui runs Raft or Multi-Paxos on a deterministic simulator. One step is one "
+    "event: a message delivered or dropped, a timer fired, or your action. Step forward and "
+    "back, act at any step (that forks a new future), and watch the banner for safety."
+)
+
+
+def key_names(keys: str) -> str:
+    return " / ".join(format_key(k) for k in keys.split(","))
+
+
+def help_table(keymap: dict[str, str]) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", expand=True, padding=(0, 1))
+    table.add_column("key", style="bold cyan", no_wrap=True)
+    table.add_column("action")
+    table.add_column("binding id", style="dim", no_wrap=True)
+    selects = [c for c in COMMANDS if c.id.startswith("node.select_")]
+    for command in COMMANDS:
+        if command in selects[1:]:
+            continue
+        if command is selects[0]:
+            keys = f"{key_names(keymap[selects[0].id])}..{key_names(keymap[selects[-1].id])}"
+            table.add_row(keys, "Select node n1..n9.", "node.select_1..9")
+            continue
+        table.add_row(key_names(keymap[command.id]), Text(command.help), command.id)
+    table.add_row("ctrl+p", "Command palette: every action by name.", "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 96; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; border-title-align: center; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [
+        Binding("escape,question_mark,q,enter", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, keymap: dict[str, str]) -> None:
+        super().__init__()
+        self.keymap = keymap
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Help · Escape closes"
+            yield Static(Text(INTRO), classes="intro")
+            yield Static(help_table(self.keymap))

@@ -1,0 +1,247 @@
+"""Modal prompts: propose, partition, network settings, preset picker, save trace name.
+
+Each is a ModalScreen that dismisses with its result on Enter and with None on Escape. Input
+is checked before dismissing; a problem is shown inside the prompt, which stays open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engines.network import LinkConfig
+
+HINT = "Enter submits · Escape cancels"
+
+
+class Prompt(ModalScreen[Any]):
+    """A titled box with inputs, an error line and a hint; subclasses add `submit`."""
+
+    DEFAULT_CSS = """
+    Prompt { align: center middle; }
+    Prompt > Vertical {
+        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; border-title-align: center; background: $surface; padding: 0 1;
+    }
+    Prompt Label.error { color: $error; height: auto; }
+    Prompt Static.hint { color: $text-muted; }
+    Prompt OptionList { height: auto; max-height: 12; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+    prompt_title = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.prompt_title
+            yield from self.body()
+            yield Label("", classes="error")
+            yield Static(HINT, classes="hint")
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def make_input(self, value: str = "", placeholder: str = "", id: str | None = None) -> Input:
+        field = Input(value, placeholder=placeholder, id=id)
+        field.cursor_blink = getattr(self.app, "cursor_blink", True)
+        return field
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def fail(self, message: str) -> None:
+        self.query_one("Label.error", Label).update(Text(message))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            result = self.submit()
+        except ValueError as e:
+            self.fail(str(e))
+        else:
+            self.dismiss(result)
+
+    def submit(self) -> Any:
+        raise NotImplementedError
+
+
+class ProposePrompt(Prompt):
+    def __init__(self, node_id: int) -> None:
+        super().__init__()
+        self.prompt_title = f"Propose a value to n{node_id}"
+
+    def body(self) -> ComposeResult:
+        yield Static("`set KEY VALUE` and `del KEY` change the KV store; other text is data.")
+        yield self.make_input(placeholder="set x 1", id="value")
+
+    def submit(self) -> str:
+        value = self.query_one("#value", Input).value
+        if not value.strip():
+            raise ValueError("type a value to propose")
+        return value
+
+
+def parse_groups(text: str, node_ids: list[int]) -> list[list[int]]:
+    """`1 2 | 3 4 5` (or `n1 n2 | n3 n4 n5`) as groups of node ids."""
+    groups: list[list[int]] = []
+    seen: set[int] = set()
+    for part in text.split("|"):
+        group = []
+        for word in part.split():
+            digits = word[1:] if word.lower().startswith("n") else word
+            if not digits.isdigit() or int(digits) not in node_ids:
+                raise ValueError(f"{word!r} is not a node (n1..n{len(node_ids)})")
+            node = int(digits)
+            if node in seen:
+                raise ValueError(f"n{node} is in two groups")
+            seen.add(node)
+            group.append(node)
+        if not group:
+            raise ValueError("each group needs at least one node, e.g. 1 2 | 3 4 5")
+        groups.append(group)
+    if len(groups) < 2 and len(seen) == len(node_ids):
+        raise ValueError("that is one group: use | between groups, e.g. 1 2 | 3 4 5")
+    return groups
+
+
+def partition_presets(node_ids: list[int], leader: int | None) -> list[tuple[str, list]]:
+    """(label, groups) for the usual experiments."""
+    n = len(node_ids)
+    minority_size = n - (n // 2 + 1)
+    first = leader if leader is not None else node_ids[0]
+    ordered = [first] + [i for i in node_ids if i != first]
+    presets = []
+    if leader is not None:
+        presets.append((f"isolate the leader n{leader}", [[leader], ordered[1:]]))
+    who = f"leader n{leader}" if leader is not None else f"n{first}"
+    minority, majority = ordered[:minority_size], ordered[minority_size:]
+    presets.append((f"split majority/minority, {who} in the minority", [minority, majority]))
+    minority, majority = ordered[-minority_size:], ordered[:-minority_size]
+    presets.append((f"split majority/minority, {who} in the majority", [majority, minority]))
+    return presets
+
+
+def groups_text(groups: list[list[int]]) -> str:
+    return " | ".join(" ".join(str(n) for n in g) for g in groups)
+
+
+class PartitionPrompt(Prompt):
+    prompt_title = "Partition the network"
+
+    def __init__(self, node_ids: list[int], leader: int | None) -> None:
+        super().__init__()
+        self.node_ids = node_ids
+        self.presets = partition_presets(node_ids, leader)
+
+    def body(self) -> ComposeResult:
+        yield Static("Groups of node numbers separated by |. Unlisted nodes are cut off alone.")
+        yield self.make_input(placeholder="1 2 | 3 4 5", id="groups")
+        yield Static("Presets (Tab, then ↑↓ and Enter):")
+        yield OptionList(
+            *(
+                Option(Text(f"{label}:  {groups_text(groups)}"), id=str(i))
+                for i, (label, groups) in enumerate(self.presets)
+            ),
+            id="presets",
+        )
+
+    def submit(self) -> list[list[int]]:
+        return parse_groups(self.query_one("#groups", Input).value, self.node_ids)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(self.presets[int(event.option.id)][1])
+
+
+def parse_network(latency: str, drop: str, dup: str) -> dict[str, Any]:
+    """The network prompt's fields as set_network arguments; ValueError names the bad one."""
+    low, _, high = latency.replace(" ", "").partition("..")
+    try:
+        settings = {
+            "latency_min": int(low),
+            "latency_max": int(high or low),
+        }
+    except ValueError:
+        raise ValueError(f"latency {latency!r}: use MIN..MAX in ms, e.g. 5..20") from None
+    for name, text in (("drop", drop), ("dup", dup)):
+        try:
+            settings[name] = float(text)
+        except ValueError:
+            raise ValueError(f"{name} {text!r}: use a probability such as 0.1") from None
+    replace(LinkConfig(), **settings).validate()
+    return settings
+
+
+class NetworkPrompt(Prompt):
+    prompt_title = "Network settings (every link)"
+    DEFAULT_CSS = """
+    NetworkPrompt Horizontal { height: auto; }
+    NetworkPrompt .field { width: 12; padding-top: 1; }
+    NetworkPrompt Input { width: 1fr; }
+    """
+
+    def __init__(self, current: LinkConfig) -> None:
+        super().__init__()
+        self.current = current
+
+    def body(self) -> ComposeResult:
+        from textual.containers import Horizontal
+
+        c = self.current
+        fields = (
+            ("latency (ms)", f"{c.latency_min}..{c.latency_max}", "latency"),
+            ("drop (0..1)", f"{c.drop:g}", "drop"),
+            ("dup (0..1)", f"{c.dup:g}", "dup"),
+        )
+        for label, value, id in fields:
+            with Horizontal():
+                yield Static(label, classes="field")
+                yield self.make_input(value, id=id)
+
+    def submit(self) -> dict[str, Any]:
+        values = [self.query_one(f"#{id}", Input).value for id in ("latency", "drop", "dup")]
+        return parse_network(*values)
+
+
+class PresetPicker(Prompt):
+    prompt_title = "Open a preset scenario"
+
+    def __init__(self, presets: list[tuple[str, Path]]) -> None:
+        super().__init__()
+        self.presets = presets
+
+    def body(self) -> ComposeResult:
+        yield OptionList(
+            *(Option(Text(label), id=str(i)) for i, (label, _) in enumerate(self.presets)),
+            id="presets",
+        )
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(self.presets[int(event.option.id)][1])
+
+
+class SaveTracePrompt(Prompt):
+    prompt_title = "Save the trace"
+
+    def __init__(self, default_name: str) -> None:
+        super().__init__()
+        self.default_name = default_name
+
+    def body(self) -> ComposeResult:
+        yield Static("File name (relative to the current directory):")
+        yield self.make_input(self.default_name, id="name")
+
+    def submit(self) -> str:
+        name = self.query_one("#name", Input).value.strip()
+        if not name:
+            raise ValueError("type a file name")
+        return name

@@ -1,0 +1,71 @@
+"""Small text helpers shared by the widgets: literal user values, short hashes, ballots, bars.
+
+Values typed by users reach the screen only through `literal`, which turns control characters
+into visible escapes and cuts long values, and only inside Rich `Text` objects, which never
+parse markup: `[red]x[/red]` is shown as typed.
+"""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from rich.text import Text
+
+ELLIPSIS = "…"
+
+
+def visible(value: object) -> str:
+    """Control characters (and other unprintables) as escapes, everything else as is."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def cut(text: str, width: int) -> str:
+    """At most `width` terminal cells, ending in an ellipsis when something was cut."""
+    if cell_len(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        used += cell_len(ch)
+        if used > width - 1:
+            break
+        out.append(ch)
+    return "".join(out) + ELLIPSIS
+
+
+def literal(value: object, width: int = 24) -> str:
+    """A user value made safe for display: printable and at most `width` cells."""
+    return cut(visible(value), width)
+
+
+def short_hash(digest: str) -> str:
+    return digest[:8] if digest else "--------"
+
+
+def node_label(node_id: object) -> str:
+    return "-" if node_id is None else f"n{node_id}"
+
+
+def ballot(value: object) -> str:
+    """A Paxos ballot [round, node] as `round.node`; `-` when there is none."""
+    if not value:
+        return "-"
+    round_, node = value
+    return f"{round_}.{node}"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar of `width` cells, filled to `fraction` (clamped to 0..1)."""
+    fraction = min(1.0, max(0.0, fraction))
+    filled = round(fraction * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def line(*parts: str | tuple[str, str]) -> Text:
+    """One line of text from plain strings and (text, style) pairs; never parses markup."""
+    return Text.assemble(*parts, no_wrap=True, overflow="ellipsis", end="")
+
+
+def seconds(ms: int) -> str:
+    return f"{ms / 1000:.3f}s"

@@ -1,0 +1,355 @@
+"""Node panels: one bordered panel per node, in a grid that adapts to the terminal width.
+
+`NodeGrid.show(sim, selected)` reads the simulator once per frame and hands each panel a
+`NodeView`: plain data, compared with the last one so an unchanged panel is not redrawn.
+Each panel lays its lines out in `render`, fitting the sections to its current height.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual.containers import Grid
+from textual.widget import Widget
+
+from engines.node import plain
+from engines.sim import Simulator
+from tui.text import ballot, bar, line, literal, node_label, short_hash
+
+ROLE_STYLE = {
+    "leader": "bold black on green",
+    "candidate": "bold black on yellow",
+    "follower": "bold black on #5f87af",
+    "proposer": "bold black on yellow",
+    "acceptor": "bold black on #5f87af",
+    "crashed": "bold white on red",
+}
+MIN_PANEL_WIDTH = 26
+TIMER_BAR = 8
+
+
+@dataclass(eq=True)
+class NodeView:
+    """Everything a panel shows, captured from the simulator at one step."""
+
+    node_id: int
+    algo: str
+    up: bool
+    selected: bool
+    group: str  # partition group letter, "" when the network is whole
+    state: dict[str, Any] = field(default_factory=dict)  # describe(), or persistent when down
+    chain: list[tuple[int, str, str]] = field(default_factory=list)  # (index, hash, prev_hash)
+    diverged: tuple[int, str, str] | None = None  # first differing block, when chains diverge
+    kv: list[tuple[str, str]] = field(default_factory=list)
+    timer: tuple[int, int] | None = None  # (ms left on the election timer, full timeout)
+
+
+def first_divergence(sim: Simulator) -> int | None:
+    """Lowest block index at which two live nodes hold different blocks, if any."""
+    chains = [sim.nodes[i].sm.chain for i in sim.node_ids if sim.is_up(i)]
+    first = None
+    for a in range(len(chains)):
+        for b in range(a + 1, len(chains)):
+            x, y = chains[a], chains[b]
+            common = min(len(x), len(y)) - 1
+            if x[common].hash == y[common].hash:
+                continue  # hash links: equal at `common` means equal below it too
+            low, high = 0, common  # x[low] agrees, x[high] differs
+            while high - low > 1:
+                mid = (low + high) // 2
+                low, high = (mid, high) if x[mid].hash == y[mid].hash else (low, mid)
+            first = high if first is None else min(first, high)
+    return first
+
+
+def group_letters(sim: Simulator) -> dict[int, str]:
+    groups = sim.network.groups()
+    if len(groups) == 1:
+        return {}
+    return {n: string.ascii_uppercase[g] for g, members in enumerate(groups) for n in members}
+
+
+def node_view(
+    sim: Simulator, node_id: int, selected: bool, group: str, diverge: int | None, blocks: int
+) -> NodeView:
+    view = NodeView(node_id, sim.protocol.name, sim.is_up(node_id), selected, group)
+    if not view.up:
+        view.state = plain(sim.world.down[node_id]) or {}
+        return view
+    node = sim.nodes[node_id]
+    view.state = node.describe()
+    chain = node.sm.chain
+    view.chain = [(b.index, b.hash, b.prev_hash) for b in chain[-blocks:]]
+    if diverge is not None and diverge < len(chain):
+        b = chain[diverge]
+        view.diverged = (b.index, b.hash, b.prev_hash)
+    view.kv = sorted(node.sm.kv.items())
+    deadline = sim.timer_deadline(node_id, "election")
+    if deadline is not None and "election_timeout" in view.state:
+        view.timer = (deadline - sim.now, view.state["election_timeout"])
+    return view
+
+
+class NodePanel(Widget):
+    """One node: title and role badge in the border, state lines inside."""
+
+    DEFAULT_CSS = """
+    NodePanel {
+        border: round $panel-lighten-2;
+        border-title-align: left;
+        border-subtitle-align: right;
+        padding: 0 1;
+        height: 1fr;
+        overflow: hidden;
+    }
+    NodePanel.-selected { border: heavy $accent; }
+    NodePanel.-down { color: $text-disabled; border: round $error 50%; }
+    NodePanel.-down.-selected { border: heavy $error; }
+    """
+
+    def __init__(self, node_id: int) -> None:
+        super().__init__(id=f"node-{node_id}")
+        self.node_id = node_id
+        self.view: NodeView | None = None
+
+    def show(self, view: NodeView) -> None:
+        if view == self.view:
+            return
+        self.view = view
+        self.set_class(view.selected, "-selected")
+        self.set_class(not view.up, "-down")
+        role = view.state.get("role", "?") if view.up else "crashed"
+        mark = "▶ " if view.selected else ""
+        self.border_title = (
+            f"{mark}[b]n{view.node_id}[/] [{ROLE_STYLE.get(role, 'bold')}] {role.upper()} [/]"
+        )
+        self.border_subtitle = f"group {view.group}" if view.group else ""
+        self.refresh()
+
+    def render(self) -> Text:
+        if self.view is None:
+            return Text()
+        height = max(1, self.size.height)
+        width = max(8, self.size.width)
+        view = self.view
+        if not view.up:
+            lines = crashed_lines(view, width)
+        elif view.algo == "paxos":
+            lines = paxos_lines(view, height, width)
+        elif view.algo == "raft":
+            lines = raft_lines(view, height, width)
+        else:
+            lines = generic_lines(view, height, width)
+        return Text("\n", no_wrap=True, overflow="ellipsis").join(lines[:height])
+
+
+# --- Raft ------------------------------------------------------------------------------------
+def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
+    s = view.state
+    head = [
+        line(
+            ("term ", "dim"),
+            (str(s.get("term")), "bold"),
+            ("  vote ", "dim"),
+            node_label(s.get("voted_for")),
+            ("  lead ", "dim"),
+            node_label(s.get("leader")),
+        ),
+        line(("commit ", "dim"), (str(s.get("commit_index")), "bold"), "  ", *timer_parts(view)),
+    ]
+    match = s.get("match_index")
+    if s.get("role") == "leader" and match:
+        pairs = " ".join(f"n{p}:{i}" for p, i in sorted(match.items(), key=lambda kv: int(kv[0])))
+        head.append(line(("match ", "dim"), pairs))
+    log_rows, chain_rows, kv_rows = section_sizes(height - len(head))
+    log = s.get("log", [])
+    commit = s.get("commit_index", 0)
+    body = [raft_entry(e, commit, width) for e in log[-log_rows:]] if log_rows else []
+    if log_rows and not log:
+        body = [line(("log empty", "dim"))]
+    return head + body + chain_lines(view, chain_rows) + kv_lines(view, kv_rows)
+
+
+def timer_parts(view: NodeView) -> list[tuple[str, str]]:
+    if view.timer is None:
+        return [("timer -", "dim")]
+    left, full = view.timer
+    fraction = left / full if full else 0
+    style = "red" if fraction < 0.25 else "yellow" if fraction < 0.5 else "green"
+    return [(bar(fraction, TIMER_BAR), style), (f" {left}ms", "dim")]
+
+
+def raft_entry(entry: list, commit: int, width: int) -> Text:
+    index, term, value = entry[0], entry[1], entry[2]
+    committed = index <= commit
+    mark, style = ("●", "green") if committed else ("○", "yellow italic")
+    text = value_text(value, width)
+    return line((f"{mark}{index:>3} ", style), (f"t{term} ", "dim"), (text, style))
+
+
+# --- Paxos -----------------------------------------------------------------------------------
+def paxos_lines(view: NodeView, height: int, width: int) -> list[Text]:
+    s = view.state
+    phase = s.get("phase", "idle")
+    head = [
+        line(
+            ("ballot ", "dim"),
+            (ballot(s.get("promised")), "bold"),
+            ("  lead ", "dim"),
+            node_label(s.get("leader")),
+        ),
+        line(
+            (phase, "bold" if phase != "idle" else "dim"),
+            ("  mine ", "dim"),
+            ballot(s.get("ballot")),
+            ("  applied ", "dim"),
+            str(s.get("applied", 0)),
+        ),
+    ]
+    pending = s.get("pending", [])
+    if pending:
+        values = ", ".join(literal(v, 12) for _, v in pending)
+        head.append(line((f"pending {len(pending)}: ", "yellow"), values))
+    slot_rows, chain_rows, kv_rows = section_sizes(height - len(head))
+    return (
+        head
+        + slot_lines(s, slot_rows, width)
+        + chain_lines(view, chain_rows)
+        + kv_lines(view, kv_rows)
+    )
+
+
+def slot_lines(state: dict, rows: int, width: int) -> list[Text]:
+    accepted = {int(k): v for k, v in state.get("accepted", {}).items()}
+    chosen = {int(k): v for k, v in state.get("chosen", {}).items()}
+    slots = sorted(set(accepted) | set(chosen))[-rows:] if rows else []
+    if rows and not slots:
+        return [line(("no slots accepted", "dim"))]
+    out = []
+    for slot in slots:
+        acc = accepted.get(slot)
+        bal = ballot(acc[0]) if acc else "-"
+        if slot in chosen:
+            value, _, duplicate = chosen[slot]
+            tag = " dup" if duplicate else ""
+            out.append(
+                line(
+                    (f"✓s{slot} ", "green"),
+                    (f"{bal} ", "dim"),
+                    (value_text(value, width), "green"),
+                    (tag, "dim"),
+                )
+            )
+        else:
+            out.append(
+                line(
+                    (f"·s{slot} ", "yellow"),
+                    (f"{bal} ", "dim"),
+                    (value_text(acc[1], width), "yellow italic"),
+                )
+            )
+    return out
+
+
+# --- shared sections -------------------------------------------------------------------------
+def section_sizes(rows: int) -> tuple[int, int, int]:
+    """Share the rows left under the header between log/slots, chain and KV."""
+    rows = max(0, rows)
+    kv = 1 if rows >= 4 else 0
+    chain = min(3, max(1 if rows >= 2 else 0, (rows - kv) // 3))
+    entries = max(0, rows - kv - chain)
+    return min(entries, 6), chain, kv
+
+
+def value_text(value: Any, width: int) -> str:
+    return "(no-op)" if value is None else literal(value, width)
+
+
+def chain_lines(view: NodeView, rows: int) -> list[Text]:
+    if rows <= 0:
+        return []
+    blocks = view.chain[-rows:]
+    if view.diverged and view.diverged not in blocks:
+        blocks = [view.diverged] + blocks[1:] if len(blocks) == rows else [view.diverged, *blocks]
+    out = []
+    for block in blocks:
+        index, digest, prev = block
+        if block == view.diverged:
+            out.append(
+                line(
+                    (f"≠#{index} {short_hash(digest)}←{short_hash(prev)[:8]}", "bold white on red")
+                )
+            )
+        else:
+            link = "←" + short_hash(prev) if index else " genesis"
+            out.append(line((f"#{index} ", "bold"), (short_hash(digest), "cyan"), (link, "dim")))
+    return out
+
+
+def kv_lines(view: NodeView, rows: int) -> list[Text]:
+    if rows <= 0:
+        return []
+    if not view.kv:
+        return [line(("kv {}", "dim"))]
+    pairs = " ".join(f"{literal(k, 10)}={literal(v, 12)}" for k, v in view.kv)
+    return [line(("kv ", "dim"), pairs)]
+
+
+def crashed_lines(view: NodeView, width: int) -> list[Text]:
+    """A crashed node keeps only its persistent state: show what will survive."""
+    lines = [line(("down; persistent state:", "italic"))]
+    for key, value in view.state.items():
+        shown = f"[{len(value)}]" if isinstance(value, list | dict) else literal(value, width)
+        lines.append(line(f"{key} ", shown))
+    return lines
+
+
+def generic_lines(view: NodeView, height: int, width: int) -> list[Text]:
+    """Any other registered protocol (the tests' echo protocol): its describe() as is."""
+    lines = [line(f"{k} ", literal(v, width)) for k, v in view.state.items() if k != "role"]
+    rows = max(0, height - len(lines))
+    _, chain_rows, kv_rows = section_sizes(rows)
+    return lines + chain_lines(view, chain_rows) + kv_lines(view, kv_rows)
+
+
+# --- the grid ---------------------------------------------------------------------------------
+def grid_shape(count: int, width: int) -> tuple[int, int]:
+    """(columns, rows) for `count` panels: as few rows as fit, then balanced columns."""
+    max_columns = max(1, min(count, width // MIN_PANEL_WIDTH))
+    rows = math.ceil(count / max_columns)
+    return math.ceil(count / rows), rows
+
+
+class NodeGrid(Grid):
+    DEFAULT_CSS = """
+    NodeGrid { grid-gutter: 0 0; height: 1fr; }
+    """
+
+    def __init__(self, node_ids: list[int]) -> None:
+        super().__init__(id="nodes")
+        self.node_ids = node_ids
+
+    def compose(self):
+        for node_id in self.node_ids:
+            yield NodePanel(node_id)
+
+    def on_resize(self) -> None:
+        columns, rows = grid_shape(len(self.node_ids), self.size.width)
+        self.styles.grid_size_columns = columns
+        self.styles.grid_size_rows = rows
+
+    def show(self, sim: Simulator, selected: int) -> None:
+        letters = group_letters(sim)
+        diverge = first_divergence(sim)
+        for panel in self.query(NodePanel):
+            node_id = panel.node_id
+            blocks = 3
+            panel.show(
+                node_view(
+                    sim, node_id, node_id == selected, letters.get(node_id, ""), diverge, blocks
+                )
+            )
