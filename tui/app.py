@@ -36,8 +36,9 @@ from tui.widgets.panels import Banner, EventLog, NetworkPanel, StatusBar
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)  # events per second; 0 is "max"
 DEFAULT_SPEED = SPEEDS.index(20)
 MAX_TICKS_PER_S = 50
-MAX_FRAME_S = 1 / 30  # the tick interval at "max"
-MAX_BUDGET_S = 0.02  # wall time spent stepping per tick at "max", to keep keys responsive
+MAX_TICK_S = 1 / 60  # the tick interval at "max"
+MAX_BUDGET_S = 0.008  # wall time spent stepping per tick at "max", so keys get their turn
+FRAME_S = 1 / 20  # during autoplay, redraw the panels at most this often
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
@@ -47,6 +48,7 @@ def speed_label(speed: int) -> str:
 
 class MainScreen(Screen):
     BINDINGS = commands.bindings()
+    composed = False
 
     def compose(self) -> ComposeResult:
         self.status = StatusBar(id="status")
@@ -61,6 +63,7 @@ class MainScreen(Screen):
             yield self.network
             yield self.events
         yield Footer(compact=True)
+        self.composed = True
 
     def on_mount(self) -> None:
         self.app.refresh_view()
@@ -86,6 +89,7 @@ class ConsensusApp(App):
         self.playing = False
         self.speed_index = DEFAULT_SPEED
         self.timer: Timer | None = None
+        self.drawn_at = 0.0  # wall time of the last autoplay redraw
         self.cursor_blink = True  # the prompts' input cursor; tests turn it off
         self.start_message = message
 
@@ -94,7 +98,11 @@ class ConsensusApp(App):
         return MainScreen()
 
     def on_mount(self) -> None:
-        self.set_keymap(self.keymap)
+        # Only keys that differ from the defaults: Textual re-applies a keymap on every key.
+        defaults = commands.default_keymap()
+        changed = {k: v for k, v in self.keymap.items() if v != defaults[k]}
+        if changed:
+            self.set_keymap(changed)
         if self.start_message:
             self.notify(self.start_message, severity="warning", markup=False)
 
@@ -105,7 +113,7 @@ class ConsensusApp(App):
     def refresh_view(self) -> None:
         """Show the simulator's current step on every panel."""
         screen = self.get_default_screen_instance()
-        if screen is not None and screen.is_mounted:
+        if screen is not None and screen.composed:
             screen.show(self.sim, self.playing, speed_label(self.speed), self.selected)
 
     def get_default_screen_instance(self) -> MainScreen | None:
@@ -129,7 +137,7 @@ class ConsensusApp(App):
         self.playing = True
         if self.timer is not None:
             self.timer.stop()
-        interval = MAX_FRAME_S if self.speed == 0 else max(1 / self.speed, 1 / MAX_TICKS_PER_S)
+        interval = MAX_TICK_S if self.speed == 0 else max(1 / self.speed, 1 / MAX_TICKS_PER_S)
         self.timer = self.set_interval(interval, partial(self.tick, interval))
 
     def pause(self) -> None:
@@ -139,7 +147,8 @@ class ConsensusApp(App):
             self.timer = None
 
     def tick(self, interval: float) -> None:
-        """One autoplay tick: a fixed number of steps for the speed, or a wall budget at max."""
+        """One autoplay tick: a fixed number of steps for the speed, or a wall budget at max.
+        Wall time only paces the display; simulated time comes from the steps alone."""
         sim = self.sim
         was_safe = sim.violation is None
         if self.speed == 0:
@@ -153,7 +162,10 @@ class ConsensusApp(App):
                 break
             if self.speed == 0 and done % 16 == 15 and time.perf_counter() > deadline:
                 break
-        self.refresh_view()
+        now = time.perf_counter()
+        if not self.playing or now - self.drawn_at >= FRAME_S:
+            self.drawn_at = now
+            self.refresh_view()
 
     # --- actions: time -----------------------------------------------------------------------
     def action_toggle_play(self) -> None:

@@ -48,8 +48,8 @@ def node_label(node_id: object) -> str:
 
 
 def ballot(value: object) -> str:
-    """A Paxos ballot [round, node] as `round.node`; `-` when there is none."""
-    if not value:
+    """A Paxos ballot [round, node] as `round.node`; `-` when there is none (round 0)."""
+    if not value or not value[0]:
         return "-"
     round_, node = value
     return f"{round_}.{node}"

@@ -14,11 +14,11 @@ from typing import Any
 
 from rich.text import Text
 from textual.containers import Grid
-from textual.widget import Widget
 
 from engines.node import plain
 from engines.sim import Simulator
 from tui.text import ballot, bar, line, literal, node_label, short_hash
+from tui.widgets.lines import LineView
 
 ROLE_STYLE = {
     "leader": "bold black on green",
@@ -29,7 +29,9 @@ ROLE_STYLE = {
     "crashed": "bold white on red",
 }
 MIN_PANEL_WIDTH = 26
-TIMER_BAR = 8
+TIMER_BAR = 6
+MAX_ENTRIES = 8  # log entries or Paxos slots shown at most
+MAX_BLOCKS = 5  # chain blocks shown at most
 
 
 @dataclass(eq=True)
@@ -94,7 +96,7 @@ def node_view(
     return view
 
 
-class NodePanel(Widget):
+class NodePanel(LineView):
     """One node: title and role badge in the border, state lines inside."""
 
     DEFAULT_CSS = """
@@ -105,6 +107,8 @@ class NodePanel(Widget):
         padding: 0 1;
         height: 1fr;
         overflow: hidden;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     NodePanel.-selected { border: heavy $accent; }
     NodePanel.-down { color: $text-disabled; border: round $error 50%; }
@@ -124,18 +128,17 @@ class NodePanel(Widget):
         self.set_class(not view.up, "-down")
         role = view.state.get("role", "?") if view.up else "crashed"
         mark = "▶ " if view.selected else ""
-        self.border_title = (
-            f"{mark}[b]n{view.node_id}[/] [{ROLE_STYLE.get(role, 'bold')}] {role.upper()} [/]"
+        badge = f"[{ROLE_STYLE.get(role, 'bold')}] {role.upper()} [/]"
+        self.set_titles(
+            f"{mark}[b]n{view.node_id}[/] {badge}", f"group {view.group}" if view.group else ""
         )
-        self.border_subtitle = f"group {view.group}" if view.group else ""
-        self.refresh()
+        self.relayout()
 
-    def render(self) -> Text:
-        if self.view is None:
-            return Text()
-        height = max(1, self.size.height)
-        width = max(8, self.size.width)
+    def relayout(self) -> None:
         view = self.view
+        if view is None:
+            return
+        height, width = self.rows, max(8, self.size.width)
         if not view.up:
             lines = crashed_lines(view, width)
         elif view.algo == "paxos":
@@ -144,7 +147,7 @@ class NodePanel(Widget):
             lines = raft_lines(view, height, width)
         else:
             lines = generic_lines(view, height, width)
-        return Text("\n", no_wrap=True, overflow="ellipsis").join(lines[:height])
+        self.set_lines(lines[:height])
 
 
 # --- Raft ------------------------------------------------------------------------------------
@@ -154,19 +157,19 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
         line(
             ("term ", "dim"),
             (str(s.get("term")), "bold"),
-            ("  vote ", "dim"),
+            (" vote ", "dim"),
             node_label(s.get("voted_for")),
-            ("  lead ", "dim"),
+            (" lead ", "dim"),
             node_label(s.get("leader")),
         ),
-        line(("commit ", "dim"), (str(s.get("commit_index")), "bold"), "  ", *timer_parts(view)),
+        line(("commit ", "dim"), (str(s.get("commit_index")), "bold"), " ", *timer_parts(view)),
     ]
     match = s.get("match_index")
     if s.get("role") == "leader" and match:
         pairs = " ".join(f"n{p}:{i}" for p, i in sorted(match.items(), key=lambda kv: int(kv[0])))
         head.append(line(("match ", "dim"), pairs))
-    log_rows, chain_rows, kv_rows = section_sizes(height - len(head))
     log = s.get("log", [])
+    log_rows, chain_rows, kv_rows = section_sizes(height - len(head), len(log), len(view.chain))
     commit = s.get("commit_index", 0)
     body = [raft_entry(e, commit, width) for e in log[-log_rows:]] if log_rows else []
     if log_rows and not log:
@@ -176,7 +179,7 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
 
 def timer_parts(view: NodeView) -> list[tuple[str, str]]:
     if view.timer is None:
-        return [("timer -", "dim")]
+        return [("no timer", "dim")]
     left, full = view.timer
     fraction = left / full if full else 0
     style = "red" if fraction < 0.25 else "yellow" if fraction < 0.5 else "green"
@@ -199,14 +202,14 @@ def paxos_lines(view: NodeView, height: int, width: int) -> list[Text]:
         line(
             ("ballot ", "dim"),
             (ballot(s.get("promised")), "bold"),
-            ("  lead ", "dim"),
+            (" lead ", "dim"),
             node_label(s.get("leader")),
         ),
         line(
-            (phase, "bold" if phase != "idle" else "dim"),
-            ("  mine ", "dim"),
+            (phase.replace("phase", "phase "), "bold" if phase != "idle" else "dim"),
+            (" mine ", "dim"),
             ballot(s.get("ballot")),
-            ("  applied ", "dim"),
+            (" applied ", "dim"),
             str(s.get("applied", 0)),
         ),
     ]
@@ -214,7 +217,8 @@ def paxos_lines(view: NodeView, height: int, width: int) -> list[Text]:
     if pending:
         values = ", ".join(literal(v, 12) for _, v in pending)
         head.append(line((f"pending {len(pending)}: ", "yellow"), values))
-    slot_rows, chain_rows, kv_rows = section_sizes(height - len(head))
+    slots = len(s.get("accepted", {}).keys() | s.get("chosen", {}).keys())
+    slot_rows, chain_rows, kv_rows = section_sizes(height - len(head), slots, len(view.chain))
     return (
         head
         + slot_lines(s, slot_rows, width)
@@ -256,13 +260,16 @@ def slot_lines(state: dict, rows: int, width: int) -> list[Text]:
 
 
 # --- shared sections -------------------------------------------------------------------------
-def section_sizes(rows: int) -> tuple[int, int, int]:
-    """Share the rows left under the header between log/slots, chain and KV."""
+def section_sizes(rows: int, entries: int, blocks: int) -> tuple[int, int, int]:
+    """Share the rows under the header between log/slots, chain and KV: each section gets a
+    fair share first, then the log and the chain take what the others leave."""
     rows = max(0, rows)
     kv = 1 if rows >= 4 else 0
-    chain = min(3, max(1 if rows >= 2 else 0, (rows - kv) // 3))
-    entries = max(0, rows - kv - chain)
-    return min(entries, 6), chain, kv
+    rows -= kv
+    chain = min(blocks, max(1 if rows >= 2 else 0, rows // 3))
+    entries = min(max(entries, 1), rows - chain, MAX_ENTRIES)
+    chain = min(blocks, rows - entries)
+    return entries, chain, kv
 
 
 def value_text(value: Any, width: int) -> str:
@@ -312,7 +319,7 @@ def generic_lines(view: NodeView, height: int, width: int) -> list[Text]:
     """Any other registered protocol (the tests' echo protocol): its describe() as is."""
     lines = [line(f"{k} ", literal(v, width)) for k, v in view.state.items() if k != "role"]
     rows = max(0, height - len(lines))
-    _, chain_rows, kv_rows = section_sizes(rows)
+    _, chain_rows, kv_rows = section_sizes(rows, 0, len(view.chain))
     return lines + chain_lines(view, chain_rows) + kv_lines(view, kv_rows)
 
 
@@ -347,9 +354,6 @@ class NodeGrid(Grid):
         diverge = first_divergence(sim)
         for panel in self.query(NodePanel):
             node_id = panel.node_id
-            blocks = 3
-            panel.show(
-                node_view(
-                    sim, node_id, node_id == selected, letters.get(node_id, ""), diverge, blocks
-                )
-            )
+            selected_here = node_id == selected
+            group = letters.get(node_id, "")
+            panel.show(node_view(sim, node_id, selected_here, group, diverge, MAX_BLOCKS))

@@ -7,10 +7,10 @@ the event log render no more rows than fit, so their cost does not grow with his
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widget import Widget
 
 from engines.sim import InFlight, Simulator, StepEvent
 from tui.text import line, literal, seconds, visible
+from tui.widgets.lines import LineView
 
 KIND_STYLE = {"deliver": "", "drop": "red dim", "timer": "cyan", "action": "bold yellow"}
 NOTE_STYLE = {"role": "bold magenta", "commit": "green", "reject": "red", "info": "dim"}
@@ -19,12 +19,12 @@ NOTE_STYLE = {"role": "bold magenta", "commit": "green", "reject": "red", "info"
 MAX_ROWS = 60  # more rows than any terminal shows in one panel
 
 
-class Lines(Widget):
-    """A widget showing a list of Text lines clipped to its height: the first lines, or the
-    last ones with `keep_bottom`. `total` counts lines left out of `lines` (shown as "more")."""
+class Lines(LineView):
+    """Lines clipped to the widget's height: the first ones, or with `keep_bottom` the last
+    ones. `total` counts lines that were left out of the list (shown as "… and N more")."""
 
     DEFAULT_CSS = """
-    Lines { height: 1fr; overflow: hidden; }
+    Lines { height: 1fr; }
     """
 
     def __init__(self, id: str | None = None, keep_bottom: bool = False) -> None:
@@ -33,14 +33,13 @@ class Lines(Widget):
         self.total = 0
         self.keep_bottom = keep_bottom
 
-    def set_lines(self, lines: list[Text], total: int | None = None) -> None:
-        total = len(lines) if total is None else total
-        if lines != self.lines or total != self.total:
-            self.lines, self.total = lines, total
-            self.refresh()
+    def set_content(self, lines: list[Text], total: int | None = None) -> None:
+        self.lines = lines
+        self.total = len(lines) if total is None else total
+        self.relayout()
 
-    def render(self) -> Text:
-        height = max(1, self.size.height)
+    def relayout(self) -> None:
+        height = self.rows
         if self.keep_bottom:
             shown = self.lines[-height:]
         elif self.total > height:
@@ -48,7 +47,7 @@ class Lines(Widget):
             shown = [*self.lines[: height - 1], more]
         else:
             shown = self.lines[:height]
-        return Text("\n", no_wrap=True, overflow="ellipsis").join(shown)
+        self.set_lines(shown)
 
 
 # --- status bar ------------------------------------------------------------------------------
@@ -68,22 +67,23 @@ class StatusBar(Lines):
         )
         parts = [
             (f" {sim.protocol.name.upper()} ", "bold reverse"),
-            f" seed {sim.seed}  t={seconds(sim.now)}  step {sim.step_count}/{sim.max_step}  ",
+            " ",
+            (f" {safety[0]} ", safety[1]),
+            f"  seed {sim.seed}  t={seconds(sim.now)}  step {sim.step_count}/{sim.max_step}  ",
             play,
             f"{speed}  sel n{selected}  net ",
             (net, "bold yellow" if cut else ""),
-            "  ",
         ]
         if bug:
-            parts += [(f"bug {bug}", "bold red"), "  "]
-        self.set_lines([line(*parts, (f" {safety[0]} ", safety[1]))])
+            parts += ["  ", (f"bug {bug}", "bold red")]
+        self.set_content([line(*parts)])
 
 
 class Banner(Lines):
-    """The red violation banner; hidden while the run is safe."""
+    """The red violation banner, wrapped to at most two lines; hidden while the run is safe."""
 
     DEFAULT_CSS = """
-    Banner { height: auto; max-height: 3; background: $error; color: $text; display: none; }
+    Banner { height: 1; background: $error; color: $text; display: none; }
     Banner.-shown { display: block; }
     """
 
@@ -91,16 +91,21 @@ class Banner(Lines):
         v = sim.violation
         self.set_class(v is not None, "-shown")
         if v is None:
-            self.set_lines([])
+            self.set_content([])
             return
         text = Text.assemble(
-            (f" ✖ SAFETY VIOLATION: {v.invariant} at step {v.step} ", "bold"),
+            (f" ✖ SAFETY VIOLATION: {v.invariant} at step {v.step}: ", "bold"),
             visible(v.explanation),
         )
-        self.set_lines([text])
+        self.set_content([text])
 
-    def render(self) -> Text:
-        return self.lines[0] if self.lines else Text()
+    def relayout(self) -> None:
+        if not self.lines:
+            self.set_lines([])
+            return
+        wrapped = list(self.lines[0].wrap(self.app.console, max(10, self.size.width)))[:2]
+        self.styles.height = len(wrapped)
+        self.set_lines(wrapped)
 
 
 # --- network ---------------------------------------------------------------------------------
@@ -132,20 +137,23 @@ class NetworkPanel(Lines):
 
     def show(self, sim: Simulator) -> None:
         flying = sim.in_flight()
-        self.border_title = f"network · {len(flying)} in flight"
-        self.border_subtitle = sim.network.default.describe()
+        link = sim.network.default
+        latency = f"{link.latency_min}..{link.latency_max}ms"
+        self.set_titles(
+            f"network · {len(flying)} in flight", f"{latency} drop {link.drop:g} dup {link.dup:g}"
+        )
         lines = [message_row(sim, m) for m in flying[:MAX_ROWS]]
         if lines:
-            self.set_lines(lines, len(flying))
+            self.set_content(lines, len(flying))
         else:
-            self.set_lines([line(("nothing in flight", "dim"))])
+            self.set_content([line(("nothing in flight", "dim"))])
 
 
 # --- event log -------------------------------------------------------------------------------
 def event_row(event: StepEvent) -> Text:
     text = Text.assemble(
-        (f"{event.step:>6} ", "dim"),
-        (f"{seconds(event.time):>8} ", "dim"),
+        (f"{event.step:>5} ", "dim"),
+        (f"{seconds(event.time):>7} ", "dim"),
         (literal(event.headline(), 160), KIND_STYLE.get(event.kind, "")),
         no_wrap=True,
         overflow="ellipsis",
@@ -167,7 +175,14 @@ class EventLog(Lines):
 
     def __init__(self, id: str) -> None:
         super().__init__(id=id, keep_bottom=True)
-        self.border_title = "events"
+        self.set_titles("events")
+        self.rendered: dict[int, tuple[StepEvent, Text]] = {}  # id(event) -> its row
 
     def show(self, sim: Simulator) -> None:
-        self.set_lines([event_row(e) for e in sim.events[-MAX_ROWS:]])
+        window = sim.events[-MAX_ROWS:]
+        rendered = {}
+        for event in window:
+            hit = self.rendered.get(id(event))
+            rendered[id(event)] = hit if hit and hit[0] is event else (event, event_row(event))
+        self.rendered = rendered
+        self.set_content([rendered[id(e)][1] for e in window])

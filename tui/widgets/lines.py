@@ -1,0 +1,83 @@
+"""A widget drawn with the line API that repaints only the lines that changed.
+
+At fast autoplay most of the screen stays the same from one frame to the next (a node's log,
+its chain, the KV store) while a few lines move (a timer, the newest event). Subclasses hand
+`set_lines` the Rich Text lines they show; each line is turned into a Strip once and cached,
+and only rows whose text changed are marked dirty.
+"""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+
+class LineView(Widget):
+    DEFAULT_CSS = """
+    LineView { overflow: hidden; }
+    """
+
+    def __init__(self, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._lines: list[Text] = []
+        self._strips: dict[int, Strip] = {}  # row -> rendered line, for the current width
+        self._strip_width = -1
+        self._style: Style | None = None  # the widget's base style (costly to compute)
+        self._titles = ("", "")
+
+    def set_titles(self, title: str, subtitle: str = "") -> None:
+        """Border title and subtitle, set only when they change: setting one repaints all."""
+        if (title, subtitle) != self._titles:
+            self._titles = (title, subtitle)
+            self.border_title = title
+            self.border_subtitle = subtitle
+
+    @property
+    def rows(self) -> int:
+        return max(1, self.size.height)
+
+    def set_lines(self, lines: list[Text]) -> None:
+        old = self._lines
+        self._lines = lines
+        width = self.size.width
+        for y in range(max(len(old), len(lines))):
+            if y >= len(old) or y >= len(lines) or old[y] != lines[y]:
+                self._strips.pop(y, None)
+                self.refresh(Region(0, y, width, 1))
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+        self.relayout()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None
+        self._strips.clear()
+
+    def relayout(self) -> None:
+        """Recompute the lines for a new size; subclasses that depend on size override it."""
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if width != self._strip_width:
+            self._strips.clear()
+            self._strip_width = width
+        strip = self._strips.get(y)
+        if strip is not None:
+            return strip
+        if self._style is None:
+            self._style = self.rich_style
+        style = self._style
+        if y >= len(self._lines):
+            strip = Strip.blank(width, style)
+        else:
+            text = self._lines[y].copy()
+            text.truncate(width, overflow="ellipsis")
+            strip = Strip(text.render(self.app.console), cell_len(text.plain))
+            strip = strip.crop_extend(0, width, style).apply_style(style)
+        self._strips[y] = strip
+        return strip
