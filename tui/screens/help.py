@@ -49,6 +49,7 @@ class HelpScreen(ModalScreen[None]):
         width: 96; max-width: 100%; height: auto; max-height: 100%;
         border: round $accent; border-title-align: center; background: $surface; padding: 0 1;
     }
+    HelpScreen .intro { margin-bottom: 1; }
     """
     BINDINGS = [
         Binding("escape,question_mark,q,enter", "dismiss", "Close", id="help.close"),

@@ -1,0 +1,123 @@
+"""Snapshot tests of the app (pytest-textual-snapshot). Deterministic: a fixed seed, no
+autoplay (states are reached by stepping the engine or pressing keys), no clock, animations
+and cursor blink off. Refresh with `uv run pytest tests/test_snapshots.py --snapshot-update`
+after looking at the report, and commit the SVGs."""
+
+from __future__ import annotations
+
+from snapshot_apps.broken import BROKEN
+
+from engines import protocols
+from tui.app import ConsensusApp, make_app
+
+protocols.register(BROKEN)
+
+SIZE = (120, 40)
+
+
+def app_for(algo: str = "raft", nodes: int = 5, seed: int = 1) -> ConsensusApp:
+    app = make_app(algo, nodes, seed)
+    app.cursor_blink = False
+    app.animation_level = "none"
+    return app
+
+
+def engine(act):
+    """A run_before that drives the engine directly, then shows the result."""
+
+    async def run_before(pilot) -> None:
+        act(pilot.app.sim)
+        pilot.app.refresh_view()
+        await pilot.pause()
+
+    return run_before
+
+
+def elect_and_commit(sim) -> None:
+    sim.run(1000)
+    leader = sim.leader()
+    for value in ("set x 1", "set y 2", "hello"):
+        sim.propose(value, leader)
+        sim.run(60)
+    sim.run(200)
+
+
+def test_raft_start(snap_compare):
+    assert snap_compare(app_for(), terminal_size=SIZE)
+
+
+def test_raft_elected_with_commits(snap_compare):
+    assert snap_compare(app_for(), terminal_size=SIZE, run_before=engine(elect_and_commit))
+
+
+def test_raft_crashed_node(snap_compare):
+    def act(sim):
+        elect_and_commit(sim)
+        sim.crash(sim.leader())
+        sim.run(40)
+
+    assert snap_compare(app_for(), terminal_size=SIZE, run_before=engine(act))
+
+
+def test_raft_partition(snap_compare):
+    def act(sim):
+        elect_and_commit(sim)
+        leader = sim.leader()
+        others = [n for n in sim.node_ids if n != leader]
+        sim.partition([[leader, others[0]], others[1:]])
+        sim.propose("set lost 1", leader)  # cannot commit in the minority
+        sim.run(700)
+
+    assert snap_compare(app_for(), terminal_size=SIZE, run_before=engine(act))
+
+
+def test_propose_prompt(snap_compare):
+    assert snap_compare(
+        app_for(),
+        terminal_size=SIZE,
+        run_before=engine(elect_and_commit),
+        press=["2", "p", *"set z [red]3[/red]"],
+    )
+
+
+def test_help_screen(snap_compare):
+    assert snap_compare(app_for(), terminal_size=SIZE, press=["question_mark"])
+
+
+def test_paxos_stable_leader(snap_compare):
+    assert snap_compare(app_for("paxos"), terminal_size=SIZE, run_before=engine(elect_and_commit))
+
+
+def test_paxos_dueling_proposers(snap_compare):
+    def act(sim):
+        elect_and_commit(sim)
+        sim.campaign(3)
+        sim.campaign(4)
+        for _ in range(5):  # both still in phase 1, promises for both ballots in flight
+            sim.step()
+        assert [sim.nodes[n].describe()["role"] for n in (3, 4)] == ["proposer"] * 2
+
+    assert snap_compare(app_for("paxos"), terminal_size=SIZE, run_before=engine(act))
+
+
+def test_safety_violation_banner(snap_compare):
+    def act(sim):
+        sim.propose("a", 1)
+        sim.propose("b", 2)
+        sim.run_until(lambda: sim.violation is not None, max_steps=100)
+
+    assert snap_compare(app_for("broken", 3), terminal_size=SIZE, run_before=engine(act))
+
+
+def test_nine_nodes(snap_compare):
+    assert snap_compare(app_for("raft", 9), terminal_size=SIZE, run_before=engine(elect_and_commit))
+
+
+def test_small_terminal(snap_compare):
+    assert snap_compare(app_for(), terminal_size=(80, 24), run_before=engine(elect_and_commit))
+
+
+def test_small_terminal_paxos_nine_nodes(snap_compare):
+    assert snap_compare(
+        app_for("paxos", 9), terminal_size=(80, 24), run_before=engine(elect_and_commit)
+    )
