@@ -48,8 +48,8 @@ def test_parse_groups():
 def test_partition_presets():
     presets = dict(partition_presets([1, 2, 3, 4, 5], leader=3))
     assert presets["isolate the leader n3"] == [[3], [1, 2, 4, 5]]
-    assert presets["split majority/minority, leader n3 in the minority"] == [[3, 1], [2, 4, 5]]
-    assert presets["split majority/minority, leader n3 in the majority"] == [[3, 1, 2], [4, 5]]
+    assert presets["split, leader n3 in the minority"] == [[3, 1], [2, 4, 5]]
+    assert presets["split, leader n3 in the majority"] == [[3, 1, 2], [4, 5]]
     no_leader = partition_presets([1, 2, 3], leader=None)
     assert [label for label, _ in no_leader][0].startswith("split")
     assert groups_text([[1, 2], [3]]) == "1 2 | 3"

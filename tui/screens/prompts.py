@@ -123,9 +123,9 @@ def partition_presets(node_ids: list[int], leader: int | None) -> list[tuple[str
         presets.append((f"isolate the leader n{leader}", [[leader], ordered[1:]]))
     who = f"leader n{leader}" if leader is not None else f"n{first}"
     minority, majority = ordered[:minority_size], ordered[minority_size:]
-    presets.append((f"split majority/minority, {who} in the minority", [minority, majority]))
+    presets.append((f"split, {who} in the minority", [minority, majority]))
     minority, majority = ordered[-minority_size:], ordered[:-minority_size]
-    presets.append((f"split majority/minority, {who} in the majority", [majority, minority]))
+    presets.append((f"split, {who} in the majority", [majority, minority]))
     return presets
 
 

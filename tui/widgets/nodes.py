@@ -310,7 +310,12 @@ def crashed_lines(view: NodeView, width: int) -> list[Text]:
     """A crashed node keeps only its persistent state: show what will survive."""
     lines = [line(("down; persistent state:", "italic"))]
     for key, value in view.state.items():
-        shown = f"[{len(value)}]" if isinstance(value, list | dict) else literal(value, width)
+        if view.algo == "paxos" and key == "promised":
+            shown = ballot(value)
+        elif isinstance(value, list | dict):
+            shown = f"{len(value)} entries"
+        else:
+            shown = literal(value, width)
         lines.append(line(f"{key} ", shown))
     return lines
 

@@ -57,11 +57,12 @@ class StatusBar(Lines):
     """
 
     def show(self, sim: Simulator, playing: bool, speed: str, selected: int) -> None:
+        """Most important first, since a narrow terminal cuts the end of the line."""
         groups = sim.network.groups()
         cut = len(groups) > 1
         net = " | ".join(" ".join(f"n{n}" for n in g) for g in groups) if cut else "whole"
         bug = sim.config.get("bug")
-        play = ("▶ playing ", "bold green") if playing else ("paused ", "bold")
+        play = ("▶ ", "bold green") if playing else ("paused ", "bold")
         safety = (
             ("UNSAFE", "bold white on red") if sim.violation else ("SAFE", "bold black on green")
         )
@@ -69,13 +70,15 @@ class StatusBar(Lines):
             (f" {sim.protocol.name.upper()} ", "bold reverse"),
             " ",
             (f" {safety[0]} ", safety[1]),
-            f"  seed {sim.seed}  t={seconds(sim.now)}  step {sim.step_count}/{sim.max_step}  ",
+            "  ",
             play,
-            f"{speed}  sel n{selected}  net ",
+            speed,
+            f"  step {sim.step_count}/{sim.max_step}  t={seconds(sim.now)}  net ",
             (net, "bold yellow" if cut else ""),
         ]
         if bug:
             parts += ["  ", (f"bug {bug}", "bold red")]
+        parts.append(f"  seed {sim.seed}  sel n{selected}")
         self.set_content([line(*parts)])
 
 
@@ -154,6 +157,7 @@ def event_row(event: StepEvent) -> Text:
     text = Text.assemble(
         (f"{event.step:>5} ", "dim"),
         (f"{seconds(event.time):>7} ", "dim"),
+        ("✗ " if event.kind == "drop" else "", "bold red"),
         (literal(event.headline(), 160), KIND_STYLE.get(event.kind, "")),
         no_wrap=True,
         overflow="ellipsis",
@@ -185,4 +189,9 @@ class EventLog(Lines):
             hit = self.rendered.get(id(event))
             rendered[id(event)] = hit if hit and hit[0] is event else (event, event_row(event))
         self.rendered = rendered
-        self.set_content([rendered[id(e)][1] for e in window])
+        if window:
+            self.set_content([rendered[id(e)][1] for e in window])
+        else:
+            self.set_content(
+                [line(("no events yet: n steps, space plays, ? shows every key", "dim"))]
+            )
