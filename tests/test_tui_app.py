@@ -92,7 +92,7 @@ async def test_play_pause_and_speed_keys():
         await pilot.press("minus")
         assert "50/s" in status(app)
         await pilot.press("space")
-        assert app.playing and "playing" in status(app)
+        assert app.playing and "▶ 50/s" in status(app)
         await wait_for(pilot, lambda: app.sim.step_count >= 2)
         await pilot.press("space")
         assert not app.playing and "paused" in status(app)
