@@ -184,7 +184,7 @@ class NetworkPrompt(Prompt):
     prompt_title = "Network settings (every link)"
     DEFAULT_CSS = """
     NetworkPrompt Horizontal { height: auto; }
-    NetworkPrompt .field { width: 12; padding-top: 1; }
+    NetworkPrompt .field { width: 14; padding-top: 1; }
     NetworkPrompt Input { width: 1fr; }
     """
 

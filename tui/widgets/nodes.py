@@ -264,7 +264,7 @@ def section_sizes(rows: int, entries: int, blocks: int) -> tuple[int, int, int]:
     """Share the rows under the header between log/slots, chain and KV: each section gets a
     fair share first, then the log and the chain take what the others leave."""
     rows = max(0, rows)
-    kv = 1 if rows >= 4 else 0
+    kv = 1 if rows >= 3 else 0
     rows -= kv
     chain = min(blocks, max(1 if rows >= 2 else 0, rows // 3))
     entries = min(max(entries, 1), rows - chain, MAX_ENTRIES)
