@@ -1,0 +1,499 @@
+"""Multi-Paxos on the simulator: every node is proposer, acceptor and learner.
+
+Sources: Lamport, "Paxos Made Simple"; van Renesse and Altinbuken, "Paxos Made Moderately
+Complex". A ballot is (round, node id), compared as a tuple and shown as `round.node`.
+
+Phase 1. A proposer picks a ballot above every one it has seen and sends Prepare(ballot, low)
+to all acceptors, itself included; `low` is its chosen prefix, so the Prepare covers every open
+slot above it. An acceptor promises when the ballot is not below its promise, persists the
+promise, and answers Promise with its accepted (slot, ballot, value) above `low`. Otherwise it
+answers Nack carrying its higher promise. A majority of promises makes the proposer leader.
+
+Phase 2. For each open slot the new leader proposes the accepted value with the highest ballot
+among the promises (pmax), or a no-op for a hole; then each client value in a fresh slot. An
+acceptor accepts Accept(ballot, slot, value) when the ballot is not below its promise, persists
+it and answers Accepted. A majority of Accepted in one ballot means the value is chosen: the
+leader learns it and broadcasts Chosen. Every node applies chosen slots in slot order.
+
+Stable leader. After phase 1 the leader sends only phase 2 messages until a higher ballot
+preempts it (a Nack, or a higher Prepare, Accept or Heartbeat). It sends Heartbeat with its
+chosen prefix; a node that lacks chosen slots asks with CatchUp and gets Chosen back. A node
+that hears no heartbeat for a randomized timeout runs phase 1, so a fresh cluster elects a
+leader without any client value. A preempted proposer backs off for a new random timeout.
+
+Clients. The node a client asked keeps the proposal in `pending` until it is chosen in some
+slot: the leader proposes it, another node forwards it to the leader it knows, a node that knows
+no leader starts phase 1 at once; every `retry_ms` it tries again. A proposal chosen in two
+slots is applied once; the later slot counts as a no-op and is shown as a duplicate.
+
+Persistent: the promised ballot and the accepted (ballot, value) per slot (`PaxosPersistent`).
+Everything else (role, proposer bookkeeping, chosen knowledge, the chain) is volatile and is
+rebuilt after a restart by phase 1 and catch-up.
+
+Timers: "leader" (an acceptor's leader timeout, also the back-off after a preemption),
+"heartbeat" (the leader's period), "retry" (resend what is unanswered, retry pending values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from engines.node import Message, Node, Proposal
+from engines.paxos_invariants import ZERO, Ballot, make_checkers, show_ballot
+from engines.protocols import Protocol
+
+CATCHUP_BATCH = 64  # chosen slots sent per CatchUp answer
+
+BUGS = {
+    "ignore_promise": "an acceptor accepts a ballot below the one it promised",
+    "ignore_accepted": "a new leader ignores the values reported in promises (no pmax)",
+    "forget_promise": "the promised ballot is not persisted: a restart forgets it",
+}
+
+
+@dataclass
+class PaxosPersistent:
+    """What an acceptor must remember across crashes."""
+
+    promised: Ballot = ZERO
+    accepted: dict[int, tuple[Ballot, Proposal | None]] = field(default_factory=dict)
+
+
+# --- messages -------------------------------------------------------------------------------
+class PaxosMessage(Message):
+    def summary(self) -> str:
+        return ", ".join(f"{f.name}={_show(getattr(self, f.name))}" for f in fields(self))
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "no-op"
+    if isinstance(value, Proposal):
+        return f"{value.id} {value.value!r}"
+    if isinstance(value, tuple):
+        is_ballot = len(value) == 2 and all(type(v) is int for v in value)
+        return show_ballot(value) if is_ballot else f"[{len(value)}]"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Prepare(PaxosMessage):
+    short = "PREP"
+    ballot: Ballot
+    low: int  # the proposer knows every slot up to here is chosen
+
+
+@dataclass(frozen=True)
+class Promise(PaxosMessage):
+    short = "PROM"
+    ballot: Ballot
+    accepted: tuple[tuple[int, Ballot, Proposal | None], ...]  # (slot, ballot, value) above low
+
+
+@dataclass(frozen=True)
+class Nack(PaxosMessage):
+    short = "NACK"
+    ballot: Ballot  # the rejected ballot
+    promised: Ballot  # the higher ballot the acceptor promised
+
+
+@dataclass(frozen=True)
+class Accept(PaxosMessage):
+    short = "ACC"
+    ballot: Ballot
+    slot: int
+    value: Proposal | None  # None is a no-op
+
+
+@dataclass(frozen=True)
+class Accepted(PaxosMessage):
+    short = "ACKD"
+    ballot: Ballot
+    slot: int
+
+
+@dataclass(frozen=True)
+class Chosen(PaxosMessage):
+    short = "CHSN"
+    entries: tuple[tuple[int, Proposal | None], ...]  # (slot, value)
+
+
+@dataclass(frozen=True)
+class Heartbeat(PaxosMessage):
+    short = "HB"
+    heartbeat = True
+    ballot: Ballot
+    chosen: int  # the leader's chosen prefix: slots 1..chosen
+
+
+@dataclass(frozen=True)
+class CatchUp(PaxosMessage):
+    short = "CTCH"
+    have: int  # the asker's chosen prefix
+
+
+@dataclass(frozen=True)
+class Forward(PaxosMessage):
+    short = "FWD"
+    proposal: Proposal
+
+
+# --- the node -------------------------------------------------------------------------------
+class PaxosNode(Node):
+    algo = "paxos"
+
+    def __init__(self, node_id, peers, config, rng, persistent=None) -> None:
+        super().__init__(node_id, peers, config, rng, persistent)
+        if self.config.get("bug") == "forget_promise":
+            self.persistent.promised = ZERO
+        self.role = "acceptor"
+        self.phase = "idle"  # phase1 while preparing, phase2 while leading
+        self.ballot: Ballot = ZERO  # own latest ballot
+        self.seen_round = 0  # highest round heard of in a Nack
+        self.leader: int | None = None
+        self.pending: dict[str, Proposal] = {}  # client proposals this node answers for
+        self.retry_armed = False
+        # proposer state, for self.ballot only
+        self.promises: dict[int, tuple] = {}  # acceptor -> its Promise.accepted
+        self.queue: dict[str, Proposal] = {}  # forwarded to us while in phase 1
+        self.proposed: dict[int, Proposal | None] = {}  # slot -> value, not yet chosen
+        self.accepts: dict[int, set[int]] = {}  # slot -> acceptors that accepted it
+        self.proposed_ids: set[str] = set()
+        self.next_slot = 1
+        # learner state
+        self.chosen: dict[int, Proposal | None] = {}
+        self.chosen_ids: set[str] = set()
+        self.duplicates: set[int] = set()
+        self.applied = 0  # slots 1..applied are applied to self.sm
+        self.applied_ids: set[str] = set()
+        # what this node accepted and proposed while handling the last event, for the checkers
+        self.facts: list[tuple] = []
+        self._facts: list[tuple] = []
+
+    def new_persistent(self) -> PaxosPersistent:
+        return PaxosPersistent()
+
+    def take_effects(self) -> list:
+        if self._facts or self.facts:
+            self.facts, self._facts = self._facts, []
+        return super().take_effects()
+
+    def start(self, now: int) -> None:
+        self._reset_leader_timer()
+
+    # --- inputs ----------------------------------------------------------------------------
+    def on_message(self, now: int, src: int, msg: Message) -> None:
+        _HANDLERS[type(msg)](self, src, msg)
+
+    def on_timer(self, now: int, name: str) -> None:
+        if name == "leader":
+            self._start_phase1("no heartbeat")
+        elif name == "heartbeat":
+            self._send_heartbeat()
+        else:
+            self._retry()
+
+    def on_propose(self, now: int, proposal: Proposal) -> None:
+        self.pending[proposal.id] = proposal
+        self._arm_retry()
+        self._push(proposal)
+
+    def on_campaign(self, now: int) -> None:
+        self._start_phase1("campaign")
+
+    def rank(self) -> tuple:
+        return self.ballot
+
+    # --- delivery helpers ------------------------------------------------------------------
+    def _to(self, dst: int, msg: Message) -> None:
+        """Send, or handle at once when the destination is this node's own role."""
+        if dst == self.id:
+            _HANDLERS[type(msg)](self, dst, msg)
+        else:
+            self.send(dst, msg)
+
+    def _to_all(self, msg: Message) -> None:
+        self.broadcast(msg)
+        _HANDLERS[type(msg)](self, self.id, msg)
+
+    def _reset_leader_timer(self) -> None:
+        self.set_timer(
+            "leader",
+            self.rng.randint(self.config["leader_timeout_min"], self.config["leader_timeout_max"]),
+        )
+
+    def _arm_retry(self) -> None:
+        # Armed once and left alone, so a steady stream of work cannot keep postponing it.
+        if not self.retry_armed:
+            self.retry_armed = True
+            self.set_timer("retry", self.config["retry_ms"])
+
+    # --- proposer: phase 1 -------------------------------------------------------------------
+    def _start_phase1(self, reason: str) -> None:
+        round_ = max(self.seen_round, self.persistent.promised[0], self.ballot[0]) + 1
+        self.ballot = (round_, self.id)
+        self.role, self.phase, self.leader = "proposer", "phase1", None
+        self._forget_proposer_state()
+        self.cancel_timer("leader")
+        self.cancel_timer("heartbeat")
+        ballot = show_ballot(self.ballot)
+        self.note("role", f"n{self.id} starts phase 1 with ballot {ballot} ({reason})")
+        self._arm_retry()
+        self._to_all(Prepare(self.ballot, self.applied))
+
+    def _forget_proposer_state(self) -> None:
+        self.promises = {}
+        self.queue = {}
+        self.proposed = {}
+        self.accepts = {}
+        self.proposed_ids = set()
+
+    def _on_promise(self, src: int, msg: Promise) -> None:
+        if self.phase != "phase1" or msg.ballot != self.ballot:
+            return  # a late answer to an older ballot
+        self.promises[src] = msg.accepted
+        if len(self.promises) >= self.majority:
+            self._adopt()
+
+    def _pmax(self) -> dict[int, Proposal | None]:
+        """Per slot, the value accepted in the highest ballot among the promises."""
+        best: dict[int, tuple[Ballot, Proposal | None]] = {}
+        for accepted in self.promises.values():
+            for slot, ballot, value in accepted:
+                if slot not in best or ballot > best[slot][0]:
+                    best[slot] = (ballot, value)
+        if self.config.get("bug") == "ignore_accepted":
+            return {}
+        return {slot: value for slot, (_, value) in best.items()}
+
+    def _adopt(self) -> None:
+        """Phase 1 succeeded: lead, re-propose what may have been chosen, fill holes."""
+        self.role, self.phase, self.leader = "leader", "phase2", self.id
+        self.note("role", f"n{self.id} leads with ballot {show_ballot(self.ballot)}")
+        recovered = self._pmax()
+        top = max([self.applied, *recovered, *self.chosen])
+        self.next_slot = top + 1
+        for slot in range(self.applied + 1, top + 1):
+            if slot not in self.chosen:
+                self._propose(slot, recovered.get(slot))  # absent: a hole, filled by a no-op
+        waiting = [*self.pending.values(), *self.queue.values()]
+        self.queue = {}
+        for proposal in waiting:
+            self._propose_new(proposal)
+        self._send_heartbeat()  # tell everyone at once, so their leader timers stop
+
+    # --- proposer: phase 2 -------------------------------------------------------------------
+    def _propose_new(self, proposal: Proposal) -> None:
+        if proposal.id in self.chosen_ids or proposal.id in self.proposed_ids:
+            return
+        slot = self.next_slot
+        self.next_slot += 1
+        self._propose(slot, proposal)
+
+    def _propose(self, slot: int, value: Proposal | None) -> None:
+        self.proposed[slot] = value
+        self.accepts[slot] = set()
+        if value is not None:
+            self.proposed_ids.add(value.id)
+        self._facts.append(("propose", slot, self.ballot, value))
+        self._arm_retry()
+        self._to_all(Accept(self.ballot, slot, value))
+
+    def _on_accepted(self, src: int, msg: Accepted) -> None:
+        if self.role != "leader" or msg.ballot != self.ballot:
+            return
+        voters = self.accepts.get(msg.slot)
+        if voters is None:
+            return  # already chosen
+        voters.add(src)
+        if len(voters) >= self.majority:
+            value = self.proposed[msg.slot]
+            self.note("commit", f"slot {msg.slot} chosen: {_show(value)}")
+            self.broadcast(Chosen(((msg.slot, value),)))
+            self._learn(msg.slot, value)
+
+    def _on_nack(self, src: int, msg: Nack) -> None:
+        if self.role == "acceptor" or msg.ballot != self.ballot:
+            return
+        self.seen_round = max(self.seen_round, msg.promised[0])
+        self._step_down(msg.promised)
+
+    def _step_down(self, higher: Ballot) -> None:
+        """A higher ballot exists: stop proposing and back off for a random time."""
+        self.note(
+            "reject",
+            f"n{self.id} preempted: ballot {show_ballot(self.ballot)} < {show_ballot(higher)}",
+        )
+        self.role, self.phase = "acceptor", "idle"
+        self.leader = higher[1] if higher[1] != self.id else None
+        self._forget_proposer_state()
+        self.cancel_timer("heartbeat")
+        self._reset_leader_timer()
+
+    def _defer(self, ballot: Ballot) -> None:
+        """Someone else holds `ballot`, which passed our promise check."""
+        if self.role != "acceptor" and ballot > self.ballot:
+            self._step_down(ballot)
+
+    def _send_heartbeat(self) -> None:
+        self.broadcast(Heartbeat(self.ballot, self.applied))
+        self.set_timer("heartbeat", self.config["heartbeat_ms"])
+
+    def _on_forward(self, src: int, msg: Forward) -> None:
+        if self.role == "leader":
+            self._propose_new(msg.proposal)
+        elif self.role == "proposer":
+            self.queue[msg.proposal.id] = msg.proposal
+        # An acceptor drops it: the origin retries once it knows the leader.
+
+    def _push(self, proposal: Proposal) -> None:
+        """Move a pending client proposal toward a slot."""
+        if self.role == "leader":
+            self._propose_new(proposal)
+        elif self.role == "proposer":
+            pass  # proposed when phase 1 succeeds
+        elif self.leader is not None:
+            self.send(self.leader, Forward(proposal))
+        else:
+            self._start_phase1("no leader known")
+
+    def _retry(self) -> None:
+        """Resend what is still unanswered, and push every pending proposal again."""
+        self.retry_armed = False
+        if self.phase == "phase1":
+            prepare = Prepare(self.ballot, self.applied)
+            for peer in self.peers:
+                if peer not in self.promises:
+                    self.send(peer, prepare)
+        for slot, value in self.proposed.items():
+            accept = Accept(self.ballot, slot, value)
+            for peer in self.peers:
+                if peer not in self.accepts[slot]:
+                    self.send(peer, accept)
+        for proposal in list(self.pending.values()):
+            self._push(proposal)
+        if self.pending or self.proposed or self.phase == "phase1":
+            self._arm_retry()
+
+    # --- acceptor ----------------------------------------------------------------------------
+    def _on_prepare(self, src: int, msg: Prepare) -> None:
+        p = self.persistent
+        if msg.ballot < p.promised:
+            self._to(src, Nack(msg.ballot, p.promised))
+            return
+        p.promised = msg.ballot  # persisted before the promise leaves
+        if src != self.id:
+            self._defer(msg.ballot)
+            self.leader = src  # presumably, so a client value is forwarded there
+            self._reset_leader_timer()  # give it time to finish phase 1
+        accepted = tuple((s, b, v) for s, (b, v) in p.accepted.items() if s > msg.low)
+        self._to(src, Promise(msg.ballot, accepted))
+
+    def _on_accept(self, src: int, msg: Accept) -> None:
+        p = self.persistent
+        if msg.ballot < p.promised and self.config.get("bug") != "ignore_promise":
+            self._to(src, Nack(msg.ballot, p.promised))
+            return
+        if msg.ballot > p.promised:
+            p.promised = msg.ballot
+        p.accepted[msg.slot] = (msg.ballot, msg.value)
+        self._facts.append(("accept", msg.slot, msg.ballot, msg.value))
+        if src != self.id:
+            self._defer(msg.ballot)
+            if self.role == "acceptor":
+                self.leader = src
+        self._to(src, Accepted(msg.ballot, msg.slot))
+
+    def _on_heartbeat(self, src: int, msg: Heartbeat) -> None:
+        promised = self.persistent.promised
+        if msg.ballot < promised:
+            self.send(src, Nack(msg.ballot, promised))  # tell a stale leader to step down
+            return
+        self._defer(msg.ballot)
+        if self.role == "acceptor":
+            self.leader = src
+            self._reset_leader_timer()
+            if msg.chosen > self.applied:
+                self.send(src, CatchUp(self.applied))
+
+    # --- learner -----------------------------------------------------------------------------
+    def _on_chosen(self, src: int, msg: Chosen) -> None:
+        for slot, value in msg.entries:
+            self._learn(slot, value)
+
+    def _on_catchup(self, src: int, msg: CatchUp) -> None:
+        end = min(self.applied, msg.have + CATCHUP_BATCH)
+        if end > msg.have:
+            entries = tuple((s, self.chosen[s]) for s in range(msg.have + 1, end + 1))
+            self.send(src, Chosen(entries))
+
+    def _learn(self, slot: int, value: Proposal | None) -> None:
+        if slot in self.chosen:
+            return
+        self.chosen[slot] = value
+        if self.accepts.pop(slot, None) is not None:
+            del self.proposed[slot]
+        if value is not None:
+            self.chosen_ids.add(value.id)
+            self.pending.pop(value.id, None)
+        self._apply_ready()
+
+    def _apply_ready(self) -> None:
+        """Apply chosen slots in slot order; a gap waits until its slot is chosen."""
+        chosen = self.chosen
+        while self.applied + 1 in chosen:
+            self.applied += 1
+            value = chosen[self.applied]
+            if value is None:
+                continue
+            if value.id in self.applied_ids:
+                self.duplicates.add(self.applied)
+                self.note("info", f"slot {self.applied} repeats {value.id}: applied as a no-op")
+                continue
+            self.applied_ids.add(value.id)
+            self.sm.apply(value.id, value.value, value.proposed_at)
+
+    # --- display -----------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        p = self.persistent
+        return {
+            "role": self.role,
+            "promised": list(p.promised),
+            "ballot": list(self.ballot),
+            "phase": self.phase,
+            "leader": self.leader,
+            "accepted": {
+                slot: [list(b), v.value if v else None, v.id if v else None]
+                for slot, (b, v) in sorted(p.accepted.items())
+            },
+            "chosen": {
+                slot: [v.value if v else None, v.id if v else None, slot in self.duplicates]
+                for slot, v in sorted(self.chosen.items())
+            },
+            "pending": [[q.id, q.value] for q in self.pending.values()],
+            "applied": self.applied,
+        }
+
+
+_HANDLERS = {
+    Prepare: PaxosNode._on_prepare,
+    Promise: PaxosNode._on_promise,
+    Nack: PaxosNode._on_nack,
+    Accept: PaxosNode._on_accept,
+    Accepted: PaxosNode._on_accepted,
+    Chosen: PaxosNode._on_chosen,
+    Heartbeat: PaxosNode._on_heartbeat,
+    CatchUp: PaxosNode._on_catchup,
+    Forward: PaxosNode._on_forward,
+}
+
+default_config: dict[str, Any] = {
+    "leader_timeout_min": 150,
+    "leader_timeout_max": 300,
+    "heartbeat_ms": 50,
+    "retry_ms": 200,
+    "bug": None,
+}
+
+PROTOCOL = Protocol("paxos", PaxosNode, make_checkers, default_config)

@@ -1,0 +1,226 @@
+"""Multi-Paxos safety invariants, checked after every simulator step.
+
+The checker reads only what the step changed: the facts the handling node recorded (values it
+accepted or proposed while handling the event), its promise, and how far it has applied. From the
+accept facts it rebuilds, over the whole history, which value each slot has chosen: a value is
+chosen in a slot when a majority of acceptors accepted it in one ballot.
+
+Invariants:
+- one value chosen per slot: no slot ever has two different values chosen;
+- one value accepted per ballot: an acceptor accepts at most one value per ballot and slot;
+- one value proposed per ballot: at most one value is proposed per ballot and slot;
+- promise never decreases: an acceptor's promised ballot, crashes included;
+- promise covers accepted: an acceptor's promise is at least every ballot it accepted;
+- chosen values were proposed: a chosen value is a client's proposal, or a no-op;
+- applied values were chosen: a node applies, in each slot, the value chosen there;
+- chains are prefixes: the applied chains are prefixes of each other, each value applied once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engines.node import Proposal
+from engines.sim import Violation
+
+Ballot = tuple[int, int]
+ZERO: Ballot = (0, 0)
+_MISSING = object()
+
+
+def show_ballot(ballot: Ballot) -> str:
+    return f"{ballot[0]}.{ballot[1]}"
+
+
+def _pid(value: Proposal | None) -> str | None:
+    """Proposal ids are unique in a run, so they stand for the values; None is a no-op."""
+    return None if value is None else value.id
+
+
+def show_value(value: Proposal | None) -> str:
+    return "a no-op" if value is None else f"{value.id} {value.value!r}"
+
+
+class PaxosInvariants:
+    def __init__(self, n: int) -> None:
+        self.majority = n // 2 + 1
+        self.proposals: dict[str, Proposal] = {}  # every client proposal, by id
+        self.proposed: dict[tuple[int, Ballot], Proposal | None] = {}  # (slot, ballot) -> value
+        self.votes: dict[tuple[int, Ballot], dict[int, str | None]] = {}  # -> {acceptor: id}
+        self.chosen: dict[int, tuple[Ballot, Proposal | None]] = {}  # slot -> first choice
+        self.promised: dict[int, Ballot] = {}  # node -> promise when last seen
+        self.applied: dict[int, int] = {}  # node -> slots applied when last seen
+        self.heights: dict[int, int] = {}  # node -> chain height when last seen
+        self.chain: list[str] = [""]  # block hashes of the longest chain applied anywhere
+        self.chain_ids: set[str] = set()  # proposal ids in that chain
+
+    def check(self, sim: Any, event: Any) -> Violation | None:
+        kind = event.kind
+        if kind == "drop":
+            return None
+        w = sim.world
+        if kind == "action":
+            if event.action.kind == "propose":
+                self._record_proposal(w, event)
+            if event.node is None:  # restart all, heal, partition, network
+                for node in w.nodes.values():
+                    found = self._check_node(node, event.step)
+                    if found:
+                        return found
+                return None
+        node = w.nodes.get(event.node)
+        if node is None:
+            return None  # crashed: its persistent state cannot change while it is down
+        return self._check_facts(node, event.step) or self._check_node(node, event.step)
+
+    def _record_proposal(self, w: Any, event: Any) -> None:
+        # The simulator numbers proposals p1, p2, ... and rejects one sent to a down node.
+        pid = f"p{w.proposals}"
+        args = event.action.args
+        if w.proposals and pid not in self.proposals:
+            self.proposals[pid] = Proposal(pid, args["value"], event.time, args["node"])
+
+    def _check_node(self, node: Any, step: int) -> Violation | None:
+        return self._check_promise(node, step) or self._check_learner(node, step)
+
+    # --- acceptors and proposers ---------------------------------------------------------
+    def _check_facts(self, node: Any, step: int) -> Violation | None:
+        for kind, slot, ballot, value in node.facts:
+            if kind == "propose":
+                found = self._proposed(node.id, slot, ballot, value, step)
+            else:
+                found = self._accepted(node, slot, ballot, value, step)
+            if found:
+                return found
+        return None
+
+    def _proposed(self, nid: int, slot: int, ballot: Ballot, value: Any, step: int):
+        earlier = self.proposed.setdefault((slot, ballot), value)
+        if _pid(earlier) != _pid(value):
+            return Violation(
+                "one value proposed per ballot",
+                step,
+                f"n{nid} proposed {show_value(earlier)} and {show_value(value)} "
+                f"in slot {slot}, ballot {show_ballot(ballot)}",
+            )
+        return None
+
+    def _accepted(self, node: Any, slot: int, ballot: Ballot, value: Any, step: int):
+        nid = node.id
+        b = show_ballot(ballot)
+        promised = node.persistent.promised
+        if ballot > promised:
+            return Violation(
+                "promise covers accepted",
+                step,
+                f"n{nid} accepted ballot {b} in slot {slot} "
+                f"above its promise {show_ballot(promised)}",
+            )
+        votes = self.votes.setdefault((slot, ballot), {})
+        pid = _pid(value)
+        earlier = votes.get(nid, _MISSING)
+        if earlier is not _MISSING and earlier != pid:
+            return Violation(
+                "one value accepted per ballot",
+                step,
+                f"n{nid} accepted {earlier or 'a no-op'} and {show_value(value)} "
+                f"in slot {slot}, ballot {b}",
+            )
+        votes[nid] = pid
+        if [*votes.values()].count(pid) < self.majority:
+            return None
+        return self._choose(slot, ballot, value, step)
+
+    def _choose(self, slot: int, ballot: Ballot, value: Any, step: int) -> Violation | None:
+        earlier = self.chosen.setdefault(slot, (ballot, value))
+        if _pid(earlier[1]) != _pid(value):
+            return Violation(
+                "one value chosen per slot",
+                step,
+                f"slot {slot}: {show_value(earlier[1])} chosen in ballot "
+                f"{show_ballot(earlier[0])}, then {show_value(value)} in ballot "
+                f"{show_ballot(ballot)}",
+            )
+        if value is not None and self.proposals.get(value.id) != value:
+            return Violation(
+                "chosen values were proposed",
+                step,
+                f"slot {slot}: {show_value(value)} chosen in ballot {show_ballot(ballot)} "
+                "was never proposed by a client",
+            )
+        return None
+
+    def _check_promise(self, node: Any, step: int) -> Violation | None:
+        promised = node.persistent.promised
+        earlier = self.promised.get(node.id, ZERO)
+        self.promised[node.id] = promised
+        if promised < earlier:
+            return Violation(
+                "promise never decreases",
+                step,
+                f"n{node.id} promised {show_ballot(earlier)}, now {show_ballot(promised)}",
+            )
+        return None
+
+    # --- learners ------------------------------------------------------------------------
+    def _check_learner(self, node: Any, step: int) -> Violation | None:
+        nid = node.id
+        applied = node.applied
+        last = self.applied.get(nid, 0)
+        if applied != last:
+            if applied < last:
+                last = 0  # restarted: the node re-learns from slot 1
+            self.applied[nid] = applied
+            for slot in range(last + 1, applied + 1):
+                found = self._applied(nid, slot, node.chosen[slot], step)
+                if found:
+                    return found
+        return self._check_chain(node, step)
+
+    def _applied(self, nid: int, slot: int, value: Any, step: int) -> Violation | None:
+        chosen = self.chosen.get(slot)
+        if chosen is None or _pid(chosen[1]) != _pid(value):
+            what = "nothing" if chosen is None else show_value(chosen[1])
+            return Violation(
+                "applied values were chosen",
+                step,
+                f"n{nid} applied {show_value(value)} in slot {slot}, where {what} was chosen",
+            )
+        return None
+
+    def _check_chain(self, node: Any, step: int) -> Violation | None:
+        nid = node.id
+        chain = node.sm.chain
+        height = len(chain) - 1
+        last = self.heights.get(nid, 0)
+        if height == last:
+            return None
+        if height < last:
+            last = 0  # restarted with an empty chain
+        self.heights[nid] = height
+        ref = self.chain
+        for index in range(last + 1, height + 1):
+            block = chain[index]
+            if index < len(ref):
+                if block.hash != ref[index]:
+                    return Violation(
+                        "chains are prefixes",
+                        step,
+                        f"n{nid} block {index} is {block.data!r} ({block.hash[:8]}), "
+                        f"another node's is {ref[index][:8]}",
+                    )
+                continue
+            pid = node.sm.applied_ids[index - 1]
+            if pid in self.chain_ids:
+                return Violation(
+                    "chains are prefixes",
+                    step,
+                    f"n{nid} applied {pid} twice (again as block {index})",
+                )
+            ref.append(block.hash)
+            self.chain_ids.add(pid)
+        return None
+
+
+def make_checkers(n: int) -> list[PaxosInvariants]:
+    return [PaxosInvariants(n)]
