@@ -15,8 +15,10 @@ protocols.register(BROKEN)
 SIZE = (120, 40)
 
 
-def app_for(algo: str = "raft", nodes: int = 5, seed: int = 1) -> ConsensusApp:
-    app = make_app(algo, nodes, seed)
+def app_for(
+    algo: str = "raft", nodes: int = 5, seed: int = 1, config: dict | None = None
+) -> ConsensusApp:
+    app = make_app(algo, nodes, seed, config=config)
     app.cursor_blink = False
     app.animation_level = "none"
     return app
@@ -107,6 +109,22 @@ def test_safety_violation_banner(snap_compare):
         sim.run_until(lambda: sim.violation is not None, max_steps=100)
 
     assert snap_compare(app_for("broken", 3), terminal_size=SIZE, run_before=engine(act))
+
+
+def test_bug_lab_violation(snap_compare):
+    """Raft with votes granted regardless of log freshness (found by the fuzzer, shrunk):
+    a node that missed a committed entry wins an election and the banner names the rule."""
+
+    def act(sim):
+        sim.partition([[2], [1, 3]])
+        sim.campaign(2)
+        sim.run_until(lambda: sim.step_count >= 14)
+        sim.heal()
+        sim.propose("set x 1", 1)
+        sim.run_until(lambda: sim.violation is not None, max_steps=300)
+
+    app = app_for("raft", 3, seed=887934370, config={"bug": "vote_any_log"})
+    assert snap_compare(app, terminal_size=SIZE, run_before=engine(act))
 
 
 def test_nine_nodes(snap_compare):
