@@ -112,11 +112,12 @@ class ConsensusApp(App):
 
     def refresh_view(self) -> None:
         """Show the simulator's current step on every panel."""
-        screen = self.get_default_screen_instance()
+        screen = self.main_screen
         if screen is not None and screen.composed:
             screen.show(self.sim, self.playing, speed_label(self.speed), self.selected)
 
-    def get_default_screen_instance(self) -> MainScreen | None:
+    @property
+    def main_screen(self) -> MainScreen | None:
         stack = self.screen_stack
         return stack[0] if stack and isinstance(stack[0], MainScreen) else None
 
@@ -127,9 +128,8 @@ class ConsensusApp(App):
         self.sim = sim
         if self.selected not in sim.node_ids:
             self.selected = sim.node_ids[0]
-        screen = self.get_default_screen_instance()
-        if resize and screen is not None:
-            await screen.recompose()
+        if resize and self.main_screen is not None:
+            await self.main_screen.recompose()
         self.refresh_view()
 
     # --- autoplay ----------------------------------------------------------------------------
@@ -360,10 +360,11 @@ def preset_scenarios(algo: str) -> list[tuple[str, Path]]:
 
 def scenario_summary(path: Path) -> str:
     """The first comment line of a script, which says what it shows."""
-    for text in path.read_text("utf-8").splitlines():
-        if text.startswith("#"):
-            return text.lstrip("# ").strip()
-    return ""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return "(unreadable)"
+    return next((t.lstrip("# ").strip() for t in lines if t.startswith("#")), "")
 
 
 def make_app(
