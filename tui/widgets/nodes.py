@@ -2,7 +2,7 @@
 
 `NodeGrid.show(sim, selected)` reads the simulator once per frame and hands each panel a
 `NodeView`: plain data, compared with the last one so an unchanged panel is not redrawn.
-Each panel lays its lines out in `render`, fitting the sections to its current height.
+Each panel turns its view into lines in `relayout`, fitting the sections to its height.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def group_letters(sim: Simulator) -> dict[int, str]:
 
 
 def node_view(
-    sim: Simulator, node_id: int, selected: bool, group: str, diverge: int | None, blocks: int
+    sim: Simulator, node_id: int, selected: bool, group: str, diverge: int | None
 ) -> NodeView:
     view = NodeView(node_id, sim.protocol.name, sim.is_up(node_id), selected, group)
     if not view.up:
@@ -85,7 +85,7 @@ def node_view(
     node = sim.nodes[node_id]
     view.state = node.describe()
     chain = node.sm.chain
-    view.chain = [(b.index, b.hash, b.prev_hash) for b in chain[-blocks:]]
+    view.chain = [(b.index, b.hash, b.prev_hash) for b in chain[-MAX_BLOCKS:]]
     if diverge is not None and diverge < len(chain):
         b = chain[diverge]
         view.diverged = (b.index, b.hash, b.prev_hash)
@@ -106,9 +106,6 @@ class NodePanel(LineView):
         border-subtitle-align: right;
         padding: 0 1;
         height: 1fr;
-        overflow: hidden;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
     }
     NodePanel.-selected { border: heavy $accent; }
     NodePanel.-down { color: $text-disabled; border: round $error 50%; }
@@ -361,4 +358,4 @@ class NodeGrid(Grid):
             node_id = panel.node_id
             selected_here = node_id == selected
             group = letters.get(node_id, "")
-            panel.show(node_view(sim, node_id, selected_here, group, diverge, MAX_BLOCKS))
+            panel.show(node_view(sim, node_id, selected_here, group, diverge))
