@@ -23,8 +23,9 @@ leader without any client value. A preempted proposer backs off for a new random
 
 Clients. The node a client asked keeps the proposal in `pending` until it is chosen in some
 slot: the leader proposes it, another node forwards it to the leader it knows, a node that knows
-no leader starts phase 1 at once; every `retry_ms` it tries again. A proposal chosen in two
-slots is applied once; the later slot counts as a no-op and is shown as a duplicate.
+no leader starts phase 1 at once. Once it has waited a whole retry tick (`retry_ms`), it tries
+again. A proposal chosen in two slots is applied once; the later slot counts as a no-op and is
+shown as a duplicate.
 
 Persistent: the promised ballot and the accepted (ballot, value) per slot (`PaxosPersistent`).
 Everything else (role, proposer bookkeeping, chosen knowledge, the chain) is volatile and is
@@ -154,6 +155,7 @@ class PaxosNode(Node):
         self.leader: int | None = None
         self.pending: dict[str, Proposal] = {}  # client proposals this node answers for
         self.retry_armed = False
+        self.waiting: set[tuple] = set()  # what was unanswered at the last retry tick
         # proposer state, for self.ballot only
         self.promises: dict[int, tuple] = {}  # acceptor -> its Promise.accepted
         self.queue: dict[str, Proposal] = {}  # forwarded to us while in phase 1
@@ -359,21 +361,29 @@ class PaxosNode(Node):
             self._start_phase1("no leader known")
 
     def _retry(self) -> None:
-        """Resend what is still unanswered, and push every pending proposal again."""
+        """Resend what is still unanswered and push pending proposals again, but only what
+        already waited at the previous tick, so nothing is retried moments after it was sent."""
         self.retry_armed = False
+        overdue, self.waiting = self.waiting, set()
         if self.phase == "phase1":
-            prepare = Prepare(self.ballot, self.applied)
-            for peer in self.peers:
-                if peer not in self.promises:
-                    self.send(peer, prepare)
+            if ("prepare", self.ballot) in overdue:
+                prepare = Prepare(self.ballot, self.applied)
+                for peer in self.peers:
+                    if peer not in self.promises:
+                        self.send(peer, prepare)
+            self.waiting.add(("prepare", self.ballot))
         for slot, value in self.proposed.items():
-            accept = Accept(self.ballot, slot, value)
-            for peer in self.peers:
-                if peer not in self.accepts[slot]:
-                    self.send(peer, accept)
+            if ("accept", slot) in overdue:
+                accept = Accept(self.ballot, slot, value)
+                for peer in self.peers:
+                    if peer not in self.accepts[slot]:
+                        self.send(peer, accept)
+            self.waiting.add(("accept", slot))
         for proposal in list(self.pending.values()):
-            self._push(proposal)
-        if self.pending or self.proposed or self.phase == "phase1":
+            if ("client", proposal.id) in overdue:
+                self._push(proposal)
+            self.waiting.add(("client", proposal.id))
+        if self.waiting:
             self._arm_retry()
 
     # --- acceptor ----------------------------------------------------------------------------
@@ -492,7 +502,7 @@ default_config: dict[str, Any] = {
     "leader_timeout_min": 150,
     "leader_timeout_max": 300,
     "heartbeat_ms": 50,
-    "retry_ms": 200,
+    "retry_ms": 100,
     "bug": None,
 }
 

@@ -320,6 +320,8 @@ def test_retry_resends_unanswered_prepares():
     node.on_campaign(0)
     effects(node)
     deliver(node, 2, Promise(node.ballot, ()))
+    node.on_timer(0, "retry")  # the first tick only notes what waits
+    assert sends(effects(node)) == []
     node.on_timer(0, "retry")
     out = effects(node)
     assert sorted(dst for dst, m in sends(out) if isinstance(m, Prepare)) == [3, 4, 5]
@@ -332,6 +334,7 @@ def test_retry_resends_unacknowledged_accepts():
     effects(node)
     deliver(node, 2, Accepted(node.ballot, 1))
     node.on_timer(0, "retry")
+    node.on_timer(0, "retry")
     resent = sends(effects(node))
     assert sorted(dst for dst, m in resent if m == Accept((1, 1), 1, P1)) == [3, 4, 5]
 
@@ -341,6 +344,8 @@ def test_retry_forwards_pending_values_again_until_chosen():
     deliver(node, 4, Heartbeat((1, 4), 0))
     node.on_propose(0, P1)
     effects(node)
+    node.on_timer(0, "retry")
+    assert sends(effects(node)) == []  # just forwarded: not overdue yet
     node.on_timer(0, "retry")
     out = effects(node)
     assert sends(out) == [(4, Forward(P1))] and "retry" in timers(out)
