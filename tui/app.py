@@ -7,6 +7,7 @@ number of steps per tick for each speed level ("max" steps until a frame's budge
 
 from __future__ import annotations
 
+import itertools
 import time
 from functools import partial
 from pathlib import Path
@@ -349,22 +350,23 @@ class ConsensusApp(App):
             yield SystemCommand("Bug: off", "Reset with no bug", partial(self.set_bug, None))
 
 
-def preset_scenarios(algo: str) -> list[tuple[str, Path]]:
-    """(label, path) of the shipped scripts, this algorithm's first."""
+def preset_scenarios(algo: str) -> list[tuple[str, str, Path]]:
+    """(name, what it shows, path) of the shipped scripts, this algorithm's first."""
     found = []
     for folder in sorted(SCENARIOS.glob("*/"), key=lambda f: (f.name != algo, f.name)):
         for path in sorted(folder.glob("*.scn")):
-            found.append((f"{folder.name}/{path.stem}  {scenario_summary(path)}", path))
+            found.append((f"{folder.name}/{path.stem}", scenario_summary(path), path))
     return found
 
 
 def scenario_summary(path: Path) -> str:
-    """The first comment line of a script, which says what it shows."""
+    """The comment block at the top of a script, which says what it shows."""
     try:
         lines = path.read_text("utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return "(unreadable)"
-    return next((t.lstrip("# ").strip() for t in lines if t.startswith("#")), "")
+    head = itertools.takewhile(lambda t: t.startswith("#"), lines)
+    return " ".join(t.lstrip("# ").strip() for t in head)
 
 
 def make_app(

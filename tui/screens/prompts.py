@@ -213,20 +213,27 @@ class NetworkPrompt(Prompt):
 
 class PresetPicker(Prompt):
     prompt_title = "Open a preset scenario"
+    DEFAULT_CSS = """
+    PresetPicker > Vertical { width: 96; }
+    PresetPicker OptionList { max-height: 24; }
+    """
 
-    def __init__(self, presets: list[tuple[str, Path]]) -> None:
+    def __init__(self, presets: list[tuple[str, str, Path]]) -> None:
         super().__init__()
         self.presets = presets
 
     def body(self) -> ComposeResult:
         yield OptionList(
-            *(Option(Text(label), id=str(i)) for i, (label, _) in enumerate(self.presets)),
+            *(
+                Option(Text.assemble((name, "bold"), "\n", (summary, "dim")), id=str(i))
+                for i, (name, summary, _) in enumerate(self.presets)
+            ),
             id="presets",
         )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(self.presets[int(event.option.id)][1])
+        self.dismiss(self.presets[int(event.option.id)][2])
 
 
 class SaveTracePrompt(Prompt):
