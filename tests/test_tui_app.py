@@ -480,3 +480,33 @@ async def test_echo_protocol_panels():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"n" * 10)
         assert "pings_received" in screen_text(app)
+
+
+@pilot_test
+async def test_paxos_campaign_propose_and_chosen_marks():
+    app = new_app("paxos")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "t")
+        assert app.sim.nodes[3].describe()["role"] == "proposer"
+        assert "PROPOSER" in str(panel(app, 3).border_title)
+        assert "phase 1" in screen_text(app)
+        app.sim.run(300)
+        await pilot.press("p", *"set k v", "enter")
+        app.sim.run(300)
+        app.refresh_view()
+        await pilot.pause()
+        assert app.sim.leader() == 3 and "LEADER" in str(panel(app, 3).border_title)
+        assert "✓s1" in screen_text(app) and "kv k=v" in screen_text(app)
+        assert "ballot 1.3" in screen_text(app)
+
+
+@pilot_test
+async def test_an_existing_simulator_opens_at_its_step():
+    from engines.sim import Simulator
+
+    sim = Simulator("raft", 3, 5)
+    sim.run(800)
+    app = make_app(sim=sim)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: f"step {sim.step_count}/" in status(app))
+        assert app.sim is sim and "seed 5" in status(app)
