@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engines.chain import GENESIS, Block
 from engines.node import Proposal
 from engines.sim import Violation
 
@@ -51,7 +52,7 @@ class PaxosInvariants:
         self.promised: dict[int, Ballot] = {}  # node -> promise when last seen
         self.applied: dict[int, int] = {}  # node -> slots applied when last seen
         self.heights: dict[int, int] = {}  # node -> chain height when last seen
-        self.chain: list[str] = [""]  # block hashes of the longest chain applied anywhere
+        self.chain: list[Block] = [GENESIS]  # the longest chain applied anywhere
         self.chain_ids: set[str] = set()  # proposal ids in that chain
 
     def check(self, sim: Any, event: Any) -> Violation | None:
@@ -202,12 +203,12 @@ class PaxosInvariants:
         for index in range(last + 1, height + 1):
             block = chain[index]
             if index < len(ref):
-                if block.hash != ref[index]:
+                if block.hash != ref[index].hash:
                     return Violation(
                         "chains are prefixes",
                         step,
-                        f"n{nid} block {index} is {block.data!r} ({block.hash[:8]}), "
-                        f"another node's is {ref[index][:8]}",
+                        f"n{nid} block {index} is {block.data!r}, "
+                        f"another node's is {ref[index].data!r}",
                     )
                 continue
             pid = node.sm.applied_ids[index - 1]
@@ -217,7 +218,7 @@ class PaxosInvariants:
                     step,
                     f"n{nid} applied {pid} twice (again as block {index})",
                 )
-            ref.append(block.hash)
+            ref.append(block)  # shared with the node: costs nothing more in a checkpoint
             self.chain_ids.add(pid)
         return None
 
