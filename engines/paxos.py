@@ -151,7 +151,7 @@ class PaxosNode(Node):
         self.role = "acceptor"
         self.phase = "idle"  # phase1 while preparing, phase2 while leading
         self.ballot: Ballot = ZERO  # own latest ballot
-        self.seen_round = 0  # highest round heard of in a Nack
+        self.seen_round = 0  # highest round of a ballot that preempted this node
         self.leader: int | None = None
         self.pending: dict[str, Proposal] = {}  # client proposals this node answers for
         self.retry_armed = False
@@ -233,7 +233,7 @@ class PaxosNode(Node):
 
     # --- proposer: phase 1 -------------------------------------------------------------------
     def _start_phase1(self, reason: str) -> None:
-        round_ = max(self.seen_round, self.persistent.promised[0], self.ballot[0]) + 1
+        round_ = max(self.seen_round, self.persistent.promised[0]) + 1
         self.ballot = (round_, self.id)
         self.role, self.phase, self.leader = "proposer", "phase1", None
         self._forget_proposer_state()
@@ -318,7 +318,6 @@ class PaxosNode(Node):
     def _on_nack(self, src: int, msg: Nack) -> None:
         if self.role == "acceptor" or msg.ballot != self.ballot:
             return
-        self.seen_round = max(self.seen_round, msg.promised[0])
         self._step_down(msg.promised)
 
     def _step_down(self, higher: Ballot) -> None:
@@ -328,6 +327,7 @@ class PaxosNode(Node):
             f"n{self.id} preempted: ballot {show_ballot(self.ballot)} < {show_ballot(higher)}",
         )
         self.role, self.phase = "acceptor", "idle"
+        self.seen_round = max(self.seen_round, higher[0])
         self.leader = higher[1] if higher[1] != self.id else None
         self._forget_proposer_state()
         self.cancel_timer("heartbeat")

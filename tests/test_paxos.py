@@ -273,6 +273,8 @@ def test_a_higher_heartbeat_makes_a_leader_step_down():
     node = leader(1)
     deliver(node, 2, Heartbeat((3, 2), 0))
     assert node.role == "acceptor" and node.leader == 2
+    node.on_campaign(0)
+    assert node.ballot == (4, 1)  # above the ballot that preempted it
 
 
 def test_catchup_is_answered_with_a_batch_of_chosen_slots():
