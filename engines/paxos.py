@@ -119,6 +119,12 @@ class Chosen(PaxosMessage):
     short = "CHSN"
     entries: tuple[tuple[int, Proposal | None], ...]  # (slot, value)
 
+    def summary(self) -> str:
+        if len(self.entries) == 1:
+            slot, value = self.entries[0]
+            return f"slot {slot}={_show(value)}"
+        return f"slots {self.entries[0][0]}..{self.entries[-1][0]}"
+
 
 @dataclass(frozen=True)
 class Heartbeat(PaxosMessage):
