@@ -23,8 +23,10 @@ def under_load(sim: Simulator, steps: int) -> None:
     """Advance `steps` steps, proposing to the current leader every LOAD_EVERY_MS."""
     target = sim.step_count + steps
     count = 0
+    next_proposal = sim.now
     while sim.step_count < target:
-        sim.run_until(lambda: sim.step_count >= target, time_limit=sim.now + LOAD_EVERY_MS)
+        next_proposal += LOAD_EVERY_MS
+        sim.run_until(lambda: sim.step_count >= target, time_limit=next_proposal)
         leader = sim.leader()
         if leader is not None and sim.step_count < target:
             count += 1

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from engines.shared import SharedList
+
 GENESIS_DATA = "Genesis Block"
 
 
@@ -48,7 +50,7 @@ def timestamp_of(proposed_at_ms: int) -> str:
     return f"{proposed_at_ms}ms"
 
 
-def chain_is_valid(blocks: list[Block]) -> bool:
+def chain_is_valid(blocks: list[Block] | SharedList) -> bool:
     """Every hash recomputes from its fields and links to its predecessor."""
     if not blocks or blocks[0] != GENESIS:
         return False
@@ -72,9 +74,9 @@ def apply_kv(kv: dict[str, str], data: str) -> None:
 class StateMachine:
     """A node's applied client values: the chain and the KV store built from them."""
 
-    chain: list[Block] = field(default_factory=lambda: [GENESIS])
+    chain: SharedList = field(default_factory=lambda: SharedList([GENESIS]))
     kv: dict[str, str] = field(default_factory=dict)
-    applied_ids: list[str] = field(default_factory=list)
+    applied_ids: SharedList = field(default_factory=SharedList)
 
     def apply(self, proposal_id: str, data: str, proposed_at_ms: int) -> Block:
         prev = self.chain[-1]

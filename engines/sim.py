@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import io
 import json
 import pickle
 import random
@@ -20,6 +21,7 @@ from typing import Any
 from engines import protocols
 from engines.network import Network
 from engines.node import CancelTimer, Message, Node, Note, Proposal, Send, SetTimer, plain
+from engines.shared import SharedList, SlotMap
 
 CHECKPOINT_EVERY = 256
 
@@ -118,6 +120,54 @@ class Violation:
         return f"{self.invariant} violated at step {self.step}: {self.explanation}"
 
 
+SHARED_TYPES = (SharedList, SlotMap)
+
+
+def _shared_view(index: int) -> SharedList | SlotMap:
+    """Stands in a checkpoint for a shared container's view; `_Restorer` resolves it."""
+    raise RuntimeError("shared views are resolved by the checkpoint unpickler")
+
+
+class _Checkpointer(pickle.Pickler):
+    """Pickles a World, storing each shared container as a view of its storage, not a copy."""
+
+    def __init__(self, file: io.BytesIO, views: list) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self.views = views
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) in SHARED_TYPES:
+            self.views.append((type(obj), obj.view()))
+            return (_shared_view, (len(self.views) - 1,))
+        return NotImplemented
+
+
+class _Restorer(pickle.Unpickler):
+    def __init__(self, data: bytes, views: list) -> None:
+        super().__init__(io.BytesIO(data))
+        self.views = views
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == "_shared_view":
+            return lambda index: self.views[index][0].from_view(self.views[index][1])
+        return super().find_class(module, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    data: bytes
+    views: list
+
+    @classmethod
+    def of(cls, world: World) -> Checkpoint:
+        buffer, views = io.BytesIO(), []
+        _Checkpointer(buffer, views).dump(world)
+        return cls(buffer.getvalue(), views)
+
+    def restore(self) -> World:
+        return _Restorer(self.data, self.views).load()
+
+
 class World:
     """Everything deterministic that a step may change. Pickled whole for checkpoints."""
 
@@ -165,7 +215,7 @@ class Simulator:
         boot = StepEvent(0, 0, "boot")
         for node_id in self.world.node_ids:
             self._finish(self._boot(node_id, None), boot)
-        self.checkpoints: dict[int, bytes] = {0: pickle.dumps(self.world)}
+        self.checkpoints: dict[int, Checkpoint] = {0: Checkpoint.of(self.world)}
 
     # --- reading state ------------------------------------------------------------------------
     @property
@@ -265,7 +315,7 @@ class Simulator:
             self.events.append(event)
         self.max_step = max(self.max_step, number)
         if number % CHECKPOINT_EVERY == 0 and number not in self.checkpoints:
-            self.checkpoints[number] = pickle.dumps(w)
+            self.checkpoints[number] = Checkpoint.of(w)
         return event
 
     def run(self, duration: int) -> int:
@@ -297,7 +347,7 @@ class Simulator:
         target = max(0, target)
         if target < self.world.step:
             base = max(s for s in self.checkpoints if s <= target)
-            self.world = pickle.loads(self.checkpoints[base])
+            self.world = self.checkpoints[base].restore()
             del self.events[base:]
         while self.world.step < target and self.step() is not None:
             pass

@@ -1,0 +1,227 @@
+"""Containers whose checkpoints share storage, so stepping back stays cheap as history grows.
+
+Logs, chains and per-slot tables only grow, or change near their end. The simulator checkpoints
+the world every few hundred steps; pickling these containers whole would make every checkpoint
+cost as much as the whole history. Instead a checkpoint keeps a `view()` by reference (see
+`engines.sim.Checkpoint`), and the live container copies storage only before changing what a
+view may see: copy on write.
+
+- `SharedList`: the view is (storage, length). Appends go on in place, past the view's length.
+  Truncation, assignment, or an append after a restore first copies the storage.
+- `SlotMap`: a dict keyed by slot numbers (or tuples that start with one), stored in chunks of
+  64 slots. The view is a copy of the chunk table; a write copies only the chunk it touches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+
+class SharedList:
+    __slots__ = ("_items", "_n", "_shared")
+
+    def __init__(self, items: Iterable[Any] = (), *, _view: tuple[list, int] | None = None):
+        if _view is None:
+            self._items: list[Any] = list(items)
+            self._n = len(self._items)
+            self._shared = False
+        else:
+            self._items, self._n = _view
+            self._shared = True
+
+    # --- checkpoints ------------------------------------------------------------------------
+    def view(self) -> tuple[list, int]:
+        """Freeze the current contents for a checkpoint without copying them."""
+        self._shared = True
+        return (self._items, self._n)
+
+    @classmethod
+    def from_view(cls, view: tuple[list, int]) -> SharedList:
+        return cls(_view=view)
+
+    def _own(self) -> list[Any]:
+        """Storage this list may change in place: copied if a checkpoint may see it."""
+        if self._shared or self._n != len(self._items):
+            self._items = self._items[: self._n]
+            self._shared = False
+        return self._items
+
+    # --- changes ----------------------------------------------------------------------------
+    def append(self, item: Any) -> None:
+        if self._n != len(self._items):
+            self._own()
+        self._items.append(item)
+        self._n += 1
+
+    def extend(self, items: Iterable[Any]) -> None:
+        for item in items:
+            self.append(item)
+
+    def truncate(self, length: int) -> None:
+        """Keep the first `length` items."""
+        if length < self._n:
+            self._own()
+            del self._items[length:]
+            self._n = length
+
+    def __setitem__(self, index: int, item: Any) -> None:
+        index = self._index(index)
+        self._own()[index] = item
+
+    def __delitem__(self, index: slice) -> None:
+        start, stop, step = index.indices(self._n)
+        if step != 1 or stop != self._n:
+            raise ValueError("SharedList only deletes a tail: del items[start:]")
+        self.truncate(start)
+
+    # --- reading ----------------------------------------------------------------------------
+    def _index(self, index: int) -> int:
+        if index < 0:
+            index += self._n
+        if not 0 <= index < self._n:
+            raise IndexError("SharedList index out of range")
+        return index
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return (
+                self._items[: self._n][index] if self._n != len(self._items) else self._items[index]
+            )
+        return self._items[self._index(index)]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[Any]:
+        items, n = self._items, self._n
+        return iter(items) if n == len(items) else iter(items[:n])
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SharedList | list):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"SharedList({list(self)!r})"
+
+    def __reduce__(self):
+        # Plain pickling (traces, tests) copies the contents; checkpoints use view() instead.
+        return (SharedList, (list(self),))
+
+
+CHUNK_BITS = 6
+
+
+def _chunk_of(key: int | tuple) -> int:
+    return (key if type(key) is int else key[0]) >> CHUNK_BITS
+
+
+class SlotMap:
+    """A dict keyed by slot (int, or a tuple whose first item is the slot). Iteration goes in
+    chunk order, then insertion order, so it is deterministic; sort when order matters."""
+
+    __slots__ = ("_chunks", "_owned", "_len")
+
+    def __init__(self, items: Iterable[tuple[Any, Any]] = ()) -> None:
+        self._chunks: dict[int, dict] = {}
+        self._owned: set[int] = set()
+        self._len = 0
+        for key, value in items:
+            self[key] = value
+
+    def view(self) -> tuple[dict[int, dict], int]:
+        self._owned = set()
+        return (dict(self._chunks), self._len)
+
+    @classmethod
+    def from_view(cls, view: tuple[dict[int, dict], int]) -> SlotMap:
+        restored = cls()
+        restored._chunks, restored._len = dict(view[0]), view[1]
+        return restored
+
+    def _writable(self, chunk: int) -> dict:
+        if chunk in self._owned:
+            return self._chunks[chunk]
+        copy = dict(self._chunks.get(chunk, ()))
+        self._chunks[chunk] = copy
+        self._owned.add(chunk)
+        return copy
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        chunk = self._writable(_chunk_of(key))
+        if key not in chunk:
+            self._len += 1
+        chunk[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._writable(_chunk_of(key))[key]
+        self._len -= 1
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def __getitem__(self, key: Any) -> Any:
+        chunk = self._chunks.get(_chunk_of(key))
+        if chunk is None:
+            raise KeyError(key)
+        return chunk[key]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        chunk = self._chunks.get(_chunk_of(key))
+        return default if chunk is None else chunk.get(key, default)
+
+    def __contains__(self, key: Any) -> bool:
+        chunk = self._chunks.get(_chunk_of(key))
+        return chunk is not None and key in chunk
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __bool__(self) -> bool:
+        return self._len > 0
+
+    def keys(self) -> Iterator[Any]:
+        for chunk in sorted(self._chunks):
+            yield from self._chunks[chunk]
+
+    __iter__ = keys
+
+    def values(self) -> Iterator[Any]:
+        for chunk in sorted(self._chunks):
+            yield from self._chunks[chunk].values()
+
+    def items(self) -> Iterator[tuple[Any, Any]]:
+        for chunk in sorted(self._chunks):
+            yield from self._chunks[chunk].items()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SlotMap | dict):
+            return len(self) == len(other) and all(
+                k in other and other[k] == v for k, v in self.items()
+            )
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"SlotMap({dict(self.items())!r})"
+
+    def __reduce__(self):
+        return (SlotMap, (list(self.items()),))
