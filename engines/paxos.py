@@ -80,14 +80,14 @@ def _show(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Prepare(PaxosMessage):
-    short = "PREP"
+    short = "P1a"
     ballot: Ballot
     low: int  # the proposer knows every slot up to here is chosen
 
 
 @dataclass(frozen=True)
 class Promise(PaxosMessage):
-    short = "PROM"
+    short = "P1b"
     ballot: Ballot
     accepted: tuple[tuple[int, Ballot, Proposal | None], ...]  # (slot, ballot, value) above low
 
@@ -101,7 +101,7 @@ class Nack(PaxosMessage):
 
 @dataclass(frozen=True)
 class Accept(PaxosMessage):
-    short = "ACC"
+    short = "P2a"
     ballot: Ballot
     slot: int
     value: Proposal | None  # None is a no-op
@@ -109,7 +109,7 @@ class Accept(PaxosMessage):
 
 @dataclass(frozen=True)
 class Accepted(PaxosMessage):
-    short = "ACKD"
+    short = "P2b"
     ballot: Ballot
     slot: int
 
