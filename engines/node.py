@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from engines.chain import StateMachine
+from engines.shared import SharedList
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ def _plain(value: Any) -> Any:
         return [value.id, value.value, value.proposed_at, value.origin]
     if isinstance(value, Message):
         return value.encode()
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple | list | SharedList):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}

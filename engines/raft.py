@@ -1,0 +1,560 @@
+"""Raft (Ongaro and Ousterhout, "In Search of an Understandable Consensus Algorithm").
+
+A sans-IO state machine driven by the simulator. The sections follow the paper's Figure 2:
+- Persistent state (`RaftPersistent`): currentTerm, votedFor, log[]. `log[0]` is a sentinel of
+  term 0, so entry i sits at `log[i]` and prevLogIndex 0 always matches.
+- Rules for all servers: a message from an older term is stale; a newer term makes the node a
+  follower of that term (`on_message`).
+- Followers and candidates: the randomized election timer starts an election (5.2).
+- RequestVote (5.2, 5.4.1): one vote per term, only for a log at least as up to date.
+- Leaders: a no-op of the new term first (8), AppendEntries with the prevLogIndex/prevLogTerm
+  check and conflict truncation (5.3), nextIndex backing off by whole terms (the optimisation
+  at the end of 5.3), and the commit rule of 5.4.2 (Figure 8): only an entry of the current term
+  is committed by counting replicas.
+Extensions, each off by default: PreVote and CheckQuorum (Ongaro's dissertation, 9.6 and 6.2;
+etcd-io/raft), and leader transfer (dissertation 3.10) through `transfer_leadership`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from engines.node import Message, Node, Proposal
+from engines.protocols import Protocol
+from engines.raft_invariants import make_checkers
+from engines.shared import SharedList
+
+# The most entries one AppendEntries carries, so that a far-behind follower catches up in
+# bounded messages (etcd's MaxSizePerMsg plays this part).
+MAX_BATCH = 64
+
+BUGS = {
+    "figure8": "a new leader appends no no-op and commits old-term entries by counting replicas "
+    "(the paper's Figure 8)",
+    "forget_vote": "votedFor is not persisted: a restarted node may vote twice in one term",
+    "no_prevlog_check": "AppendEntries is accepted without the prevLogIndex/prevLogTerm check",
+    "vote_any_log": "votes are granted without the up-to-date-log check",
+}
+
+
+class Entry(NamedTuple):
+    """A log entry: a client proposal's fields (kept flat: checkpoints pickle every log), or
+    with value None the no-op a new leader appends, which is not a block."""
+
+    term: int
+    value: str | None = None
+    pid: str | None = None
+    proposed_at: int = 0
+
+
+def _sentinel() -> SharedList:
+    return SharedList([Entry(0)])
+
+
+@dataclass
+class RaftPersistent:
+    """What a node writes to stable storage before answering (Figure 2)."""
+
+    term: int = 0
+    voted_for: int | None = None
+    log: SharedList = field(default_factory=_sentinel)  # of Entry; checkpoints share it
+
+
+# --- messages -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RequestVote(Message):
+    short = "RV"
+    term: int
+    last_index: int
+    last_term: int
+    force: bool = False  # a user-ordered campaign or a leader transfer: ignore leader leases
+
+
+@dataclass(frozen=True)
+class VoteReply(Message):
+    short = "RV-R"
+    term: int
+    granted: bool
+
+
+@dataclass(frozen=True)
+class PreVote(Message):
+    """Would you vote for me in `term`? Changes no term and no vote on either side."""
+
+    short = "PV"
+    term: int
+    last_index: int
+    last_term: int
+
+
+@dataclass(frozen=True)
+class PreVoteReply(Message):
+    short = "PV-R"
+    term: int
+    granted: bool
+
+
+@dataclass(frozen=True)
+class AppendEntries(Message):
+    short = "AE"
+    term: int
+    prev_index: int
+    prev_term: int
+    entries: tuple[Entry, ...]
+    commit: int
+
+    @property
+    def heartbeat(self) -> bool:
+        return not self.entries
+
+
+@dataclass(frozen=True)
+class AppendReply(Message):
+    """On success `index` is the follower's match; on failure it is the rejected prevLogIndex,
+    and the hint says where the leader should look: the follower's term at that index and the
+    first index of that term, or (conflict_term 0) the follower's last index + 1."""
+
+    short = "AE-R"
+    term: int
+    success: bool
+    index: int
+    conflict_term: int = 0
+    conflict_index: int = 0
+
+
+@dataclass(frozen=True)
+class TimeoutNow(Message):
+    """Leader transfer: the receiver starts an election at once."""
+
+    short = "TN"
+    term: int
+
+
+@dataclass(frozen=True)
+class Forward(Message):
+    """A client proposal passed from a follower to the leader it knows."""
+
+    short = "FWD"
+    proposal: Proposal
+
+
+# --- the node -----------------------------------------------------------------------------------
+class RaftNode(Node):
+    algo = "raft"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cfg = self.config
+        self.timeout_min = cfg.get("election_timeout_min", 150)
+        self.timeout_max = cfg.get("election_timeout_max", 300)
+        self.heartbeat_ms = cfg.get("heartbeat", 50)
+        self.prevote = bool(cfg.get("prevote"))
+        self.checkquorum = bool(cfg.get("checkquorum"))
+        self.bug = cfg.get("bug")
+        # Volatile state: all of it is lost in a crash.
+        self.leader: int | None = None
+        self.leader_seen_at = 0  # when the known leader last spoke (leases: PreVote, CheckQuorum)
+        self.commit_index = 0
+        self.last_applied = 0
+        self.election_timeout = 0
+        self.pre = False  # a candidate still in its pre-vote round
+        self.votes: set[int] = set()
+        self.next_index: dict[int, int] = {}
+        self.match_index: dict[int, int] = {}
+        self.heard_at: dict[int, int] = {}  # leader: when each follower last answered
+        self.transfer_to: int | None = None
+        self.transfer_since = 0
+
+    def new_persistent(self) -> RaftPersistent:
+        return RaftPersistent()
+
+    def start(self, now: int) -> None:
+        if self.bug == "forget_vote":
+            self.persistent.voted_for = None
+        self.reset_election_timer(new_timeout=True)
+
+    # --- small helpers ------------------------------------------------------------------------
+    @property
+    def term(self) -> int:
+        return self.persistent.term
+
+    @property
+    def last_index(self) -> int:
+        return len(self.persistent.log) - 1
+
+    def last_term(self) -> int:
+        return self.persistent.log[-1].term
+
+    def reset_election_timer(self, new_timeout: bool = False) -> None:
+        if new_timeout:
+            self.election_timeout = self.rng.randint(self.timeout_min, self.timeout_max)
+        self.set_timer("election", self.election_timeout)
+
+    def in_lease(self, now: int) -> bool:
+        """Whether a leader is known to be alive: it spoke within the minimum election timeout."""
+        if self.role == "leader":
+            return True
+        return self.leader is not None and now - self.leader_seen_at < self.timeout_min
+
+    def log_up_to_date(self, last_term: int, last_index: int) -> bool:
+        """5.4.1: the later last term wins; with equal terms, the longer log."""
+        if self.bug == "vote_any_log":
+            return True
+        return (last_term, last_index) >= (self.last_term(), self.last_index)
+
+    def name_role(self, role: str) -> None:
+        if role != self.role:
+            self.role = role
+            self.note("role", f"n{self.id} became {role.upper()} in term {self.term}")
+
+    # --- role changes -------------------------------------------------------------------------
+    def become_follower(self, term: int, leader: int | None) -> None:
+        p = self.persistent
+        if term > p.term:
+            p.term, p.voted_for = term, None
+        if self.role == "leader":
+            self.cancel_timer("heartbeat")
+            self.transfer_to = None
+        self.leader = leader
+        self.pre = False
+        self.name_role("follower")
+        self.reset_election_timer(new_timeout=True)
+
+    def campaign(self, now: int, force: bool) -> None:
+        """The election timer fired (or the user ordered it): pre-vote first if enabled."""
+        if self.prevote and not force:
+            self.start_prevote(now)
+        else:
+            self.start_election(now, force)
+
+    def start_prevote(self, now: int) -> None:
+        self.pre = True
+        self.leader = None
+        self.votes = {self.id}
+        self.name_role("candidate")
+        self.note("info", f"n{self.id} asks for pre-votes for term {self.term + 1}")
+        self.reset_election_timer(new_timeout=True)
+        self.broadcast(PreVote(self.term + 1, self.last_index, self.last_term()))
+        self.count_votes(now)
+
+    def start_election(self, now: int, force: bool) -> None:
+        p = self.persistent
+        p.term += 1
+        p.voted_for = self.id
+        self.pre = False
+        self.leader = None
+        self.votes = {self.id}
+        if self.role == "candidate":
+            self.note("role", f"n{self.id} starts a new election in term {p.term}")
+        self.name_role("candidate")
+        self.reset_election_timer(new_timeout=True)
+        self.broadcast(RequestVote(p.term, self.last_index, self.last_term(), force))
+        self.count_votes(now)
+
+    def count_votes(self, now: int) -> None:
+        if len(self.votes) < self.majority:
+            return
+        if self.pre:
+            self.start_election(now, force=False)
+        else:
+            self.become_leader(now)
+
+    def become_leader(self, now: int) -> None:
+        self.cancel_timer("election")
+        self.name_role("leader")
+        self.leader = self.id
+        next_index = self.last_index + 1
+        self.next_index = dict.fromkeys(self.peers, next_index)
+        self.match_index = dict.fromkeys(self.peers, 0)
+        self.heard_at = dict.fromkeys(self.peers, now)
+        self.transfer_to = None
+        # Section 8: a no-op of the new term lets the leader commit what earlier terms left.
+        if self.bug != "figure8":
+            self.persistent.log.append(Entry(self.term))
+        for peer in self.peers:
+            self.send_append(peer)
+        self.set_timer("heartbeat", self.heartbeat_ms)
+        self.maybe_commit()
+
+    # --- inputs -------------------------------------------------------------------------------
+    def on_timer(self, now: int, name: str) -> None:
+        if name == "election" and self.role != "leader":
+            self.campaign(now, force=False)
+        elif name == "heartbeat" and self.role == "leader":
+            self.heartbeat(now)
+
+    def on_campaign(self, now: int) -> None:
+        if self.role == "leader":
+            self.note("info", f"n{self.id} already leads term {self.term}")
+        else:
+            self.start_election(now, force=True)
+
+    def on_propose(self, now: int, proposal: Proposal) -> None:
+        if self.role == "leader":
+            self.append_proposal(proposal)
+        elif self.leader is not None:
+            self.note("info", f"n{self.id} forwards {proposal.id} to leader n{self.leader}")
+            self.send(self.leader, Forward(proposal))
+        else:
+            self.reject(proposal, "knows no leader")
+
+    def reject(self, proposal: Proposal, why: str) -> None:
+        self.note("reject", f"n{self.id} {why}: proposal {proposal.id} {proposal.value!r} rejected")
+
+    def on_message(self, now: int, src: int, msg: Message) -> None:
+        kind = type(msg)
+        if kind is Forward:
+            self.on_forward(src, msg)
+            return
+        term = self.persistent.term
+        if msg.term > term:
+            if kind is PreVote or (kind is PreVoteReply and msg.granted):
+                pass  # pre-votes are about a future term and change nobody's term
+            elif kind is RequestVote and self.checkquorum and not msg.force and self.in_lease(now):
+                return  # dissertation 4.2.3: a live leader's followers ignore disruptive votes
+            else:
+                leader = src if kind is AppendEntries else None
+                self.become_follower(msg.term, leader)
+        elif msg.term < term:
+            self.answer_stale(src, msg)
+            return
+        _HANDLERS[kind](self, now, src, msg)
+
+    def answer_stale(self, src: int, msg: Message) -> None:
+        """A request from an older term is refused with our term, so the sender catches up."""
+        kind = type(msg)
+        if kind is RequestVote:
+            self.send(src, VoteReply(self.term, False))
+        elif kind is PreVote:
+            self.send(src, PreVoteReply(self.term, False))
+        elif kind is AppendEntries:
+            self.send(src, AppendReply(self.term, False, msg.prev_index))
+
+    # --- elections ----------------------------------------------------------------------------
+    def on_request_vote(self, now: int, src: int, msg: RequestVote) -> None:
+        p = self.persistent
+        granted = p.voted_for in (None, src) and self.log_up_to_date(msg.last_term, msg.last_index)
+        if granted:
+            p.voted_for = src
+            self.reset_election_timer()
+        self.send(src, VoteReply(p.term, granted))
+
+    def on_prevote(self, now: int, src: int, msg: PreVote) -> None:
+        granted = (
+            msg.term > self.term
+            and not self.in_lease(now)
+            and self.log_up_to_date(msg.last_term, msg.last_index)
+        )
+        self.send(src, PreVoteReply(msg.term if granted else self.term, granted))
+
+    def on_vote_reply(self, now: int, src: int, msg: VoteReply) -> None:
+        if self.role == "candidate" and not self.pre and msg.granted:
+            self.votes.add(src)
+            self.count_votes(now)
+
+    def on_prevote_reply(self, now: int, src: int, msg: PreVoteReply) -> None:
+        if self.pre and msg.granted and msg.term == self.term + 1:
+            self.votes.add(src)
+            self.count_votes(now)
+
+    def on_timeout_now(self, now: int, src: int, msg: TimeoutNow) -> None:
+        if self.role != "leader":
+            self.note("info", f"n{self.id} takes over from n{src}")
+            self.start_election(now, force=True)
+
+    # --- replication: the leader --------------------------------------------------------------
+    def append_proposal(self, proposal: Proposal) -> None:
+        if self.transfer_to is not None:
+            self.reject(proposal, f"is handing leadership to n{self.transfer_to}")
+            return
+        log = self.persistent.log
+        log.append(Entry(self.term, proposal.value, proposal.id, proposal.proposed_at))
+        index = len(log) - 1
+        # Followers with nothing in flight get it now; the others when their ack comes back.
+        for peer in self.peers:
+            if self.next_index[peer] == index:
+                self.send_append(peer)
+        self.maybe_commit()
+
+    def on_forward(self, src: int, msg: Forward) -> None:
+        if self.role == "leader":
+            self.append_proposal(msg.proposal)
+        else:
+            self.reject(msg.proposal, f"is not the leader (forwarded by n{src})")
+
+    def send_append(self, peer: int) -> None:
+        log = self.persistent.log
+        nxt = self.next_index[peer]
+        entries = tuple(log[nxt : nxt + MAX_BATCH])
+        self.send(
+            peer, AppendEntries(self.term, nxt - 1, log[nxt - 1].term, entries, self.commit_index)
+        )
+
+    def heartbeat(self, now: int) -> None:
+        if self.checkquorum and not self.quorum_alive(now):
+            self.note("role", f"n{self.id} lost contact with a majority and steps down")
+            self.become_follower(self.term, None)
+            return
+        if self.transfer_to is not None and now - self.transfer_since >= self.timeout_max:
+            self.note("info", f"n{self.id} gives up handing leadership to n{self.transfer_to}")
+            self.transfer_to = None
+        for peer in self.peers:
+            self.send_append(peer)
+        self.set_timer("heartbeat", self.heartbeat_ms)
+
+    def quorum_alive(self, now: int) -> bool:
+        """CheckQuorum: a majority (counting the leader) answered within an election timeout."""
+        recent = sum(1 for t in self.heard_at.values() if now - t < self.election_timeout)
+        return recent + 1 >= self.majority
+
+    def on_append_reply(self, now: int, src: int, msg: AppendReply) -> None:
+        if self.role != "leader":
+            return
+        self.heard_at[src] = now
+        if msg.success:
+            if msg.index <= self.match_index[src]:
+                return  # an old or duplicated ack
+            self.match_index[src] = msg.index
+            self.next_index[src] = msg.index + 1
+            self.maybe_commit()
+            if msg.index < self.last_index:
+                self.send_append(src)
+            elif src == self.transfer_to:
+                self.send(src, TimeoutNow(self.term))
+        elif msg.index == self.next_index[src] - 1:  # else a stale rejection
+            self.next_index[src] = self.backoff(msg, self.match_index[src])
+            self.send_append(src)
+
+    def backoff(self, msg: AppendReply, match: int) -> int:
+        """The next index to try after a rejection, skipping a whole conflicting term."""
+        result = msg.conflict_index
+        if msg.conflict_term:
+            log = self.persistent.log
+            for i in range(min(msg.index, len(log) - 1), 0, -1):
+                if log[i].term == msg.conflict_term:
+                    result = i + 1  # we hold that term: resend from just after our last of it
+                    break
+                if log[i].term < msg.conflict_term:
+                    break
+        return max(match + 1, min(result, msg.index))
+
+    def maybe_commit(self) -> None:
+        """5.4.2: commit the highest index on a majority, if its entry is of the current term."""
+        log = self.persistent.log
+        matches = sorted(self.match_index.values(), reverse=True)
+        matches.insert(0, len(log) - 1)  # the leader holds its whole log
+        n = matches[self.majority - 1]
+        if n <= self.commit_index:
+            return
+        if log[n].term != self.term and self.bug != "figure8":
+            return  # an older term's entry is committed only under one of ours
+        self.note("commit", f"n{self.id} commits up to index {n} in term {self.term}")
+        self.commit_to(n)
+
+    def commit_to(self, index: int) -> None:
+        """Advance the commit index and apply the newly committed client values in order."""
+        self.commit_index = index
+        log = self.persistent.log
+        for i in range(self.last_applied + 1, index + 1):
+            entry = log[i]
+            if entry.value is not None:
+                self.sm.apply(entry.pid, entry.value, entry.proposed_at)
+        self.last_applied = index
+
+    def transfer_leadership(self, now: int, target: int) -> None:
+        """Dissertation 3.10: stop taking proposals, bring `target` up to date, then tell it to
+        start an election at once (TimeoutNow). Abandoned after an election timeout."""
+        if self.role != "leader" or target == self.id or target not in self.match_index:
+            return
+        self.transfer_to, self.transfer_since = target, now
+        self.note("info", f"n{self.id} hands leadership to n{target}")
+        if self.match_index[target] == self.last_index:
+            self.send(target, TimeoutNow(self.term))
+        else:
+            self.send_append(target)
+
+    # --- replication: the follower ------------------------------------------------------------
+    def on_append(self, now: int, src: int, msg: AppendEntries) -> None:
+        if self.role == "leader":
+            return  # two leaders in one term: only a broken rule gets here
+        if self.role == "candidate" or self.leader != src:
+            self.become_follower(msg.term, src)
+        else:
+            self.reset_election_timer()
+        self.leader_seen_at = now
+        log = self.persistent.log
+        prev = msg.prev_index
+        if prev >= len(log):
+            self.send(src, AppendReply(self.term, False, prev, 0, len(log)))
+            return
+        if log[prev].term != msg.prev_term and self.bug != "no_prevlog_check":
+            self.send(src, AppendReply(self.term, False, prev, *self.term_start(prev)))
+            return
+        self.store(prev, msg.entries)
+        match = prev + len(msg.entries)
+        if msg.commit > self.commit_index and match > self.commit_index:
+            self.commit_to(min(msg.commit, match))
+        self.send(src, AppendReply(self.term, True, match))
+
+    def term_start(self, index: int) -> tuple[int, int]:
+        """The term of our entry at `index` and the first index holding that term."""
+        log = self.persistent.log
+        term = log[index].term
+        while index > 1 and log[index - 1].term == term:
+            index -= 1
+        return term, index
+
+    def store(self, prev: int, entries: tuple[Entry, ...]) -> None:
+        """Append after `prev`, cutting our log only at the first entry that conflicts: an old
+        or duplicated message must not remove entries a later one added."""
+        log = self.persistent.log
+        for offset, entry in enumerate(entries):
+            i = prev + 1 + offset
+            if i == len(log):
+                log.extend(entries[offset:])
+                return
+            if log[i].term != entry.term:
+                log.truncate(i)
+                log.extend(entries[offset:])
+                return
+
+    # --- views --------------------------------------------------------------------------------
+    def rank(self) -> tuple:
+        return (self.term,)
+
+    def describe(self) -> dict[str, Any]:
+        p = self.persistent
+        return {
+            "role": self.role,
+            "term": p.term,
+            "voted_for": p.voted_for,
+            "commit_index": self.commit_index,
+            "leader": self.leader,
+            "log": [[i, e.term, e.value, e.pid] for i, e in enumerate(p.log) if i],
+            "match_index": dict(self.match_index) if self.role == "leader" else {},
+            "election_timeout": self.election_timeout,
+        }
+
+
+_HANDLERS = {
+    RequestVote: RaftNode.on_request_vote,
+    VoteReply: RaftNode.on_vote_reply,
+    PreVote: RaftNode.on_prevote,
+    PreVoteReply: RaftNode.on_prevote_reply,
+    AppendEntries: RaftNode.on_append,
+    AppendReply: RaftNode.on_append_reply,
+    TimeoutNow: RaftNode.on_timeout_now,
+}
+
+DEFAULT_CONFIG = {
+    "election_timeout_min": 150,
+    "election_timeout_max": 300,
+    "heartbeat": 50,
+    "prevote": False,
+    "checkquorum": False,
+    "bug": None,
+}
+
+
+PROTOCOL = Protocol("raft", RaftNode, make_checkers, DEFAULT_CONFIG)

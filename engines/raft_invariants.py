@@ -1,0 +1,299 @@
+"""Raft's safety properties (paper 5.2-5.4, Figure 3), checked after every step.
+
+Only the node that handled an event can have changed, so `RaftInvariants.check` hands that node
+to six checks, each comparing it with what it recorded before; a step that changed nothing
+costs a few comparisons. The checks keep history (every leader of every term, every committed
+entry), so the properties hold over the whole run, crashes included, not only in the present.
+Growing records are SharedLists, so checkpoints share them instead of copying them.
+
+Two shortcuts keep the checks incremental. The chain is a hash chain, so two chains with the
+same block hash at a height agree on everything below it. And once Log Matching holds (it is
+checked first), two logs with the same entry at an index agree on everything below it: so the
+committed prefixes are compared at their top index only.
+
+The checks read nodes through plain attributes (`role`, `persistent.term`, `persistent.log`,
+`commit_index`, `sm`), so they judge a deliberately broken node (the bug lab) just the same.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+from engines.shared import SharedList
+from engines.sim import Violation
+
+
+def _show(entry: Any) -> str:
+    if entry.value is None:
+        return f"the no-op of term {entry.term}"
+    return f"{entry.value!r} ({entry.pid}, term {entry.term})"
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b or a == b
+
+
+class Committed:
+    """Every entry known to be committed, by index, with who committed it first and the term in
+    which that happened. Shared by State Machine Safety (which fills it) and Leader
+    Completeness (which reads it)."""
+
+    def __init__(self) -> None:
+        self.entries = SharedList([None])  # index 0 unused
+        self.by = SharedList([0])
+        self.terms = SharedList([0])  # non-decreasing: a later index is committed no earlier
+
+
+class ElectionSafety:
+    """At most one leader per term, over the whole history."""
+
+    name = "Election Safety"
+
+    def __init__(self) -> None:
+        self.leader_of: dict[int, int] = {}  # term -> the node that led it
+
+    def check(self, node: Any) -> str | None:
+        if node.role != "leader":
+            return None
+        term = node.persistent.term
+        first = self.leader_of.setdefault(term, node.id)
+        if first != node.id:
+            return f"n{first} and n{node.id} both became leader in term {term}"
+        return None
+
+
+class LeaderAppendOnly:
+    """A leader never overwrites or deletes entries of its own log while it leads."""
+
+    name = "Leader Append-Only"
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[int, int, Any]] = {}  # node -> (term, log length, last entry)
+
+    def check(self, node: Any) -> str | None:
+        if node.role != "leader":
+            return None
+        term, log = node.persistent.term, node.persistent.log
+        length, last = len(log), log[-1]
+        seen = self.seen.get(node.id)
+        if seen is not None and seen[0] == term:
+            if seen[1] == length and seen[2] is last:
+                return None
+            if length < seen[1] or not _same(log[seen[1] - 1], seen[2]):
+                return (
+                    f"leader n{node.id} of term {term} removed or replaced its entry "
+                    f"{_show(seen[2])} at index {seen[1] - 1}"
+                )
+        self.seen[node.id] = (term, length, last)
+        return None
+
+
+class TermRun:
+    """The entries of one term as its leader wrote them: indexes first.. after `prev_term`."""
+
+    def __init__(self, first: int, prev_term: int, by: int, entry: Any) -> None:
+        self.first, self.prev_term, self.by = first, prev_term, by
+        self.entries = SharedList([entry])
+
+
+class LogMatching:
+    """Two logs with an entry of the same index and term are identical up to that index.
+
+    In a correct run the entries of term T are written by T's leader alone, as one run of
+    indexes after an entry of an earlier term. So the check records, per term, where that run
+    starts, the term before it and its entries; every entry any log gains must agree with the
+    record. Agreement at each index, and on the term before each run, gives identical prefixes
+    by induction on the index. A shadow copy of each log shows which of its entries are new."""
+
+    name = "Log Matching"
+
+    def __init__(self) -> None:
+        self.runs: dict[int, TermRun] = {}
+        self.shadow: dict[int, SharedList] = {}  # node -> its log as last checked
+
+    def check(self, node: Any) -> str | None:
+        log = node.persistent.log
+        shadow = self.shadow.get(node.id)
+        if shadow is None:
+            shadow = self.shadow[node.id] = SharedList([log[0]])
+        elif len(log) == len(shadow) and log[-1] is shadow[-1]:
+            return None
+        first = min(len(log), len(shadow))
+        while first > 1 and log[first - 1] is not shadow[first - 1]:
+            first -= 1
+        shadow.truncate(first)
+        shadow.extend(log[first:])
+        for i in range(first, len(log)):
+            problem = self.check_entry(node.id, log, i)
+            if problem:
+                return problem
+        return None
+
+    def check_entry(self, node_id: int, log: SharedList, i: int) -> str | None:
+        entry, prev_term = log[i], log[i - 1].term
+        run = self.runs.get(entry.term)
+        if run is None:
+            self.runs[entry.term] = TermRun(i, prev_term, node_id, entry)
+            return None
+        offset, known = i - run.first, len(run.entries)
+        where = f"index {i} term {entry.term}: n{node_id} and n{run.by}"
+        if offset < 0 or offset > known or (prev_term != entry.term) != (offset == 0):
+            return f"{where} disagree on where term {entry.term} starts (n{run.by}: {run.first})"
+        if offset == 0 and prev_term != run.prev_term:
+            return f"{where} hold it after entries of terms {prev_term} and {run.prev_term}"
+        if offset == known:
+            run.entries.append(entry)
+        elif not _same(entry, run.entries[offset]):
+            return f"{where} hold {_show(entry)} and {_show(run.entries[offset])}"
+        return None
+
+
+class StateMachineSafety:
+    """No two nodes commit different entries at an index or apply different blocks at a height:
+    committed log prefixes, and chains, are prefixes of each other."""
+
+    name = "State Machine Safety"
+
+    def __init__(self, committed: Committed) -> None:
+        self.committed = committed
+        self.commit_seen: dict[int, int] = {}  # node -> commit index already checked
+        self.hashes = SharedList([""])  # the longest applied chain: block hash, proposal id
+        self.ids = SharedList([""])
+        self.block_by = SharedList([0])  # and who applied each block first
+        self.height_seen: dict[int, int] = {}  # node -> chain height already checked
+
+    def check(self, node: Any) -> str | None:
+        commit = node.commit_index
+        if commit != self.commit_seen.get(node.id, 0):
+            self.commit_seen[node.id] = commit
+            problem = self.check_commit(node, commit)
+            if problem:
+                return problem
+        height = len(node.sm.chain) - 1
+        if height != self.height_seen.get(node.id, 0):
+            self.height_seen[node.id] = height
+            return self.check_head(node, height)
+        return None
+
+    def check_commit(self, node: Any, commit: int) -> str | None:
+        if commit == 0:
+            return None  # a restarted node: it learns its commit index again
+        c, log = self.committed, node.persistent.log
+        top = len(c.entries) - 1
+        if commit <= top:
+            if not _same(log[commit], c.entries[commit]):
+                return (
+                    f"index {commit}: n{c.by[commit]} committed {_show(c.entries[commit])}, "
+                    f"n{node.id} committed {_show(log[commit])}"
+                )
+            return None
+        if top and not _same(log[top], c.entries[top]):
+            return (
+                f"index {top}: n{c.by[top]} committed {_show(c.entries[top])}, "
+                f"n{node.id} committed {_show(log[top])}"
+            )
+        for i in range(top + 1, commit + 1):
+            c.entries.append(log[i])
+            c.by.append(node.id)
+            c.terms.append(node.persistent.term)
+        return None
+
+    def check_head(self, node: Any, height: int) -> str | None:
+        if height == 0:
+            return None  # a restarted node, back to genesis
+        chain, ids = node.sm.chain, node.sm.applied_ids
+        top = len(self.hashes) - 1
+        at = min(height, top)
+        if at and (chain[at].hash != self.hashes[at] or ids[at - 1] != self.ids[at]):
+            return (
+                f"block {at}: n{self.block_by[at]} applied {self.ids[at]} "
+                f"(hash {self.hashes[at][:8]}), n{node.id} applied {ids[at - 1]} "
+                f"(hash {chain[at].hash[:8]})"
+            )
+        for h in range(top + 1, height + 1):
+            self.hashes.append(chain[h].hash)
+            self.ids.append(ids[h - 1])
+            self.block_by.append(node.id)
+        return None
+
+
+class LeaderCompleteness:
+    """An entry committed in term T is in the log of every leader of a term above T."""
+
+    name = "Leader Completeness"
+
+    def __init__(self, committed: Committed) -> None:
+        self.committed = committed
+        self.checked: dict[int, int] = {}  # node -> the term in which its log was checked
+
+    def check(self, node: Any) -> str | None:
+        term = node.persistent.term
+        if node.role != "leader" or self.checked.get(node.id) == term:
+            return None
+        self.checked[node.id] = term
+        c, log = self.committed, node.persistent.log
+        top = bisect_left(c.terms, term) - 1  # the last index committed before this term
+        if top > 0 and (top >= len(log) or not _same(log[top], c.entries[top])):
+            return (
+                f"n{node.id} leads term {term} without {_show(c.entries[top])}, "
+                f"committed at index {top} in term {c.terms[top]}"
+            )
+        return None
+
+
+class Persistence:
+    """A node's term never decreases and it never votes for two candidates in one term,
+    across crashes and restarts."""
+
+    name = "Persistence"
+
+    def __init__(self) -> None:
+        self.state: dict[int, tuple[int, int | None]] = {}  # node -> (term, voted_for) last seen
+        self.votes: dict[tuple[int, int], int] = {}  # (node, term) -> the candidate it chose
+
+    def check(self, node: Any) -> str | None:
+        p = node.persistent
+        term, vote = self.state.get(node.id, (0, None))
+        if p.term == term and p.voted_for == vote:
+            return None
+        self.state[node.id] = (p.term, p.voted_for)
+        if p.term < term:
+            return f"n{node.id}'s term went back from {term} to {p.term}"
+        if p.voted_for is None:
+            return None
+        first = self.votes.setdefault((node.id, p.term), p.voted_for)
+        if first != p.voted_for:
+            return f"n{node.id} voted for n{first} and then for n{p.voted_for} in term {p.term}"
+        return None
+
+
+class RaftInvariants:
+    """The checker the simulator runs: the six checks on the node the event changed."""
+
+    def __init__(self) -> None:
+        committed = Committed()
+        self.checks = [
+            ElectionSafety(),
+            LeaderAppendOnly(),
+            LogMatching(),
+            StateMachineSafety(committed),
+            LeaderCompleteness(committed),
+            Persistence(),
+        ]
+
+    def check(self, sim: Any, event: Any) -> Violation | None:
+        if event.kind == "drop":
+            return None  # a dropped message changes nobody
+        node = sim.world.nodes.get(event.node)
+        if node is None:
+            return None
+        for invariant in self.checks:
+            problem = invariant.check(node)
+            if problem:
+                return Violation(invariant.name, event.step, problem)
+        return None
+
+
+def make_checkers(n: int) -> list[RaftInvariants]:
+    return [RaftInvariants()]
