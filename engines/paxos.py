@@ -403,7 +403,8 @@ class PaxosNode(Node):
             self._defer(msg.ballot)
             self.leader = src  # presumably, so a client value is forwarded there
             self._reset_leader_timer()  # give it time to finish phase 1
-        accepted = tuple((s, b, v) for s, (b, v) in p.accepted.items() if s > msg.low)
+        above = sorted(s for s in p.accepted if s > msg.low)
+        accepted = tuple((s, *p.accepted[s]) for s in above)
         self._to(src, Promise(msg.ballot, accepted))
 
     def _on_accept(self, src: int, msg: Accept) -> None:
