@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from engines.chain import StateMachine
-from engines.shared import SharedList
+from engines.shared import SharedList, SlotMap
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def _plain(value: Any) -> Any:
         return value.encode()
     if isinstance(value, tuple | list | SharedList):
         return [_plain(v) for v in value]
-    if isinstance(value, dict):
+    if isinstance(value, dict | SlotMap):
         return {str(k): _plain(v) for k, v in value.items()}
     if hasattr(value, "__dataclass_fields__"):
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}

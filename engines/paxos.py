@@ -41,8 +41,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from engines.node import Message, Node, Proposal
-from engines.paxos_invariants import ZERO, Ballot, make_checkers, show_ballot
+from engines.paxos_invariants import ZERO, Ballot, make_checkers, proposal_number, show_ballot
 from engines.protocols import Protocol
+from engines.shared import SlotMap
 
 CATCHUP_BATCH = 64  # chosen slots sent per CatchUp answer
 
@@ -58,7 +59,7 @@ class PaxosPersistent:
     """What an acceptor must remember across crashes."""
 
     promised: Ballot = ZERO
-    accepted: dict[int, tuple[Ballot, Proposal | None]] = field(default_factory=dict)
+    accepted: SlotMap = field(default_factory=SlotMap)  # slot -> (ballot, value)
 
 
 # --- messages -------------------------------------------------------------------------------
@@ -167,14 +168,14 @@ class PaxosNode(Node):
         self.queue: dict[str, Proposal] = {}  # forwarded to us while in phase 1
         self.proposed: dict[int, Proposal | None] = {}  # slot -> value, not yet chosen
         self.accepts: dict[int, set[int]] = {}  # slot -> acceptors that accepted it
-        self.proposed_ids: set[str] = set()
+        self.proposed_ids: set[str] = set()  # proposed in self.ballot and not yet chosen
         self.next_slot = 1
-        # learner state
-        self.chosen: dict[int, Proposal | None] = {}
-        self.chosen_ids: set[str] = set()
-        self.duplicates: set[int] = set()
+        # learner state; what grows with history is in SlotMaps, which checkpoints share
+        self.chosen = SlotMap()  # slot -> value
+        self.chosen_ids = SlotMap()  # proposal number -> True
+        self.duplicates = SlotMap()  # slot -> True, for a value chosen in an earlier slot too
         self.applied = 0  # slots 1..applied are applied to self.sm
-        self.applied_ids: set[str] = set()
+        self.applied_ids = SlotMap()  # proposal number -> True
         # what this node accepted and proposed while handling the last event, for the checkers
         self.facts: list[tuple] = []
         self._facts: list[tuple] = []
@@ -293,7 +294,7 @@ class PaxosNode(Node):
 
     # --- proposer: phase 2 -------------------------------------------------------------------
     def _propose_new(self, proposal: Proposal) -> None:
-        if proposal.id in self.chosen_ids or proposal.id in self.proposed_ids:
+        if proposal.id in self.proposed_ids or proposal_number(proposal.id) in self.chosen_ids:
             return
         slot = self.next_slot
         self.next_slot += 1
@@ -452,7 +453,8 @@ class PaxosNode(Node):
         if self.accepts.pop(slot, None) is not None:
             del self.proposed[slot]
         if value is not None:
-            self.chosen_ids.add(value.id)
+            self.chosen_ids[proposal_number(value.id)] = True
+            self.proposed_ids.discard(value.id)  # chosen_ids answers for it from now on
             self.pending.pop(value.id, None)
         self._apply_ready()
 
@@ -464,11 +466,12 @@ class PaxosNode(Node):
             value = chosen[self.applied]
             if value is None:
                 continue
-            if value.id in self.applied_ids:
-                self.duplicates.add(self.applied)
+            number = proposal_number(value.id)
+            if number in self.applied_ids:
+                self.duplicates[self.applied] = True
                 self.note("info", f"slot {self.applied} repeats {value.id}: applied as a no-op")
                 continue
-            self.applied_ids.add(value.id)
+            self.applied_ids[number] = True
             self.sm.apply(value.id, value.value, value.proposed_at)
 
     # --- display -----------------------------------------------------------------------------

@@ -14,23 +14,32 @@ Invariants:
 - chosen values were proposed: a chosen value is a client's proposal, or a no-op;
 - applied values were chosen: a node applies, in each slot, the value chosen there;
 - chains are prefixes: the applied chains are prefixes of each other, each value applied once.
+
+Every table that grows with history is a SlotMap keyed by slot (or proposal number) or a
+SharedList, so the simulator's checkpoints share it instead of copying it. Values stored in them
+are immutable (tuples), because a checkpoint shares them too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from engines.chain import GENESIS, Block
+from engines.chain import GENESIS
 from engines.node import Proposal
+from engines.shared import SharedList, SlotMap
 from engines.sim import Violation
 
 Ballot = tuple[int, int]
 ZERO: Ballot = (0, 0)
-_MISSING = object()
 
 
 def show_ballot(ballot: Ballot) -> str:
     return f"{ballot[0]}.{ballot[1]}"
+
+
+def proposal_number(pid: str) -> int:
+    """The simulator names proposals p1, p2, ... in order, so the number is a dense key."""
+    return int(pid[1:])
 
 
 def _pid(value: Proposal | None) -> str | None:
@@ -45,15 +54,15 @@ def show_value(value: Proposal | None) -> str:
 class PaxosInvariants:
     def __init__(self, n: int) -> None:
         self.majority = n // 2 + 1
-        self.proposals: dict[str, Proposal] = {}  # every client proposal, by id
-        self.proposed: dict[tuple[int, Ballot], Proposal | None] = {}  # (slot, ballot) -> value
-        self.votes: dict[tuple[int, Ballot], dict[int, str | None]] = {}  # -> {acceptor: id}
-        self.chosen: dict[int, tuple[Ballot, Proposal | None]] = {}  # slot -> first choice
+        self.proposals = SharedList([None])  # every client proposal, at its number
+        self.proposed = SlotMap()  # (slot, ballot) -> value
+        self.votes = SlotMap()  # (slot, ballot) -> ((acceptor, proposal id or None), ...)
+        self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
         self.promised: dict[int, Ballot] = {}  # node -> promise when last seen
         self.applied: dict[int, int] = {}  # node -> slots applied when last seen
         self.heights: dict[int, int] = {}  # node -> chain height when last seen
-        self.chain: list[Block] = [GENESIS]  # the longest chain applied anywhere
-        self.chain_ids: set[str] = set()  # proposal ids in that chain
+        self.chain = SharedList([GENESIS])  # the longest chain applied anywhere
+        self.chain_ids = SlotMap()  # proposal number -> True, for each value in that chain
 
     def check(self, sim: Any, event: Any) -> Violation | None:
         kind = event.kind
@@ -76,10 +85,10 @@ class PaxosInvariants:
 
     def _record_proposal(self, w: Any, event: Any) -> None:
         # The simulator numbers proposals p1, p2, ... and rejects one sent to a down node.
-        pid = f"p{w.proposals}"
-        args = event.action.args
-        if w.proposals and pid not in self.proposals:
-            self.proposals[pid] = Proposal(pid, args["value"], event.time, args["node"])
+        if w.proposals == len(self.proposals):
+            args = event.action.args
+            pid = f"p{w.proposals}"
+            self.proposals.append(Proposal(pid, args["value"], event.time, args["node"]))
 
     def _check_node(self, node: Any, step: int) -> Violation | None:
         return self._check_promise(node, step) or self._check_learner(node, step)
@@ -117,18 +126,22 @@ class PaxosInvariants:
                 f"n{nid} accepted ballot {b} in slot {slot} "
                 f"above its promise {show_ballot(promised)}",
             )
-        votes = self.votes.setdefault((slot, ballot), {})
+        key = (slot, ballot)
+        votes = self.votes.get(key, ())
         pid = _pid(value)
-        earlier = votes.get(nid, _MISSING)
-        if earlier is not _MISSING and earlier != pid:
-            return Violation(
-                "one value accepted per ballot",
-                step,
-                f"n{nid} accepted {earlier or 'a no-op'} and {show_value(value)} "
-                f"in slot {slot}, ballot {b}",
-            )
-        votes[nid] = pid
-        if [*votes.values()].count(pid) < self.majority:
+        for voter, earlier in votes:
+            if voter == nid:
+                if earlier == pid:
+                    return None  # accepted again: counted already
+                return Violation(
+                    "one value accepted per ballot",
+                    step,
+                    f"n{nid} accepted {earlier or 'a no-op'} and {show_value(value)} "
+                    f"in slot {slot}, ballot {b}",
+                )
+        votes += ((nid, pid),)  # a new tuple: a checkpoint may share the old one
+        self.votes[key] = votes
+        if sum(earlier == pid for _, earlier in votes) < self.majority:
             return None
         return self._choose(slot, ballot, value, step)
 
@@ -142,7 +155,7 @@ class PaxosInvariants:
                 f"{show_ballot(earlier[0])}, then {show_value(value)} in ballot "
                 f"{show_ballot(ballot)}",
             )
-        if value is not None and self.proposals.get(value.id) != value:
+        if value is not None and not self._was_proposed(value):
             return Violation(
                 "chosen values were proposed",
                 step,
@@ -150,6 +163,10 @@ class PaxosInvariants:
                 "was never proposed by a client",
             )
         return None
+
+    def _was_proposed(self, value: Proposal) -> bool:
+        number = proposal_number(value.id)
+        return 0 < number < len(self.proposals) and self.proposals[number] == value
 
     def _check_promise(self, node: Any, step: int) -> Violation | None:
         promised = node.persistent.promised
@@ -212,14 +229,15 @@ class PaxosInvariants:
                     )
                 continue
             pid = node.sm.applied_ids[index - 1]
-            if pid in self.chain_ids:
+            number = proposal_number(pid)
+            if number in self.chain_ids:
                 return Violation(
                     "chains are prefixes",
                     step,
                     f"n{nid} applied {pid} twice (again as block {index})",
                 )
-            ref.append(block)  # shared with the node: costs nothing more in a checkpoint
-            self.chain_ids.add(pid)
+            ref.append(block)  # the node's own block object: stored once
+            self.chain_ids[number] = True
         return None
 
 

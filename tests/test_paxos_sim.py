@@ -12,6 +12,7 @@ from engines.node import Proposal
 from engines.paxos import BUGS
 from engines.paxos_invariants import PaxosInvariants
 from engines.script import run_file
+from engines.shared import SharedList
 from engines.sim import Simulator, StepEvent
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios" / "paxos").glob("*.scn"))
@@ -137,7 +138,7 @@ class Bench:
     def __init__(self) -> None:
         self.sim = Simulator("paxos", 3, seed=1, check=False)
         self.checker = PaxosInvariants(3)
-        self.checker.proposals = {"p1": P1, "p2": P2}
+        self.checker.proposals = SharedList([None, P1, P2])  # at their numbers
         self.step = 0
 
     def node(self, node_id: int):
