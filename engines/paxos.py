@@ -172,10 +172,8 @@ class PaxosNode(Node):
         self.next_slot = 1
         # learner state; what grows with history is in SlotMaps, which checkpoints share
         self.chosen = SlotMap()  # slot -> value
-        self.chosen_ids = SlotMap()  # proposal number -> True
-        self.duplicates = SlotMap()  # slot -> True, for a value chosen in an earlier slot too
+        self.first_slot = SlotMap()  # proposal number -> the lowest slot it is chosen in
         self.applied = 0  # slots 1..applied are applied to self.sm
-        self.applied_ids = SlotMap()  # proposal number -> True
         # what this node accepted and proposed while handling the last event, for the checkers
         self.facts: list[tuple] = []
         self._facts: list[tuple] = []
@@ -294,7 +292,7 @@ class PaxosNode(Node):
 
     # --- proposer: phase 2 -------------------------------------------------------------------
     def _propose_new(self, proposal: Proposal) -> None:
-        if proposal.id in self.proposed_ids or proposal_number(proposal.id) in self.chosen_ids:
+        if proposal.id in self.proposed_ids or proposal_number(proposal.id) in self.first_slot:
             return
         slot = self.next_slot
         self.next_slot += 1
@@ -453,8 +451,11 @@ class PaxosNode(Node):
         if self.accepts.pop(slot, None) is not None:
             del self.proposed[slot]
         if value is not None:
-            self.chosen_ids[proposal_number(value.id)] = True
-            self.proposed_ids.discard(value.id)  # chosen_ids answers for it from now on
+            number = proposal_number(value.id)
+            first = self.first_slot.get(number)
+            if first is None or slot < first:
+                self.first_slot[number] = slot
+            self.proposed_ids.discard(value.id)  # first_slot answers for it from now on
             self.pending.pop(value.id, None)
         self._apply_ready()
 
@@ -466,13 +467,15 @@ class PaxosNode(Node):
             value = chosen[self.applied]
             if value is None:
                 continue
-            number = proposal_number(value.id)
-            if number in self.applied_ids:
-                self.duplicates[self.applied] = True
+            if self._repeats(self.applied, value):
                 self.note("info", f"slot {self.applied} repeats {value.id}: applied as a no-op")
                 continue
-            self.applied_ids[number] = True
             self.sm.apply(value.id, value.value, value.proposed_at)
+
+    def _repeats(self, slot: int, value: Proposal) -> bool:
+        """Whether an applied slot holds a value already chosen, and so applied, in an earlier
+        slot. Every slot below an applied one is known, so the lowest known slot is the first."""
+        return self.first_slot[proposal_number(value.id)] < slot
 
     # --- display -----------------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -488,7 +491,11 @@ class PaxosNode(Node):
                 for slot, (b, v) in sorted(p.accepted.items())
             },
             "chosen": {
-                slot: [v.value if v else None, v.id if v else None, slot in self.duplicates]
+                slot: [
+                    v.value if v else None,
+                    v.id if v else None,
+                    v is not None and slot <= self.applied and self._repeats(slot, v),
+                ]
                 for slot, v in sorted(self.chosen.items())
             },
             "pending": [[q.id, q.value] for q in self.pending.values()],
