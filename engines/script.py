@@ -71,6 +71,7 @@ class Outcome:
     text: str
     ok: bool
     observed: str
+    expects_violation: bool = False
 
 
 @dataclass
@@ -86,7 +87,10 @@ class ScriptResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and self.error is None and self.sim.violation is None
+        """Every expectation held, and any invariant violation was one the script expected."""
+        expected_violation = any(o.expects_violation and o.ok for o in self.outcomes)
+        safe = self.sim.violation is None or expected_violation
+        return not self.failures and self.error is None and safe
 
 
 # --- tokenizing -----------------------------------------------------------------------------
@@ -343,6 +347,8 @@ def _args_expect(script: Script, args: list[str]) -> list[Any]:
     kind, rest = args[0], args[1:]
     if kind == "safe" and not rest:
         return ["safe"]
+    if kind == "violation" and len(rest) <= 1:
+        return ["violation", rest[0] if rest else None]
     if kind == "chains" and rest == ["agree"]:
         return ["chains"]
     if kind == "leader" and rest:
@@ -445,13 +451,20 @@ class _Runner:
 
     def do_expect(self, kind: str, *args: Any) -> None:
         ok, observed = getattr(self, f"expect_{kind}")(*args)
-        text = self.command.text
-        self.result.outcomes.append(Outcome(self.command.line, text, ok, observed))
+        outcome = Outcome(self.command.line, self.command.text, ok, observed, kind == "violation")
+        self.result.outcomes.append(outcome)
 
     # Each expectation returns (held, what was observed).
     def expect_safe(self) -> tuple[bool, str]:
         v = self.sim.violation
         return v is None, "no invariant violated" if v is None else str(v)
+
+    def expect_violation(self, name: str | None) -> tuple[bool, str]:
+        """For the bug lab: the named invariant (any, without a name) has been violated."""
+        v = self.sim.violation
+        if v is None:
+            return False, "no invariant violated"
+        return name is None or v.invariant.lower() == name.lower(), str(v)
 
     def expect_chains(self) -> tuple[bool, str]:
         chains = {i: self.sim.nodes[i].sm.chain for i in sorted(self.sim.nodes)}
