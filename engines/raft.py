@@ -28,6 +28,9 @@ from engines.shared import SharedList
 # The most entries one AppendEntries carries, so that a far-behind follower catches up in
 # bounded messages (etcd's MaxSizePerMsg plays this part).
 MAX_BATCH = 64
+# How many forwarded proposal ids a leader remembers, so that a Forward the network duplicated
+# is not appended twice (copies arrive within one latency range of each other).
+RECENT_FORWARDS = 64
 
 BUGS = {
     "figure8": "a new leader appends no no-op and commits old-term entries by counting replicas "
@@ -165,6 +168,7 @@ class RaftNode(Node):
         self.heard_at: dict[int, int] = {}  # leader: when each follower last answered
         self.transfer_to: int | None = None
         self.transfer_since = 0
+        self.recent_forwards: dict[str, None] = {}  # proposal ids, oldest first
 
     def new_persistent(self) -> RaftPersistent:
         return RaftPersistent()
@@ -378,7 +382,13 @@ class RaftNode(Node):
         self.maybe_commit()
 
     def on_forward(self, src: int, msg: Forward) -> None:
+        pid = msg.proposal.id
+        if pid in self.recent_forwards:
+            return  # a duplicated copy
         if self.role == "leader":
+            self.recent_forwards[pid] = None
+            if len(self.recent_forwards) > RECENT_FORWARDS:
+                del self.recent_forwards[next(iter(self.recent_forwards))]
             self.append_proposal(msg.proposal)
         else:
             self.reject(msg.proposal, f"is not the leader (forwarded by n{src})")

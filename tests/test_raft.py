@@ -742,3 +742,10 @@ def test_step_back_is_exact():
     sim.goto(sim.max_step)
     sim.goto(target)
     assert sim.digest() == middle
+
+
+def test_a_duplicated_forward_is_appended_once():
+    lead = leader(node_id=3, term=1)
+    for _ in range(2):
+        deliver(lead, 1, Forward(proposal()))
+    assert [e.pid for e in lead.persistent.log].count("p9") == 1
