@@ -11,6 +11,7 @@ Runs are plain data (`Case`), so a case is reproducible and a shrunk one replays
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -63,43 +64,79 @@ def generate(algo: str, run_seed: int, nodes: int | None, config: dict) -> Case:
     rng = random.Random(f"fuzz/{algo}/{run_seed}")
     n = nodes or rng.randint(3, 7)
     ids = list(range(1, n + 1))
-    ops: list[tuple[str, dict]] = [
-        (
-            "set_network",
-            {"drop": round(rng.uniform(0, 0.3), 3), "dup": round(rng.uniform(0, 0.2), 3)},
-        )
-    ]
-    for k in range(rng.randint(15, 45)):
-        ops.append(_random_op(rng, ids, k))
+    # Each run weighs the kinds of op differently: some runs are crash storms, some partition
+    # storms, some mostly load. Rare interleavings (Figure 8) need runs dense in one fault.
+    weights = {kind: rng.uniform(0.2, 1.0) * base for kind, base in OP_WEIGHTS.items()}
+    kinds, cumulative = list(weights), list(itertools.accumulate(weights.values()))
+    loss = {"drop": round(rng.uniform(0, 0.3), 3), "dup": round(rng.uniform(0, 0.2), 3)}
+    ops: list[tuple[str, dict]] = [("set_network", loss)]
+    for k in range(rng.randint(15, 60)):
+        kind = rng.choices(kinds, cum_weights=cumulative)[0]
+        ops.extend(_flip_flop(rng, k) if kind == "flip_flop" else [_random_op(rng, kind, ids, k)])
     return Case(algo, n, rng.randrange(2**31), dict(config), tuple(ops))
 
 
-def _random_op(rng: random.Random, ids: list[int], k: int) -> tuple[str, dict]:
-    roll = rng.random()
-    node = rng.choice(ids)
-    if roll < 0.35:
-        return ("run", {"ms": rng.randint(20, 400)})
-    if roll < 0.57:
-        value = rng.choice(
-            [f"set k{rng.randint(1, 4)} v{k}", f"del k{rng.randint(1, 4)}", f"data {k}"]
-        )
+OP_WEIGHTS = {
+    "run": 3.0,
+    "propose": 2.0,
+    "crash": 1.0,
+    "restart": 1.0,
+    "partition": 0.8,
+    "heal": 0.5,
+    "isolate": 0.3,
+    "set_network": 0.4,
+    "campaign": 0.6,
+    "churn": 0.8,
+    "rotate": 0.8,
+    "flip_flop": 0.3,
+}
+LATENCIES = [(5, 20), (20, 120), (50, 250)]
+LEADER = "leader"  # an op's node: resolved to the current leader (else n1) when it runs
+DOWN = "down"  # an op's node: resolved to a crashed node (picked by "pick") when it runs
+
+
+def _flip_flop(rng: random.Random, k: int) -> list[tuple[str, dict]]:
+    """A nemesis in the style of Jepsen's: two leaders in turn take a value while cut off,
+    then the network flips between them twice. It builds Figure 8's interleaving."""
+
+    def wait() -> tuple[str, dict]:
+        return ("run", {"ms": rng.randint(300, 700)})
+
+    return [
+        ("churn", {"value": f"flip {k}"}), wait(),
+        ("churn", {"value": f"flop {k}"}), ("rotate", {}), wait(),
+        ("rotate", {}), wait(),
+    ]  # fmt: skip
+
+
+def _random_op(rng: random.Random, kind: str, ids: list[int], k: int) -> tuple[str, dict]:
+    # Faults aimed at whoever leads when the op runs find leader-change bugs far sooner.
+    node = LEADER if rng.random() < 0.4 else rng.choice(ids)
+    if kind == "run":
+        # Short waits catch an entry half-replicated; long ones let elections finish.
+        return ("run", {"ms": rng.randint(1, 30) if rng.random() < 0.5 else rng.randint(30, 400)})
+    if kind == "propose":
+        key = rng.randint(1, 4)
+        value = rng.choice([f"set k{key} v{k}", f"del k{key}", f"data {k}"])
         return ("propose", {"value": value, "node": node})
-    if roll < 0.65:
-        return ("crash", {"node": node})
-    if roll < 0.73:
-        return ("restart", {"node": node})
-    if roll < 0.81:
+    if kind == "partition":
         shuffled = rng.sample(ids, len(ids))
         cut = rng.randint(1, len(ids) - 1)
         return ("partition", {"groups": [sorted(shuffled[:cut]), sorted(shuffled[cut:])]})
-    if roll < 0.86:
+    if kind == "heal":
         return ("heal", {})
-    if roll < 0.89:
-        return ("isolate", {"node": node})
-    if roll < 0.94:
-        spike = rng.choice([(5, 20), (20, 120), (50, 250)])
-        return ("set_network", {"latency_min": spike[0], "latency_max": spike[1]})
-    return ("campaign", {"node": node})
+    if kind == "set_network":
+        low, high = rng.choice(LATENCIES)
+        return ("set_network", {"latency_min": low, "latency_max": high})
+    if kind == "churn":
+        # The leader is cut off, then takes a value it cannot replicate: uncommitted entries
+        # of different terms at one index are what Figure 8 is made of.
+        return ("churn", {"value": f"churn {k}"})
+    if kind == "rotate":
+        return ("rotate", {})
+    if kind == "restart" and rng.random() < 0.7:
+        return ("restart", {"node": DOWN, "pick": rng.randrange(64)})
+    return (kind, {"node": node})  # crash, restart, isolate, campaign
 
 
 # --- executing ------------------------------------------------------------------------------
@@ -107,16 +144,36 @@ def execute(case: Case) -> Outcome:
     sim = Simulator(case.algo, case.nodes, case.seed, case.config, keep_events=False)
     outcome = Outcome(case, sim)
     for kind, args in case.ops:
-        if kind == "run":
-            end = sim.now + args["ms"]
-            sim.run_until(lambda: sim.violation is not None, time_limit=end)
-        else:
-            sim.act(Action(kind, dict(args)))
+        _apply_op(sim, kind, args)
         if sim.violation:
             outcome.failure, outcome.detail = sim.violation.invariant, str(sim.violation)
             return outcome
     _liveness_phase(outcome)
     return outcome
+
+
+def _apply_op(sim: Simulator, kind: str, args: dict) -> None:
+    if kind == "run":
+        sim.run_until(lambda: sim.violation is not None, time_limit=sim.now + args["ms"])
+    elif kind == "churn":
+        leader = sim.leader()
+        if leader is not None:
+            sim.isolate(leader)
+            sim.propose(args["value"], leader)
+    elif kind == "rotate":
+        # The cut-off side rejoins and the current leader is cut off instead.
+        leader = sim.leader()
+        sim.heal()
+        if leader is not None:
+            sim.isolate(leader)
+    elif args.get("node") == LEADER:
+        sim.act(Action(kind, args | {"node": sim.leader() or 1}))
+    elif args.get("node") == DOWN:
+        down = sorted(sim.world.down)
+        if down:
+            sim.restart(down[args["pick"] % len(down)])
+    else:
+        sim.act(Action(kind, dict(args)))
 
 
 def _liveness_phase(outcome: Outcome) -> None:

@@ -101,18 +101,22 @@ def main(
 def run(
     script: Annotated[Path, typer.Argument(help="Scenario script to run headless.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    bug: BugOption = None,
 ) -> None:
     """Run a scenario script headless and check its expectations.
 
     Exit 0 when every expectation held and no invariant was violated, 1 when one failed,
     2 for a script that cannot run (printed as FILE:LINE: message).
     """
-    from engines.script import ScriptError, run_file
+    from engines.script import ScriptError, parse_file
+    from engines.script import run as run_script
 
     try:
-        result = run_file(script)
+        parsed = parse_file(script)
     except ScriptError as exc:
         fail(str(exc))
+    parsed.config |= _config(parsed.algo, bug)
+    result = run_script(parsed)
     sim = result.sim
     summary = {
         "ok": result.ok,
