@@ -49,6 +49,7 @@ class ElectionSafety:
     """At most one leader per term, over the whole history."""
 
     name = "Election Safety"
+    leaders_only = True
 
     def __init__(self) -> None:
         self.leader_of: dict[int, int] = {}  # term -> the node that led it
@@ -67,6 +68,7 @@ class LeaderAppendOnly:
     """A leader never overwrites or deletes entries of its own log while it leads."""
 
     name = "Leader Append-Only"
+    leaders_only = True
 
     def __init__(self) -> None:
         self.seen: dict[int, tuple[int, int, Any]] = {}  # node -> (term, log length, last entry)
@@ -107,18 +109,23 @@ class LogMatching:
     by induction on the index. A shadow copy of each log shows which of its entries are new."""
 
     name = "Log Matching"
+    leaders_only = False
 
     def __init__(self) -> None:
         self.runs: dict[int, TermRun] = {}
         self.shadow: dict[int, SharedList] = {}  # node -> its log as last checked
+        self.tip: dict[int, tuple[int, Any]] = {}  # node -> (length, last entry) of the shadow
 
     def check(self, node: Any) -> str | None:
         log = node.persistent.log
+        tip = (len(log), log[-1])
+        known = self.tip.get(node.id)
+        if known is not None and known[0] == tip[0] and known[1] is tip[1]:
+            return None
+        self.tip[node.id] = tip
         shadow = self.shadow.get(node.id)
         if shadow is None:
             shadow = self.shadow[node.id] = SharedList([log[0]])
-        elif len(log) == len(shadow) and log[-1] is shadow[-1]:
-            return None
         first = min(len(log), len(shadow))
         while first > 1 and log[first - 1] is not shadow[first - 1]:
             first -= 1
@@ -137,16 +144,23 @@ class LogMatching:
             self.runs[entry.term] = TermRun(i, prev_term, node_id, entry)
             return None
         offset, known = i - run.first, len(run.entries)
-        where = f"index {i} term {entry.term}: n{node_id} and n{run.by}"
         if offset < 0 or offset > known or (prev_term != entry.term) != (offset == 0):
-            return f"{where} disagree on where term {entry.term} starts (n{run.by}: {run.first})"
+            return f"{_where(i, entry, node_id, run)} disagree on where term {entry.term} starts"
         if offset == 0 and prev_term != run.prev_term:
-            return f"{where} hold it after entries of terms {prev_term} and {run.prev_term}"
+            return (
+                f"{_where(i, entry, node_id, run)} hold it after entries of terms {prev_term} "
+                f"and {run.prev_term}"
+            )
         if offset == known:
             run.entries.append(entry)
         elif not _same(entry, run.entries[offset]):
-            return f"{where} hold {_show(entry)} and {_show(run.entries[offset])}"
+            other = _show(run.entries[offset])
+            return f"{_where(i, entry, node_id, run)} hold {_show(entry)} and {other}"
         return None
+
+
+def _where(i: int, entry: Any, node_id: int, run: TermRun) -> str:
+    return f"index {i} term {entry.term}: n{node_id} and n{run.by} (from index {run.first})"
 
 
 class StateMachineSafety:
@@ -154,6 +168,7 @@ class StateMachineSafety:
     committed log prefixes, and chains, are prefixes of each other."""
 
     name = "State Machine Safety"
+    leaders_only = False
 
     def __init__(self, committed: Committed) -> None:
         self.committed = committed
@@ -222,6 +237,7 @@ class LeaderCompleteness:
     """An entry committed in term T is in the log of every leader of a term above T."""
 
     name = "Leader Completeness"
+    leaders_only = True
 
     def __init__(self, committed: Committed) -> None:
         self.committed = committed
@@ -247,6 +263,7 @@ class Persistence:
     across crashes and restarts."""
 
     name = "Persistence"
+    leaders_only = False
 
     def __init__(self) -> None:
         self.state: dict[int, tuple[int, int | None]] = {}  # node -> (term, voted_for) last seen
@@ -281,6 +298,8 @@ class RaftInvariants:
             LeaderCompleteness(committed),
             Persistence(),
         ]
+        # Three checks look at leaders only: followers, most events, skip them.
+        self.any_role = [c for c in self.checks if not c.leaders_only]
 
     def check(self, sim: Any, event: Any) -> Violation | None:
         if event.kind == "drop":
@@ -288,7 +307,7 @@ class RaftInvariants:
         node = sim.world.nodes.get(event.node)
         if node is None:
             return None
-        for invariant in self.checks:
+        for invariant in self.checks if node.role == "leader" else self.any_role:
             problem = invariant.check(node)
             if problem:
                 return Violation(invariant.name, event.step, problem)
