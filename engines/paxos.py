@@ -46,6 +46,7 @@ from engines.protocols import Protocol
 from engines.shared import SlotMap
 
 CATCHUP_BATCH = 64  # chosen slots sent per CatchUp answer
+_UNKNOWN = object()  # a slot not chosen yet (None is a chosen no-op)
 
 BUGS = {
     "ignore_promise": "an acceptor accepts a ballot below the one it promised",
@@ -457,14 +458,14 @@ class PaxosNode(Node):
                 self.first_slot[number] = slot
             self.proposed_ids.discard(value.id)  # first_slot answers for it from now on
             self.pending.pop(value.id, None)
-        self._apply_ready()
+        if slot == self.applied + 1:  # otherwise a gap below it still waits
+            self._apply_ready()
 
     def _apply_ready(self) -> None:
         """Apply chosen slots in slot order; a gap waits until its slot is chosen."""
         chosen = self.chosen
-        while self.applied + 1 in chosen:
+        while (value := chosen.get(self.applied + 1, _UNKNOWN)) is not _UNKNOWN:
             self.applied += 1
-            value = chosen[self.applied]
             if value is None:
                 continue
             if self._repeats(self.applied, value):

@@ -31,6 +31,7 @@ from engines.sim import Violation
 
 Ballot = tuple[int, int]
 ZERO: Ballot = (0, 0)
+_MISSING = object()
 
 
 def show_ballot(ballot: Ballot) -> str:
@@ -81,7 +82,11 @@ class PaxosInvariants:
         node = w.nodes.get(event.node)
         if node is None:
             return None  # crashed: its persistent state cannot change while it is down
-        return self._check_facts(node, event.step) or self._check_node(node, event.step)
+        if node.facts:
+            found = self._check_facts(node, event.step)
+            if found:
+                return found
+        return self._check_node(node, event.step)
 
     def _record_proposal(self, w: Any, event: Any) -> None:
         # The simulator numbers proposals p1, p2, ... and rejects one sent to a down node.
@@ -91,7 +96,17 @@ class PaxosInvariants:
             self.proposals.append(Proposal(pid, args["value"], event.time, args["node"]))
 
     def _check_node(self, node: Any, step: int) -> Violation | None:
-        return self._check_promise(node, step) or self._check_learner(node, step)
+        """Look closer only at what changed since the node was last seen: most steps change
+        neither its promise, nor how far it applied, nor its chain."""
+        nid = node.id
+        found = None
+        if node.persistent.promised != self.promised.get(nid, ZERO):
+            found = self._check_promise(node, step)
+        if not found and node.applied != self.applied.get(nid, 0):
+            found = self._check_applied(node, step)
+        if not found and len(node.sm.chain) - 1 != self.heights.get(nid, 0):
+            found = self._check_chain(node, step)
+        return found
 
     # --- acceptors and proposers ---------------------------------------------------------
     def _check_facts(self, node: Any, step: int) -> Violation | None:
@@ -105,8 +120,11 @@ class PaxosInvariants:
         return None
 
     def _proposed(self, nid: int, slot: int, ballot: Ballot, value: Any, step: int):
-        earlier = self.proposed.setdefault((slot, ballot), value)
-        if _pid(earlier) != _pid(value):
+        key = (slot, ballot)
+        earlier = self.proposed.get(key, _MISSING)
+        if earlier is _MISSING:
+            self.proposed[key] = value
+        elif _pid(earlier) != _pid(value):
             return Violation(
                 "one value proposed per ballot",
                 step,
@@ -117,13 +135,12 @@ class PaxosInvariants:
 
     def _accepted(self, node: Any, slot: int, ballot: Ballot, value: Any, step: int):
         nid = node.id
-        b = show_ballot(ballot)
         promised = node.persistent.promised
         if ballot > promised:
             return Violation(
                 "promise covers accepted",
                 step,
-                f"n{nid} accepted ballot {b} in slot {slot} "
+                f"n{nid} accepted ballot {show_ballot(ballot)} in slot {slot} "
                 f"above its promise {show_ballot(promised)}",
             )
         key = (slot, ballot)
@@ -137,16 +154,20 @@ class PaxosInvariants:
                     "one value accepted per ballot",
                     step,
                     f"n{nid} accepted {earlier or 'a no-op'} and {show_value(value)} "
-                    f"in slot {slot}, ballot {b}",
+                    f"in slot {slot}, ballot {show_ballot(ballot)}",
                 )
         votes += ((nid, pid),)  # a new tuple: a checkpoint may share the old one
         self.votes[key] = votes
-        if sum(earlier == pid for _, earlier in votes) < self.majority:
+        if len(votes) < self.majority or sum(p == pid for _, p in votes) < self.majority:
             return None
         return self._choose(slot, ballot, value, step)
 
     def _choose(self, slot: int, ballot: Ballot, value: Any, step: int) -> Violation | None:
-        earlier = self.chosen.setdefault(slot, (ballot, value))
+        earlier = self.chosen.get(slot)
+        if earlier is None:
+            self.chosen[slot] = earlier = (ballot, value)
+        elif earlier[1] is value:
+            return None  # another vote for the same choice, checked at the first
         if _pid(earlier[1]) != _pid(value):
             return Violation(
                 "one value chosen per slot",
@@ -181,19 +202,18 @@ class PaxosInvariants:
         return None
 
     # --- learners ------------------------------------------------------------------------
-    def _check_learner(self, node: Any, step: int) -> Violation | None:
+    def _check_applied(self, node: Any, step: int) -> Violation | None:
         nid = node.id
         applied = node.applied
         last = self.applied.get(nid, 0)
-        if applied != last:
-            if applied < last:
-                last = 0  # restarted: the node re-learns from slot 1
-            self.applied[nid] = applied
-            for slot in range(last + 1, applied + 1):
-                found = self._applied(nid, slot, node.chosen[slot], step)
-                if found:
-                    return found
-        return self._check_chain(node, step)
+        if applied < last:
+            last = 0  # restarted: the node re-learns from slot 1
+        self.applied[nid] = applied
+        for slot in range(last + 1, applied + 1):
+            found = self._applied(nid, slot, node.chosen[slot], step)
+            if found:
+                return found
+        return None
 
     def _applied(self, nid: int, slot: int, value: Any, step: int) -> Violation | None:
         chosen = self.chosen.get(slot)
@@ -211,8 +231,6 @@ class PaxosInvariants:
         chain = node.sm.chain
         height = len(chain) - 1
         last = self.heights.get(nid, 0)
-        if height == last:
-            return None
         if height < last:
             last = 0  # restarted with an empty chain
         self.heights[nid] = height
