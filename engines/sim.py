@@ -92,7 +92,7 @@ class StepEvent:
     src: int | None = None
     msg: Message | None = None
     detail: str = ""  # timer name, drop reason, or action text
-    notes: list[Note] = field(default_factory=list)
+    notes: tuple[Note, ...] = ()  # a tuple: most events have none, and events are kept
     sent_at: int = 0
     action: Action | None = None
 
@@ -123,7 +123,7 @@ class Violation:
 SHARED_TYPES = (SharedList, SlotMap)
 
 
-def _shared_view(index: int) -> SharedList | SlotMap:
+def _shared_view(kind: type, index: int) -> SharedList | SlotMap:
     """Stands in a checkpoint for a shared container's view; `_Restorer` resolves it."""
     raise RuntimeError("shared views are resolved by the checkpoint unpickler")
 
@@ -137,8 +137,8 @@ class _Checkpointer(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) in SHARED_TYPES:
-            self.views.append((type(obj), obj.view()))
-            return (_shared_view, (len(self.views) - 1,))
+            self.views.append(obj.view())  # the pickle names the type: no tuple kept per view
+            return (_shared_view, (type(obj), len(self.views) - 1))
         return NotImplemented
 
 
@@ -149,7 +149,7 @@ class _Restorer(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if module == __name__ and name == "_shared_view":
-            return lambda index: self.views[index][0].from_view(self.views[index][1])
+            return lambda kind, index: kind.from_view(self.views[index])
         return super().find_class(module, name)
 
 
@@ -313,7 +313,8 @@ class Simulator:
                     break
         if self.keep_events:
             self.events.append(event)
-        self.max_step = max(self.max_step, number)
+        if number > self.max_step:
+            self.max_step = number
         if number % CHECKPOINT_EVERY == 0 and number not in self.checkpoints:
             self.checkpoints[number] = Checkpoint.of(w)
         return event
@@ -471,7 +472,7 @@ class Simulator:
             elif type(effect) is CancelTimer:
                 w.timers[node.id].pop(effect.name, None)
             else:
-                event.notes.append(effect)
+                event.notes += (effect,)
         return event
 
     def _send(self, src: int, dst: int, msg: Message) -> None:
@@ -501,7 +502,7 @@ class Simulator:
         w = self.world
         event.node = node
         if node not in w.nodes:
-            event.notes.append(Note("reject", f"{node_name(node)} is down: proposal rejected"))
+            event.notes += (Note("reject", f"{node_name(node)} is down: proposal rejected"),)
             return None
         w.proposals += 1
         w.nodes[node].on_propose(w.now, Proposal(f"p{w.proposals}", value, w.now, node))
@@ -511,7 +512,7 @@ class Simulator:
         w = self.world
         event.node = node
         if node not in w.nodes:
-            event.notes.append(Note("info", f"{node_name(node)} is already down"))
+            event.notes += (Note("info", f"{node_name(node)} is already down"),)
             return
         w.down[node] = w.nodes.pop(node).persistent
         w.timers[node] = {}
@@ -521,7 +522,7 @@ class Simulator:
     def _do_restart(self, event: StepEvent, node: int) -> Node | None:
         event.node = node
         if node in self.world.nodes:
-            event.notes.append(Note("info", f"{node_name(node)} is already up"))
+            event.notes += (Note("info", f"{node_name(node)} is already up"),)
             return None
         return self._boot(node, self.world.down.pop(node))
 
@@ -532,7 +533,7 @@ class Simulator:
     def _do_campaign(self, event: StepEvent, node: int) -> Node | None:
         event.node = node
         if node not in self.world.nodes:
-            event.notes.append(Note("info", f"{node_name(node)} is down"))
+            event.notes += (Note("info", f"{node_name(node)} is down"),)
             return None
         self.world.nodes[node].on_campaign(self.world.now)
         return self.world.nodes[node]
