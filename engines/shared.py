@@ -84,11 +84,16 @@ class SharedList:
         return index
 
     def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return (
-                self._items[: self._n][index] if self._n != len(self._items) else self._items[index]
-            )
-        return self._items[self._index(index)]
+        # The hot path of every log lookup: plain ints first, with no helper call.
+        n = self._n
+        if type(index) is int:
+            if 0 <= index < n:
+                return self._items[index]
+            if -n <= index < 0:
+                return self._items[index + n]
+            raise IndexError("SharedList index out of range")
+        start, stop, step = index.indices(n)
+        return self._items[start:stop:step]
 
     def __len__(self) -> int:
         return self._n

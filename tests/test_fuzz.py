@@ -8,15 +8,18 @@ from engines.fuzz import execute, first_failure, generate
 from engines.trace import load_trace, save_trace
 from tui.cli import app
 
-# Runs each bug needs from seed 1 (measured); the issue allows up to 500.
+# A bound on the runs each bug needs from seed 1; the issue allows up to 500. Measured on
+# 2026-11-27: figure8 12, forget_vote 3, no_prevlog_check 2, vote_any_log 4, ignore_promise 5,
+# ignore_accepted 6, forget_promise 1. The bounds leave room for engine timing changes; the
+# fuzzer stops at the first failure, so a loose bound costs no time.
 RUNS_TO_FIND = {
-    "figure8": 12,
-    "forget_vote": 3,
-    "no_prevlog_check": 2,
-    "vote_any_log": 4,
-    "ignore_promise": 7,
-    "ignore_accepted": 1,
-    "forget_promise": 1,
+    "figure8": 50,
+    "forget_vote": 20,
+    "no_prevlog_check": 20,
+    "vote_any_log": 20,
+    "ignore_promise": 30,
+    "ignore_accepted": 30,
+    "forget_promise": 20,
 }
 
 
