@@ -217,6 +217,16 @@ def test_a_majority_of_accepted_chooses_broadcasts_and_applies():
     assert deliver(node, 4, Accepted((1, 1), 1)) == []  # late answers change nothing
 
 
+def test_a_chosen_value_is_not_proposed_again_and_the_proposer_forgets_its_id():
+    node = leader(1)
+    node.on_propose(0, P1)
+    effects(node)
+    deliver(node, 2, Accepted((1, 1), 1))
+    deliver(node, 3, Accepted((1, 1), 1))
+    assert node.proposed_ids == set()  # bounded: what is chosen is remembered by slot
+    assert sends(deliver(node, 4, Forward(P1))) == []  # a late retry of a chosen value
+
+
 def test_accepted_for_another_ballot_is_ignored():
     node = leader(1)
     node.on_propose(0, P1)
@@ -381,6 +391,15 @@ def test_a_proposal_chosen_twice_is_applied_once_and_shown_as_a_duplicate():
     assert node.describe()["chosen"][3] == ["set x 1", "p1", True]
     assert node.describe()["chosen"][1] == ["set x 1", "p1", False]
     assert any("repeats p1" in t for t in notes(out))
+
+
+def test_a_duplicate_learned_before_its_first_slot_is_still_the_later_one():
+    node = make(3)
+    deliver(node, 1, Chosen(((3, P1),)))
+    out = deliver(node, 1, Chosen(((1, P1), (2, P2))))
+    assert node.sm.applied_ids == ["p1", "p2"] and node.applied == 3
+    assert [v[2] for v in node.describe()["chosen"].values()] == [False, False, True]
+    assert any("slot 3 repeats p1" in t for t in notes(out))
 
 
 def test_a_learned_chosen_value_is_never_replaced():
