@@ -45,17 +45,28 @@ def measure_speed(algo: str, steps: int, check: bool, clock: Clock) -> dict[str,
     }
 
 
-def measure_history(algo: str, clock: Clock, steps: int = HISTORY_STEPS) -> dict[str, float]:
-    """Peak memory to hold `steps` steps of history, and the time of one step back there."""
+def measure_memory(algo: str, steps: int = HISTORY_STEPS) -> float:
+    """Peak traced memory, in MB, to run and keep `steps` steps of history."""
     tracemalloc.start()
     sim = Simulator(algo, NODES, SEED)
     under_load(sim, steps)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    started = clock()
-    sim.step_back()
-    back = clock() - started
-    return {"step_back_ms": back * 1000, "memory_mb": peak / 2**20, "steps": sim.step_count + 1}
+    return peak / 2**20
+
+
+def measure_step_back(algo: str, clock: Clock, steps: int = HISTORY_STEPS) -> float:
+    """Milliseconds for one step back at step `steps`: the median of five in a row.
+
+    Measured in a run of its own: tracing memory would slow the first restore several-fold."""
+    sim = Simulator(algo, NODES, SEED)
+    under_load(sim, steps)
+    times = []
+    for _ in range(5):
+        started = clock()
+        sim.step_back()
+        times.append((clock() - started) * 1000)
+    return sorted(times)[2]
 
 
 def run_all(clock: Clock, steps: int = 50_000, history_steps: int = HISTORY_STEPS) -> dict:
@@ -68,7 +79,10 @@ def run_all(clock: Clock, steps: int = 50_000, history_steps: int = HISTORY_STEP
             "events_per_s_unchecked": round(unchecked["events_per_s"]),
             "sim_seconds_per_s": round(checked["sim_seconds_per_s"], 1),
         }
-    history = measure_history("raft", clock, history_steps)
-    report["step_back_ms_at_100k"] = round(history["step_back_ms"], 2)
-    report["memory_mb_at_100k"] = round(history["memory_mb"], 1)
+    # The history figures are the worse of the two algorithms.
+    backs = [measure_step_back(algo, clock, history_steps) for algo in ALGORITHMS]
+    report["step_back_ms_at_100k"] = round(max(backs), 2)
+    report["memory_mb_at_100k"] = round(
+        max(measure_memory(a, history_steps) for a in ALGORITHMS), 1
+    )
     return report

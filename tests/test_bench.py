@@ -1,0 +1,34 @@
+"""The benchmark command reports every figure (tiny sizes: this is not a timed test)."""
+
+import itertools
+import json
+
+from typer.testing import CliRunner
+
+from engines import bench
+from tui.cli import app
+
+
+def test_run_all_reports_every_key_with_a_fake_clock():
+    ticks = itertools.count()
+    report = bench.run_all(lambda: next(ticks) / 1000, steps=2000, history_steps=3000)
+    for algo in ("raft", "paxos"):
+        assert set(report[algo]) == {"events_per_s", "events_per_s_unchecked", "sim_seconds_per_s"}
+        assert report[algo]["events_per_s"] > 0
+    assert report["step_back_ms_at_100k"] > 0 and report["memory_mb_at_100k"] > 0
+
+
+def test_under_load_commits_client_values():
+    from engines.sim import Simulator
+
+    sim = Simulator("raft", 5, 1)
+    bench.under_load(sim, 3000)
+    assert sim.step_count == 3000 and sim.violation is None
+    assert min(sim.state_machine(i).height for i in sim.node_ids) > 10
+
+
+def test_bench_json_shape(monkeypatch):
+    fake = {"raft": {}, "paxos": {}, "step_back_ms_at_100k": 1.0, "memory_mb_at_100k": 2.0}
+    monkeypatch.setattr(bench, "run_all", lambda clock, steps: fake)
+    result = CliRunner().invoke(app, ["bench", "--json"])
+    assert result.exit_code == 0 and json.loads(result.output) == fake
