@@ -131,18 +131,22 @@ class SlotMap:
     """A dict keyed by slot (int, or a tuple whose first item is the slot). Iteration goes in
     chunk order, then insertion order, so it is deterministic; sort when order matters."""
 
-    __slots__ = ("_chunks", "_owned", "_len")
+    __slots__ = ("_chunks", "_owned", "_len", "_last_view")
 
     def __init__(self, items: Iterable[tuple[Any, Any]] = ()) -> None:
         self._chunks: dict[int, dict] = {}
         self._owned: set[int] = set()
         self._len = 0
+        self._last_view: tuple[dict[int, dict], int] | None = None
         for key, value in items:
             self[key] = value
 
     def view(self) -> tuple[dict[int, dict], int]:
-        self._owned = set()
-        return (dict(self._chunks), self._len)
+        # A map unchanged since the last checkpoint hands out the same view again.
+        if self._last_view is None:
+            self._owned = set()
+            self._last_view = (dict(self._chunks), self._len)
+        return self._last_view
 
     @classmethod
     def from_view(cls, view: tuple[dict[int, dict], int]) -> SlotMap:
@@ -151,6 +155,7 @@ class SlotMap:
         return restored
 
     def _writable(self, chunk: int) -> dict:
+        self._last_view = None
         if chunk in self._owned:
             return self._chunks[chunk]
         copy = dict(self._chunks.get(chunk, ()))
