@@ -7,6 +7,7 @@ number of steps per tick for each speed level ("max" steps until a frame's budge
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from functools import partial
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -27,10 +28,11 @@ from tui.screens.help import HelpScreen
 from tui.screens.prompts import (
     NetworkPrompt,
     PartitionPrompt,
+    PathPrompt,
     PresetPicker,
     ProposePrompt,
-    SaveTracePrompt,
 )
+from tui.widgets.diagram import DiagramPane
 from tui.widgets.nodes import NodeGrid
 from tui.widgets.panels import Banner, EventLog, NetworkPanel, StatusBar
 
@@ -41,6 +43,8 @@ MAX_TICK_S = 1 / 60  # the tick interval at "max"
 MAX_BUDGET_S = 0.008  # wall time spent stepping per tick at "max", so keys get their turn
 FRAME_S = 1 / 20  # during autoplay, redraw the panels at most this often
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+NARROW = 100  # below this width the diagram takes the whole screen under the status bar
+BOTTOM_SHARE, BOTTOM_MIN, BOTTOM_MAX = 0.35, 6, 16  # network and events: rows above the footer
 
 
 def speed_label(speed: int) -> str:
@@ -57,25 +61,44 @@ class MainScreen(Screen):
         self.grid = NodeGrid(self.app.sim.node_ids)
         self.network = NetworkPanel(id="network")
         self.events = EventLog(id="events")
+        self.diagram = DiagramPane(id="diagram")
         yield self.status
         yield self.banner
-        yield self.grid
-        with Horizontal(id="bottom"):
-            yield self.network
-            yield self.events
+        with Horizontal(id="body"):
+            with Vertical(id="main"):
+                yield self.grid
+                with Horizontal(id="bottom"):
+                    yield self.network
+                    yield self.events
+            yield self.diagram
         yield Footer(compact=True)
         self.composed = True
 
     def on_mount(self) -> None:
+        self.show_diagram(self.app.diagram_shown)
         self.app.refresh_view()
 
-    def show(self, sim: Simulator, playing: bool, speed: str, selected: int) -> None:
+    def on_resize(self) -> None:
+        width, height = self.size
+        self.query_one("#body").set_class(width < NARROW, "-narrow")
+        # A share of the screen above the footer, not of #main (a CSS percentage would be).
+        rows = int(BOTTOM_SHARE * (height - 1))
+        self.query_one("#bottom").styles.height = max(BOTTOM_MIN, min(BOTTOM_MAX, rows))
+
+    def show_diagram(self, shown: bool) -> None:
+        self.diagram.set_class(shown, "-shown")
+        self.query_one("#body").set_class(shown, "-diagram")
+
+    def show(
+        self, sim: Simulator, playing: bool, speed: str, selected: int, follow: bool = False
+    ) -> None:
         with self.app.batch_update():
             self.status.show(sim, playing, speed, selected)
             self.banner.show(sim)
             self.grid.show(sim, selected)
             self.network.show(sim)
             self.events.show(sim)
+            self.diagram.show(sim, follow)
 
 
 class ConsensusApp(App):
@@ -92,6 +115,7 @@ class ConsensusApp(App):
         self.timer: Timer | None = None
         self.drawn_at = 0.0  # wall time of the last autoplay redraw
         self.cursor_blink = True  # the prompts' input cursor; tests turn it off
+        self.diagram_shown = False
         self.start_message = message
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -111,11 +135,12 @@ class ConsensusApp(App):
     def speed(self) -> int:
         return SPEEDS[self.speed_index]
 
-    def refresh_view(self) -> None:
-        """Show the simulator's current step on every panel."""
+    def refresh_view(self, follow: bool = False) -> None:
+        """Show the simulator's current step on every panel. `follow` brings the diagram
+        back to the current step even when it was scrolled back."""
         screen = self.main_screen
         if screen is not None and screen.composed:
-            screen.show(self.sim, self.playing, speed_label(self.speed), self.selected)
+            screen.show(self.sim, self.playing, speed_label(self.speed), self.selected, follow)
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -131,7 +156,7 @@ class ConsensusApp(App):
             self.selected = sim.node_ids[0]
         if resize and self.main_screen is not None:
             await self.main_screen.recompose()
-        self.refresh_view()
+        self.refresh_view(follow=True)
 
     # --- autoplay ----------------------------------------------------------------------------
     def play(self) -> None:
@@ -174,17 +199,17 @@ class ConsensusApp(App):
             self.pause()
         else:
             self.play()
-        self.refresh_view()
+        self.refresh_view(follow=self.playing)
 
     def action_step(self) -> None:
         self.pause()
         self.sim.step()
-        self.refresh_view()
+        self.refresh_view(follow=True)
 
     def action_step_back(self) -> None:
         self.pause()
         self.sim.step_back()
-        self.refresh_view()
+        self.refresh_view(follow=True)
 
     def action_faster(self) -> None:
         self.change_speed(1)
@@ -233,7 +258,7 @@ class ConsensusApp(App):
     def act(self, action, *args: Any, **kwargs: Any) -> None:
         """Take a user action as one step (at an earlier step this forks a new future)."""
         action(*args, **kwargs)
-        self.refresh_view()
+        self.refresh_view(follow=True)
 
     # --- actions: network --------------------------------------------------------------------
     def action_partition(self) -> None:
@@ -304,22 +329,103 @@ class ConsensusApp(App):
             self.notify(result.error, severity="warning", markup=False)
 
     def action_save_trace(self) -> None:
-        sim = self.sim
-        name = f"{sim.protocol.name}-seed{sim.seed}-step{sim.step_count}.trace.json"
+        from engines.trace import save_trace
+
+        self.ask_path("Save the trace", default_name(self.sim, "trace.json"), save_trace, "trace")
+
+    def action_open_trace(self) -> None:
+        def done(path: str | None) -> None:
+            if path is not None:
+                self.run_worker(self.open_trace(path), group="trace", exclusive=True)
+
+        found = sorted(str(p) for p in Path.cwd().glob("*.trace.json"))[:8]
+        self.push_screen(PathPrompt("Open a trace", must_exist=True, choices=found), done)
+
+    async def open_trace(self, path: str) -> None:
+        """Replay a trace in a thread (a long one takes a while; keys keep working), then
+        make it the session. A damaged or foreign file only earns a message."""
+        from engines.trace import TraceError, load_trace
+
+        self.notify(f"opening {path}…", markup=False)
+        try:
+            sim = await asyncio.to_thread(load_trace, path)
+        except TraceError as e:
+            message = f"{e}\nThe current session is unchanged."
+            self.notify(message, severity="error", markup=False, timeout=8)
+            return
+        await self.use_simulator(sim)
+        self.notify(f"opened {path} at step {sim.step_count}", markup=False)
+
+    def action_export_diagram(self) -> None:
+        from tui.exports import diagram_svg, write_file
+
+        mode = self.diagram_mode()
+
+        def export(sim: Simulator, path: str) -> Path:
+            svg, drawn, total = diagram_svg(sim, mode)
+            if drawn < total:
+                self.notify(f"the SVG shows the latest {drawn} of {total} rows", markup=False)
+            return write_file(path, svg)
+
+        name = default_name(self.sim, "diagram.svg")
+        self.ask_path("Export the space-time diagram (SVG)", name, export, "diagram")
+
+    def action_export_log(self) -> None:
+        from tui.exports import event_log_text, write_file
+
+        def export(sim: Simulator, path: str) -> Path:
+            return write_file(path, event_log_text(sim))
+
+        name = default_name(self.sim, "events.txt")
+        self.ask_path("Export the event log (text)", name, export, "event log")
+
+    def ask_path(self, title: str, default: str, write, what: str) -> None:
+        """Ask for a file name, then write(sim, path) and say where it went."""
 
         def done(path: str | None) -> None:
             if path is None:
                 return
-            from engines.trace import save_trace
-
             try:
-                saved = save_trace(self.sim, path)
+                saved = write(self.sim, path)
             except OSError as e:
-                self.notify(f"cannot save {path}: {e}", severity="error", markup=False)
+                self.notify(f"cannot write {path}: {e}", severity="error", markup=False)
                 return
-            self.notify(f"trace saved to {saved}", markup=False)
+            self.notify(f"{what} saved to {saved}", markup=False)
 
-        self.push_screen(SaveTracePrompt(name), done)
+        self.push_screen(PathPrompt(title, default), done)
+
+    # --- actions: the diagram ----------------------------------------------------------------
+    def action_toggle_diagram(self) -> None:
+        self.diagram_shown = not self.diagram_shown
+        if self.main_screen is not None:
+            self.main_screen.show_diagram(self.diagram_shown)
+        self.refresh_view(follow=True)
+
+    def action_diagram_filter(self) -> None:
+        if not self.diagram_shown:
+            self.action_toggle_diagram()
+        pane = self.main_screen.diagram
+        pane.set_mode(pane.rows.index.next_mode(), self.sim)
+
+    def action_diagram_scroll(self, where: str) -> None:
+        if not self.diagram_shown:
+            key = self.keymap["view.diagram"].split(",")[0]
+            self.notify(f"the diagram is hidden: {key} shows it", severity="warning")
+            return
+        rows = self.main_screen.diagram.rows
+        if where == "older":
+            rows.page(-1)
+        elif where == "newer":
+            rows.page(1)
+        elif where == "oldest":
+            rows.to_start()
+        else:
+            rows.to_end()
+
+    def diagram_mode(self) -> str:
+        screen = self.main_screen
+        index = screen.diagram.rows.index if screen is not None else None
+        return index.mode if index is not None and self.diagram_shown else "all"
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.keymap))
@@ -348,6 +454,11 @@ class ConsensusApp(App):
             )
         if self.sim.config.get("bug"):
             yield SystemCommand("Bug: off", "Reset with no bug", partial(self.set_bug, None))
+
+
+def default_name(sim: Simulator, what: str) -> str:
+    """`raft-seed1-step40.<what>`: the file names the prompts offer."""
+    return f"{sim.protocol.name}-seed{sim.seed}-step{sim.step_count}.{what}"
 
 
 def preset_scenarios(algo: str) -> list[tuple[str, str, Path]]:

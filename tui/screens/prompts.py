@@ -1,4 +1,4 @@
-"""Modal prompts: propose, partition, network settings, preset picker, save trace name.
+"""Modal prompts: propose, partition, network settings, preset picker, file names.
 
 Each is a ModalScreen that dismisses with its result on Enter and with None on Escape. Input
 is checked before dismissing; a problem is shown inside the prompt, which stays open.
@@ -236,19 +236,34 @@ class PresetPicker(Prompt):
         self.dismiss(self.presets[int(event.option.id)][2])
 
 
-class SaveTracePrompt(Prompt):
-    prompt_title = "Save the trace"
+class PathPrompt(Prompt):
+    """A file name to confirm: prefilled for saving; for opening, it must exist, and files
+    offered in `choices` can be picked from a list."""
 
-    def __init__(self, default_name: str) -> None:
+    def __init__(
+        self, title: str, default: str = "", must_exist: bool = False, choices: list[str] = ()
+    ) -> None:
         super().__init__()
-        self.default_name = default_name
+        self.prompt_title = title
+        self.default = default
+        self.must_exist = must_exist
+        self.choices = list(choices)
 
     def body(self) -> ComposeResult:
         yield Static("File name (relative to the current directory):")
-        yield self.make_input(self.default_name, id="name")
+        yield self.make_input(self.default, id="name")
+        if self.choices:
+            yield Static("Found here (Tab, then ↑↓ and Enter):")
+            yield OptionList(*(Option(Text(c), id=str(i)) for i, c in enumerate(self.choices)))
 
     def submit(self) -> str:
         name = self.query_one("#name", Input).value.strip()
         if not name:
             raise ValueError("type a file name")
+        if self.must_exist and not Path(name).is_file():
+            raise ValueError(f"no such file: {name}")
         return name
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(self.choices[int(event.option.id)])
