@@ -179,6 +179,8 @@ class Node:
         """Term or ballot, comparable: used to pick `leader` among several self-declared ones."""
         return (0,)
 
-    def describe(self) -> dict[str, Any]:
-        """Canonical JSON-able state, for the digest and the UI."""
+    def describe(self, recent: int | None = None) -> dict[str, Any]:
+        """Canonical JSON-able state, for the digest and the UI. With `recent`, the parts that
+        grow with history (a log, per-slot tables) hold only their last `recent` entries, so a
+        display can afford it on every redraw; the digest uses the whole state."""
         return {"role": self.role}

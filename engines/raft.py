@@ -533,15 +533,16 @@ class RaftNode(Node):
     def rank(self) -> tuple:
         return (self.term,)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, recent: int | None = None) -> dict[str, Any]:
         p = self.persistent
+        first = 1 if recent is None else max(1, len(p.log) - recent)  # index 0 is the sentinel
         return {
             "role": self.role,
             "term": p.term,
             "voted_for": p.voted_for,
             "commit_index": self.commit_index,
             "leader": self.leader,
-            "log": [[i, e.term, e.value, e.pid] for i, e in enumerate(p.log) if i],
+            "log": [[i, e.term, e.value, e.pid] for i, e in enumerate(p.log[first:], first)],
             "match_index": dict(self.match_index) if self.role == "leader" else {},
             "election_timeout": self.election_timeout,
         }

@@ -617,6 +617,16 @@ def test_describe_has_the_keys_the_ui_reads():
     assert node.rank() == (2,)
 
 
+def test_describe_recent_shows_the_last_entries_without_a_scan(monkeypatch):
+    node = leader(term=2, log_terms=(1, 1, 2, 2, 2))
+    full = node.describe()
+    monkeypatch.setattr(SharedList, "__iter__", None)  # a scan of the log would fail now
+    assert node.describe(recent=2) == full | {"log": full["log"][-2:]}
+    assert node.describe(recent=2)["log"][0][0] == 5  # entries keep their log index
+    assert node.describe(recent=100) == full
+    assert node.describe(recent=0)["log"] == []
+
+
 # --- the checkers catch broken states -----------------------------------------------------------
 def fake(node_id, role="follower", term=1, log=(), commit=0, vote=None):
     """A stand-in node with the attributes the checkers read."""
