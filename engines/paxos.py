@@ -175,6 +175,9 @@ class PaxosNode(Node):
         self.chosen = SlotMap()  # slot -> value
         self.first_slot = SlotMap()  # proposal number -> the lowest slot it is chosen in
         self.applied = 0  # slots 1..applied are applied to self.sm
+        # the highest slot accepted or chosen here, so a display can show the last few slots
+        # without scanning them all (a restart scans the accepted slots once)
+        self.top_slot = max(self.persistent.accepted, default=0)
         # what this node accepted and proposed while handling the last event, for the checkers
         self.facts: list[tuple] = []
         self._facts: list[tuple] = []
@@ -415,6 +418,8 @@ class PaxosNode(Node):
         if msg.ballot > p.promised:
             p.promised = msg.ballot
         p.accepted[msg.slot] = (msg.ballot, msg.value)
+        if msg.slot > self.top_slot:
+            self.top_slot = msg.slot
         self._facts.append(("accept", msg.slot, msg.ballot, msg.value))
         if src != self.id:
             self._defer(msg.ballot)
@@ -449,6 +454,8 @@ class PaxosNode(Node):
         if slot in self.chosen:
             return
         self.chosen[slot] = value
+        if slot > self.top_slot:
+            self.top_slot = slot
         if self.accepts.pop(slot, None) is not None:
             del self.proposed[slot]
         if value is not None:
@@ -479,7 +486,7 @@ class PaxosNode(Node):
         return self.first_slot[proposal_number(value.id)] < slot
 
     # --- display -----------------------------------------------------------------------------
-    def describe(self) -> dict[str, Any]:
+    def describe(self, recent: int | None = None) -> dict[str, Any]:
         p = self.persistent
         return {
             "role": self.role,
@@ -489,7 +496,7 @@ class PaxosNode(Node):
             "leader": self.leader,
             "accepted": {
                 slot: [list(b), v.value if v else None, v.id if v else None]
-                for slot, (b, v) in sorted(p.accepted.items())
+                for slot, (b, v) in self._shown(p.accepted, recent)
             },
             "chosen": {
                 slot: [
@@ -497,11 +504,19 @@ class PaxosNode(Node):
                     v.id if v else None,
                     v is not None and slot <= self.applied and self._repeats(slot, v),
                 ]
-                for slot, v in sorted(self.chosen.items())
+                for slot, v in self._shown(self.chosen, recent)
             },
             "pending": [[q.id, q.value] for q in self.pending.values()],
             "applied": self.applied,
         }
+
+    def _shown(self, table: SlotMap, recent: int | None) -> list[tuple[int, Any]]:
+        """A slot table's (slot, value) pairs in slot order; with `recent`, only those among the
+        last `recent` slots up to the highest known one, looked up without a scan."""
+        if recent is None:
+            return sorted(table.items())
+        first = max(1, self.top_slot - recent + 1)
+        return [(slot, table[slot]) for slot in range(first, self.top_slot + 1) if slot in table]
 
 
 _HANDLERS = {

@@ -23,6 +23,7 @@ from engines.paxos import (
     Promise,
     default_config,
 )
+from engines.shared import SlotMap
 
 P1 = Proposal("p1", "set x 1", 10, 1)
 P2 = Proposal("p2", "set x 2", 20, 2)
@@ -453,6 +454,31 @@ def test_describe_has_the_keys_the_ui_reads():
     assert d["chosen"] == {1: ["set x 1", "p1", False]}
     assert d["pending"] == [["p2", "set x 2"]]
     assert d["applied"] == 1
+
+
+def test_describe_recent_shows_the_last_slots_without_a_scan(monkeypatch):
+    node = make(3)
+    deliver(node, 1, Chosen(tuple((s, P1 if s == 1 else None) for s in range(1, 9))))
+    deliver(node, 1, Chosen(((10, P2),)))  # slot 9 is a hole
+    for slot in (2, 9, 11, 12):
+        deliver(node, 1, Accept((1, 1), slot, P3))
+    full = node.describe()
+    monkeypatch.setattr(SlotMap, "items", None)  # a scan of a slot table would fail now
+    recent = node.describe(recent=4)  # slots 9..12, the highest known being 12
+    assert recent == full | {
+        "accepted": {s: full["accepted"][s] for s in (9, 11, 12)},
+        "chosen": {10: ["set x 2", "p2", False]},
+    }
+    assert node.describe(recent=100) == full
+    assert node.describe(recent=0)["chosen"] == {}
+
+
+def test_describe_recent_after_a_restart_starts_from_the_accepted_slots():
+    node = make(3)
+    for slot in range(1, 6):
+        deliver(node, 1, Accept((1, 1), slot, P1))
+    restarted = make(3, persistent=node.persistent)
+    assert list(restarted.describe(recent=2)["accepted"]) == [4, 5]
 
 
 def test_message_summaries_show_ballots_and_values():
