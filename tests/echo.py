@@ -68,7 +68,7 @@ class EchoNode(Node):
     def on_campaign(self, now: int) -> None:
         self.on_timer(now, "ping")
 
-    def describe(self) -> dict:
+    def describe(self, recent: int | None = None) -> dict:
         return {"echoes": self.echoes, "pings_received": self.pings_received}
 
 
