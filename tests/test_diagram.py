@@ -404,3 +404,20 @@ async def test_exports_write_the_diagram_svg_and_the_event_log(tmp_path):
         await pilot.press("e")
         await type_path(pilot, app, tmp_path / "log.txt" / "x.svg")  # a file, not a folder
         assert app.messages[-1].startswith("cannot write")
+
+
+@pilot_test
+async def test_a_replayed_trace_opens_with_its_whole_history(tmp_path):
+    from engines.trace import load_trace, save_trace
+
+    original = busy_raft()
+    save_trace(original, tmp_path / "t.json")
+    app = new_app(sim=load_trace(tmp_path / "t.json"))  # what `consensus-tui replay` does
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        assert view(app).index.row_count == original.step_count
+        replayed = diagram_rows(app)
+        app.sim = original
+        app.refresh_view()
+        await pilot.pause()
+        assert diagram_rows(app) == replayed

@@ -338,7 +338,7 @@ class ConsensusApp(App):
             if path is not None:
                 self.run_worker(self.open_trace(path), group="trace", exclusive=True)
 
-        found = sorted(str(p) for p in Path.cwd().glob("*.trace.json"))[:8]
+        found = sorted(p.name for p in Path.cwd().glob("*.trace.json"))[:8]
         self.push_screen(PathPrompt("Open a trace", must_exist=True, choices=found), done)
 
     async def open_trace(self, path: str) -> None:
