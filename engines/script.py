@@ -31,6 +31,7 @@ ACTIONS = {
     "expect",
     "save",
 }
+PRESETS = Path(__file__).parent / "scenarios"  # the shipped scripts: PRESETS/<algo>/*.scn
 MAX_RUN_MS = 3_600_000
 MAX_STEPS = 10_000_000
 NODE_RE = re.compile(r"n(\d+)$")

@@ -3,17 +3,15 @@ the bug is taken out."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
 from engines.paxos import BUGS
-from engines.script import Command, parse_file, run
+from engines.script import PRESETS, Command, parse_file, run
 from tui.app import preset_scenarios
 from tui.cli import app
 
-FOLDER = Path(__file__).parent.parent / "scenarios" / "paxos"
+FOLDER = PRESETS / "paxos"
 PRESETS = sorted(FOLDER.glob("bug_*.scn"))
 LESSONS = {  # bug preset -> the invariant it breaks
     "bug_ignore_promise.scn": "one value chosen per slot",

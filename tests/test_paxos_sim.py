@@ -12,11 +12,11 @@ from engines.fuzz import fuzz
 from engines.node import Proposal
 from engines.paxos import BUGS
 from engines.paxos_invariants import PaxosInvariants
-from engines.script import run_file
+from engines.script import PRESETS, run_file
 from engines.shared import SharedList
 from engines.sim import Simulator, StepEvent
 
-SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios" / "paxos").glob("*.scn"))
+SCENARIOS = sorted((PRESETS / "paxos").glob("*.scn"))
 P1 = Proposal("p1", "set x 1", 0, 1)
 P2 = Proposal("p2", "set x 2", 0, 2)
 

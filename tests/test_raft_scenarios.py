@@ -3,20 +3,18 @@ violation, and is safe once the bug is taken out), and the demo prints a valid c
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
 from engines.chain import chain_is_valid
 from engines.demo import VALUES, demo
 from engines.raft import BUGS
-from engines.script import parse_file, run, run_file
+from engines.script import PRESETS, parse_file, run, run_file
 from tui.cli import app
 
-FOLDER = Path(__file__).parent.parent / "scenarios" / "raft"
+FOLDER = PRESETS / "raft"
 SCENARIOS = sorted(FOLDER.glob("*.scn"))
-PRESETS = sorted(FOLDER.glob("bug_*.scn"))
+BUG_PRESETS = sorted(FOLDER.glob("bug_*.scn"))
 LESSONS = {  # bug preset -> the invariant it breaks
     "bug_figure8.scn": "Leader Completeness",
     "bug_forget_vote.scn": "Persistence",
@@ -50,7 +48,7 @@ def test_every_canonical_scenario_ships():
     } <= names
 
 
-@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", BUG_PRESETS, ids=lambda p: p.stem)
 def test_bug_preset_shows_its_violation(path):
     result = run_file(path)
     assert result.sim.violation is not None
@@ -61,7 +59,7 @@ def test_bug_preset_shows_its_violation(path):
 
 
 def test_every_bug_has_a_preset():
-    assert {p.stem.removeprefix("bug_") for p in PRESETS} == set(BUGS)
+    assert {p.stem.removeprefix("bug_") for p in BUG_PRESETS} == set(BUGS)
 
 
 def test_option_scenarios_depend_on_their_option():

@@ -3,7 +3,6 @@ fail before the app runs with a one-line message naming the file, the line and t
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tomllib
 import zipfile
@@ -115,8 +114,7 @@ def test_invalid_keys(key):
     assert not is_valid_key(key)
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is needed to build the wheel")
-def test_keymaps_ship_inside_the_wheel(tmp_path):
+def test_keymaps_and_presets_ship_inside_the_wheel(tmp_path):
     subprocess.run(
         ["uv", "build", "--wheel", "--out-dir", str(tmp_path), str(ROOT)],
         check=True,
@@ -127,3 +125,5 @@ def test_keymaps_ship_inside_the_wheel(tmp_path):
     assert "keymaps/default.toml" in names
     assert "keymaps/vim.toml" in names
     assert "tui/app.tcss" in names
+    assert "engines/scenarios/raft/figure8.scn" in names
+    assert "engines/scenarios/paxos/bug_ignore_promise.scn" in names

@@ -21,6 +21,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from engines import protocols
+from engines.script import PRESETS
 from engines.sim import Simulator
 from tui import commands
 from tui.keymap import load_keymap
@@ -42,7 +43,7 @@ MAX_TICKS_PER_S = 50
 MAX_TICK_S = 1 / 60  # the tick interval at "max"
 MAX_BUDGET_S = 0.008  # wall time spent stepping per tick at "max", so keys get their turn
 FRAME_S = 1 / 20  # during autoplay, redraw the panels at most this often
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS = PRESETS  # the shipped preset scripts, inside the engines package
 NARROW = 100  # below this width the diagram takes the whole screen under the status bar
 BOTTOM_SHARE, BOTTOM_MIN, BOTTOM_MAX = 0.35, 6, 16  # network and events: rows above the footer
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from rich.text import Text
@@ -50,6 +50,19 @@ class NodeView:
     timer: tuple[int, int] | None = None  # (ms left on the election timer, full timeout)
 
 
+def persistent_summary(persistent: Any) -> dict[str, Any]:
+    """A crashed node's persistent fields, with logs and slot tables shown by their size only
+    (turning them into plain data would cost the whole history on every redraw)."""
+    if persistent is None:
+        return {}
+    summary = {}
+    for f in fields(persistent):
+        value = getattr(persistent, f.name)
+        sized = hasattr(value, "__len__") and not isinstance(value, str | tuple)
+        summary[f.name] = f"{len(value)} entries" if sized else plain(value)
+    return summary
+
+
 def first_divergence(sim: Simulator) -> int | None:
     """Lowest block index at which two live nodes hold different blocks, if any."""
     chains = [sim.nodes[i].sm.chain for i in sim.node_ids if sim.is_up(i)]
@@ -80,10 +93,11 @@ def node_view(
 ) -> NodeView:
     view = NodeView(node_id, sim.protocol.name, sim.is_up(node_id), selected, group)
     if not view.up:
-        view.state = plain(sim.world.down[node_id]) or {}
+        view.state = persistent_summary(sim.world.down[node_id])
         return view
     node = sim.nodes[node_id]
-    view.state = node.describe()
+    # Only the window the panel can show: a full describe() costs the whole history.
+    view.state = node.describe(recent=2 * MAX_ENTRIES)
     chain = node.sm.chain
     view.chain = [(b.index, b.hash, b.prev_hash) for b in chain[-MAX_BLOCKS:]]
     if diverge is not None and diverge < len(chain):
@@ -309,8 +323,6 @@ def crashed_lines(view: NodeView, width: int) -> list[Text]:
     for key, value in view.state.items():
         if view.algo == "paxos" and key == "promised":
             shown = ballot(value)
-        elif isinstance(value, list | dict):
-            shown = f"{len(value)} entries"
         else:
             shown = literal(value, width)
         lines.append(line(f"{key} ", shown))
