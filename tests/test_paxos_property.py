@@ -3,6 +3,7 @@ faults stop every pending proposal is chosen exactly once within a bounded simul
 
 from __future__ import annotations
 
+from fault_ops import apply, op
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,51 +12,10 @@ from engines.sim import Simulator
 SETTLE_MS = 10_000  # the bound: simulated time for every pending value after the heal
 
 
-# Each op kind is listed as often as it should come up.
-KINDS = ["run"] * 4 + ["propose"] * 4 + ["crash", "restart", "partition", "isolate", "heal"]
-KINDS += ["campaign", "net"]
-
-
-@st.composite
-def op(draw, n: int) -> tuple:
-    kind = draw(st.sampled_from(KINDS))
-    node = st.integers(1, n)
-    match kind:
-        case "run":
-            return (kind, draw(st.integers(10, 500)))
-        case "propose":
-            return (kind, draw(node), draw(st.integers(0, 9)))
-        case "partition":
-            return (kind, draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
-        case "net":
-            return (kind, draw(st.sampled_from([0.0, 0.1, 0.3])), draw(st.sampled_from([0, 0.2])))
-        case "heal":
-            return (kind,)
-        case _:
-            return (kind, draw(node))
-
-
 @st.composite
 def runs(draw) -> tuple[int, int, list[tuple]]:
     n = draw(st.integers(3, 7))
-    return n, draw(st.integers(1, 10**6)), draw(st.lists(op(n), min_size=10, max_size=40))
-
-
-def apply(sim: Simulator, op: tuple, count: int) -> None:
-    kind, *args = op
-    if kind == "run":
-        sim.run(args[0])
-    elif kind == "propose":
-        sim.propose(f"set k{args[1]} v{count}", args[0])
-    elif kind == "partition":
-        sides = [[i + 1 for i, side in enumerate(args[0]) if side == s] for s in (0, 1)]
-        sim.partition([side for side in sides if side])
-    elif kind == "net":
-        sim.set_network(drop=args[0], dup=args[1])
-    elif kind == "heal":
-        sim.heal()
-    else:
-        getattr(sim, kind)(args[0])
+    return n, draw(st.integers(1, 10**6)), draw(st.lists(op(n, 2), min_size=10, max_size=40))
 
 
 def everywhere(sim: Simulator, ids: set[str]) -> bool:
@@ -74,8 +34,8 @@ def everywhere(sim: Simulator, ids: set[str]) -> bool:
 def test_random_faults_are_safe_and_pending_values_are_chosen_once(run):
     n, seed, ops = run
     sim = Simulator("paxos", n, seed, keep_events=False)
-    for count, op in enumerate(ops):
-        apply(sim, op, count)
+    for count, fault in enumerate(ops):
+        apply(sim, fault, count)
         assert sim.violation is None, str(sim.violation)
     sim.heal()
     sim.restart_all()
