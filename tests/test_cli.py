@@ -87,3 +87,27 @@ def test_headless_commands_do_not_load_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_replay_headless_reproduces_a_saved_trace(tmp_path):
+    from engines.sim import Simulator
+    from engines.trace import save_trace
+
+    sim = Simulator("raft", 3, 4)
+    sim.run(500)
+    sim.propose("set x 1", sim.leader())
+    sim.run(200)
+    path = save_trace(sim, tmp_path / "t.json")
+    result = invoke("replay", str(path), "--headless")
+    assert result.exit_code == 0
+    assert f"digest {sim.digest()} (matches the trace)" in result.output
+    assert "invariants: SAFE" in result.output
+
+
+def test_raft_toggles_on_the_command_line(monkeypatch):
+    seen = {}
+    monkeypatch.setattr("engines.fuzz.first_failure", lambda *a, **k: seen.update(config=a[4]))
+    assert invoke("fuzz", "--prevote", "--paxos-only").exit_code == 2  # unknown option
+    assert invoke("fuzz", "--algo", "paxos", "--checkquorum").exit_code == 2
+    result = runner.invoke(app, ["fuzz", "--runs", "1", "--prevote", "--checkquorum"])
+    assert seen["config"] == {"prevote": True, "checkquorum": True}, result.output

@@ -53,14 +53,32 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _config(algo: str, bug: str | None) -> dict:
-    if bug is None:
-        return {}
-    from engines.bugs import bugs_for
+PrevoteOption = Annotated[
+    bool, typer.Option("--prevote", help="Raft: PreVote, so a rejoining node cannot disrupt.")
+]
+CheckquorumOption = Annotated[
+    bool,
+    typer.Option(
+        "--checkquorum", help="Raft: a leader that lost touch with a majority steps down."
+    ),
+]
 
-    if bug not in bugs_for(algo):
-        fail(f"error: unknown {algo} bug {bug!r} (see 'consensus-tui bugs')")
-    return {"bug": bug}
+
+def _config(algo: str, bug: str | None, prevote: bool = False, checkquorum: bool = False) -> dict:
+    """Protocol settings from the command line; exits 2 on a bug or toggle that does not fit."""
+    config: dict = {}
+    if bug is not None:
+        from engines.bugs import bugs_for
+
+        if bug not in bugs_for(algo):
+            fail(f"error: unknown {algo} bug {bug!r} (see 'consensus-tui bugs')")
+        config["bug"] = bug
+    for name, on in (("prevote", prevote), ("checkquorum", checkquorum)):
+        if on and algo != "raft":
+            fail(f"error: --{name} is a Raft option")
+        if on:
+            config[name] = True
+    return config
 
 
 @app.callback(invoke_without_command=True)
@@ -77,6 +95,8 @@ def main(
         str, typer.Option(help="Keymap: 'default', 'vim', or the path of a TOML keymap file.")
     ] = "default",
     bug: BugOption = None,
+    prevote: PrevoteOption = False,
+    checkquorum: CheckquorumOption = False,
     show_version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -85,7 +105,7 @@ def main(
     """Open the app (when no command is given)."""
     if ctx.invoked_subcommand is not None:
         return
-    config = _config(algo.value, bug)
+    config = _config(algo.value, bug, prevote, checkquorum)
     from engines.script import ScriptError
     from tui.app import make_app
     from tui.keymap import KeymapError
@@ -228,6 +248,8 @@ def fuzz(
         typer.Option(min=3, max=9, help="Cluster size; by default each run draws 3..7."),
     ] = None,
     bug: BugOption = None,
+    prevote: PrevoteOption = False,
+    checkquorum: CheckquorumOption = False,
     out: Annotated[Path, typer.Option(help="Folder for the shrunk failing trace.")] = Path(
         "traces"
     ),
@@ -242,7 +264,7 @@ def fuzz(
     from engines.fuzz import first_failure
     from engines.trace import save_trace
 
-    config = _config(algo.value, bug)
+    config = _config(algo.value, bug, prevote, checkquorum)
     started = time.perf_counter()
     with typer.progressbar(length=runs, label=f"fuzz {algo.value}", file=None) as bar:
         report = first_failure(
