@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 
+from engines import protocols
 from engines.protocols import ALGORITHMS
 
 
 def bugs_for(algo: str) -> dict[str, str]:
-    return dict(getattr(importlib.import_module(f"engines.{algo}"), "BUGS", {}))
+    module = importlib.import_module(protocols.get(algo).node_class.__module__)
+    return dict(getattr(module, "BUGS", {}))
 
 
 def all_bugs() -> list[tuple[str, str, str]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engines.sim import Action, Simulator
@@ -56,7 +56,6 @@ class Report:
     sim_ms: int = 0
     failed: Outcome | None = None
     shrunk: Outcome | None = None
-    runs_done: list[int] = field(default_factory=list)
 
 
 # --- generating -----------------------------------------------------------------------------

@@ -105,8 +105,6 @@ Effect = Send | SetTimer | CancelTimer | Note
 class Node:
     """Base class: protocols override the `on_*` handlers and `describe`."""
 
-    algo: ClassVar[str] = "?"
-
     def __init__(
         self,
         node_id: int,

@@ -150,8 +150,6 @@ class Forward(PaxosMessage):
 
 # --- the node -------------------------------------------------------------------------------
 class PaxosNode(Node):
-    algo = "paxos"
-
     def __init__(self, node_id, peers, config, rng, persistent=None) -> None:
         super().__init__(node_id, peers, config, rng, persistent)
         if self.config.get("bug") == "forget_promise":

@@ -144,8 +144,6 @@ class Forward(Message):
 
 # --- the node -----------------------------------------------------------------------------------
 class RaftNode(Node):
-    algo = "raft"
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.config

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from engines import protocols
-from engines.bugs import bugs_for
 from engines.sim import Simulator
 
 HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug"}
@@ -174,6 +173,8 @@ def parse(text: str, file: str = "<script>") -> Script:
 
 def _header(script: Script, name: str, args: list[str]) -> None:
     if name == "algo":
+        if script.config:
+            raise ValueError("'algo' must come before 'bug' and protocol options")
         script.algo = _one(args, "algo raft|paxos")
         if script.algo not in protocols.ALGORITHMS:
             raise ValueError(f"unknown algorithm '{script.algo}' (choose raft or paxos)")
@@ -200,8 +201,7 @@ def _option(script: Script, algo: str, args: list[str]) -> None:
 
 
 def _bug(algo: str, name: str) -> str:
-    if name not in bugs_for(algo):
-        raise ValueError(f"unknown {algo} bug '{name}' (see 'consensus-tui bugs')")
+    protocols.check_config(algo, {"bug": name})
     return name
 
 
@@ -469,6 +469,8 @@ class _Runner:
 
     def expect_chains(self) -> tuple[bool, str]:
         chains = {i: self.sim.nodes[i].sm.chain for i in sorted(self.sim.nodes)}
+        if not chains:
+            return True, "no live node holds a chain"
         longest = max(chains.values(), key=len)
         bad = [i for i, c in chains.items() if longest[len(c) - 1].hash != c[-1].hash]
         heights = " ".join(f"n{i}:{len(c) - 1}" for i, c in chains.items())
@@ -486,7 +488,7 @@ class _Runner:
         return leader in [self.node(n) for n in nodes], observed
 
     def expect_committed(self, at_least: bool, count: int, target: Any) -> tuple[bool, str]:
-        heights = {i: self.height(i) for i in self.sim.node_ids}
+        heights = {i: self.sim.height(i) for i in self.sim.node_ids}
         holds = {
             i: (h or 0) >= count if at_least else (h or 0) == count for i, h in heights.items()
         }
@@ -498,11 +500,6 @@ class _Runner:
             ok = all(holds[self.node(n)] for n in target)
         shown = " ".join(f"n{i}:{'down' if h is None else h}" for i, h in heights.items())
         return ok, f"committed {shown}"
-
-    def height(self, node: int) -> int | None:
-        """Blocks beyond genesis on a live node; None for a crashed one (its chain is lost)."""
-        sm = self.sim.state_machine(node)
-        return None if sm is None else sm.height
 
     def expect_value(self, ref: int | str, key: str, value: str) -> tuple[bool, str]:
         node = self.node(ref)

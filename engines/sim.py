@@ -171,10 +171,8 @@ class Checkpoint:
 class World:
     """Everything deterministic that a step may change. Pickled whole for checkpoints."""
 
-    def __init__(self, protocol: protocols.Protocol, n: int, seed: int, config: dict) -> None:
-        self.algo = protocol.name
+    def __init__(self, protocol: protocols.Protocol, n: int, seed: int) -> None:
         self.node_ids = list(range(1, n + 1))
-        self.config = config
         self.now = 0
         self.step = 0
         self.seq = 0
@@ -208,7 +206,7 @@ class Simulator:
         self.keep_events = keep_events
         self.user_config = dict(config or {})
         self.config = protocol.default_config | self.user_config
-        self.world = World(protocol, nodes, seed, self.config)
+        self.world = World(protocol, nodes, seed)
         self.timeline: dict[int, Action] = {}  # event step number -> action taken there
         self.events: list[StepEvent] = []
         self.max_step = 0
@@ -265,6 +263,11 @@ class Simulator:
         """Whether a message in flight would reach its destination if delivered now."""
         net = self.world.network
         return not m.doomed and net.connected(m.src, m.dst) and self.is_up(m.dst)
+
+    def height(self, node_id: int) -> int | None:
+        """Blocks beyond genesis on a live node; None for a crashed one (its chain is lost)."""
+        node = self.world.nodes.get(node_id)
+        return None if node is None else node.sm.height
 
     def state_machine(self, node_id: int):
         node = self.world.nodes.get(node_id)
@@ -398,7 +401,10 @@ class Simulator:
         """latency_min, latency_max, drop, dup; optional link=[a, b] for one link only.
         Raises ValueError, before anything is recorded, when a setting is out of range."""
         changes = {k: v for k, v in settings.items() if k != "link"}
-        replace(self.world.network.default, **changes).validate()
+        net = self.world.network
+        link = settings.get("link")
+        for cfg in [net.link(*link)] if link else [net.default, *net.links.values()]:
+            replace(cfg, **changes).validate()
         return self.act(Action("set_network", settings))
 
     def actions(self) -> list[tuple[int, Action]]:

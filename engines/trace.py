@@ -15,6 +15,7 @@ from typing import Any
 
 from engines import protocols
 from engines.network import LinkConfig
+from engines.script import MAX_STEPS
 from engines.sim import Action, Simulator
 
 FORMAT = "consensus-tui-trace"
@@ -51,8 +52,21 @@ def save_trace(sim: Simulator, path: str | Path) -> Path:
     return path
 
 
-def load_trace(path: str | Path, verify: bool = True) -> Simulator:
-    """Rebuild the session a trace records, at its final step. Raises TraceError."""
+def load_trace(path: str | Path) -> Simulator:
+    """Rebuild the session a trace records, at its final step. Raises TraceError, also when
+    the replay does not reproduce the recorded digest."""
+    sim, recorded = read_trace(path)
+    if sim.digest() != recorded:
+        raise TraceError(
+            f"{path}: digest mismatch at step {sim.step_count}: the trace says "
+            f"{recorded[:12]}, the replay gives {sim.digest()[:12]}"
+        )
+    return sim
+
+
+def read_trace(path: str | Path) -> tuple[Simulator, str]:
+    """Replay a trace; return the session at its final step and the digest the trace
+    recorded there. Raises TraceError for a file that is not a valid trace."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -64,14 +78,12 @@ def load_trace(path: str | Path, verify: bool = True) -> Simulator:
         raise TraceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     try:
         sim = simulator_from(data)
+        recorded = data["final_digest"]
+        if not isinstance(recorded, str):
+            raise ValueError("final_digest must be a string")
     except (KeyError, TypeError, ValueError) as exc:
         raise TraceError(f"{path}: malformed trace: {_reason(exc)}") from None
-    if verify and sim.digest() != data["final_digest"]:
-        raise TraceError(
-            f"{path}: digest mismatch at step {sim.step_count}: the trace says "
-            f"{str(data['final_digest'])[:12]}, the replay gives {sim.digest()[:12]}"
-        )
-    return sim
+    return sim, recorded
 
 
 def _reason(exc: Exception) -> str:
@@ -88,19 +100,67 @@ def simulator_from(data: Any) -> Simulator:
     nodes, seed, final = _int(data, "nodes"), _int(data, "seed"), _int(data, "final_step")
     if not 3 <= nodes <= 9:
         raise ValueError(f"node count {nodes} is out of range 3..9")
+    if final > MAX_STEPS:
+        raise ValueError(f"final_step {final} is above the limit of {MAX_STEPS}")
     if not isinstance(data["config"], dict) or not isinstance(data["actions"], list):
         raise ValueError("config must be an object and actions a list")
+    protocols.check_config(algo, data["config"])
     sim = Simulator(algo, nodes, seed, data["config"])
-    timeline = {}
+    timeline: dict[int, Action] = {}
     for entry in data["actions"]:
-        action = Action(str(entry["kind"]), dict(entry["args"]))
-        if not hasattr(sim, f"_do_{action.kind}"):
-            raise ValueError(f"unknown action {action.kind!r}")
-        timeline[_int(entry, "step")] = action
+        step = _int(entry, "step")
+        if not 1 <= step <= final or step in timeline:
+            raise ValueError(f"action step {step} is repeated or outside 1..{final}")
+        timeline[step] = _checked_action(entry, sim.node_ids)
     sim.replay(timeline, final)
     if sim.step_count != final:
         raise ValueError(f"the replay stopped at step {sim.step_count}, before step {final}")
     return sim
+
+
+NODE_ACTIONS = ("crash", "restart", "isolate", "campaign")
+NETWORK_KEYS = {"latency_min": int, "latency_max": int, "drop": float, "dup": float}
+
+
+def _checked_action(entry: dict, node_ids: list[int]) -> Action:
+    """An action whose arguments the simulator can apply, or ValueError naming the problem."""
+    kind, args = entry["kind"], entry["args"]
+    if not isinstance(args, dict):
+        raise ValueError(f"the arguments of {kind!r} must be an object")
+
+    def node(value: Any) -> int:
+        if type(value) is not int or value not in node_ids:
+            raise ValueError(f"{kind}: {value!r} is not a node of this cluster")
+        return value
+
+    proposal = kind == "propose" and set(args) == {"value", "node"}
+    if (proposal and isinstance(args["value"], str)) or (
+        kind in NODE_ACTIONS and set(args) == {"node"}
+    ):
+        node(args["node"])
+    elif kind in ("heal", "restart_all") and not args:
+        pass
+    elif kind == "partition" and set(args) == {"groups"} and isinstance(args["groups"], list):
+        members = [node(n) for group in args["groups"] for n in _list(group, kind)]
+        if len(members) != len(set(members)):
+            raise ValueError("partition: a node is in two groups")
+    elif kind == "set_network" and args and set(args) <= {*NETWORK_KEYS, "link"}:
+        for key, value in args.items():
+            if key == "link":
+                if len(_list(value, kind)) != 2:
+                    raise ValueError("set_network: a link names two nodes")
+                [node(n) for n in value]
+            elif type(value) not in (int, NETWORK_KEYS[key]):
+                raise ValueError(f"set_network: {key}={value!r} is not a number of the right kind")
+    else:
+        raise ValueError(f"unknown action or arguments: {kind!r} {args!r}")
+    return Action(kind, dict(args))
+
+
+def _list(value: Any, kind: str) -> list:
+    if not isinstance(value, list):
+        raise ValueError(f"{kind}: {value!r} is not a list")
+    return value
 
 
 def _int(data: dict, key: str) -> int:

@@ -37,8 +37,6 @@ class Gossip(Message):
 
 
 class EchoNode(Node):
-    algo = "echo"
-
     def new_persistent(self) -> EchoPersistent:
         return EchoPersistent()
 

@@ -111,3 +111,15 @@ def test_raft_toggles_on_the_command_line(monkeypatch):
     assert invoke("fuzz", "--algo", "paxos", "--checkquorum").exit_code == 2
     result = runner.invoke(app, ["fuzz", "--runs", "1", "--prevote", "--checkquorum"])
     assert seen["config"] == {"prevote": True, "checkquorum": True}, result.output
+
+
+def test_app_options_before_a_command_are_refused():
+    result = invoke("--seed", "7", "demo")
+    assert result.exit_code == 2 and "--seed is an option of the app" in result.output
+
+
+def test_fuzz_out_that_cannot_be_a_folder_fails_before_fuzzing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = invoke("fuzz", "--runs", "1", "--out", str(blocker / "sub"))
+    assert result.exit_code == 2 and "--out" in result.output and "runs" not in result.output

@@ -58,3 +58,17 @@ def test_run_command_exit_codes_and_json(tmp_path):
     assert f"FAIL {bad}:2: expect leader none  (leader is n" in failed.output
     data = json.loads(runner.invoke(app, ["run", str(good), "--json"]).output)
     assert data["ok"] and data["expectations"][0]["line"] == 2 and len(data["chains"]) == 5
+
+
+def test_chains_agree_with_every_node_down_holds_vacuously():
+    result = run_text("nodes 3\ncrash n1\ncrash n2\ncrash n3\nexpect chains agree\n")
+    assert result.outcomes[0].ok and result.outcomes[0].observed == "no live node holds a chain"
+
+
+def test_algo_after_protocol_settings_is_refused():
+    import pytest
+
+    from engines.script import ScriptError
+
+    with pytest.raises(ScriptError, match="'algo' must come before 'bug' and protocol options"):
+        parse("raft prevote on\nalgo paxos\n", "t.scn")

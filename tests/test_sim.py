@@ -237,3 +237,12 @@ def test_echo_replies_to_ping():
     sim = make()
     sim.run(300)
     assert any(isinstance(e.msg, Echo) for e in deliveries(sim))
+
+
+def test_network_change_is_checked_against_every_link_before_recording():
+    sim = make()
+    sim.set_network(link=[1, 2], latency_min=50, latency_max=60)
+    recorded = len(sim.actions())
+    with pytest.raises(ValueError, match="latency range"):
+        sim.set_network(latency_max=30)  # would leave link 1-2 with 50..30
+    assert len(sim.actions()) == recorded

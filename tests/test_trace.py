@@ -53,6 +53,10 @@ def test_a_trace_saved_at_an_earlier_step_holds_only_that_past(tmp_path):
     assert load_trace(tmp_path / "t.json").digest() == sim.digest()
 
 
+def with_action(data: dict, kind: str, args: dict, step: int = 3) -> dict:
+    return data | {"actions": [{"step": step, "kind": kind, "args": args}]}
+
+
 def write(tmp_path, data) -> str:
     path = tmp_path / "bad.json"
     path.write_text(data if isinstance(data, str) else json.dumps(data))
@@ -73,6 +77,17 @@ def good(tmp_path) -> dict:
         (lambda d: d | {"nodes": 40}, "node count 40 is out of range"),
         (lambda d: d | {"algo": "zab"}, "unknown algorithm 'zab'"),
         (lambda d: d | {"actions": [{"step": 3, "kind": "explode", "args": {}}]}, "unknown action"),
+        (lambda d: with_action(d, "propose", {"value": 5, "node": 1}), "unknown action or argu"),
+        (lambda d: with_action(d, "crash", {"node": 99}), "crash: 99 is not a node"),
+        (lambda d: with_action(d, "crash", {"node": "2"}), "crash: '2' is not a node"),
+        (lambda d: with_action(d, "partition", {"groups": [[1, 99]]}), "99 is not a node"),
+        (lambda d: with_action(d, "partition", {"groups": [[1], [1]]}), "a node is in two groups"),
+        (lambda d: with_action(d, "set_network", {"drop": "x"}), "drop='x' is not a number"),
+        (lambda d: with_action(d, "heal", {}, step=0), "action step 0 is repeated or outside"),
+        (lambda d: d | {"actions": d["actions"][:1] * 2}, "is repeated or outside"),
+        (lambda d: d | {"final_step": 10**12}, "above the limit"),
+        (lambda d: d | {"config": {"bug": "nope"}}, "unknown echo bug|unknown action"),
+        (lambda d: d | {"final_digest": 7}, "final_digest must be a string"),
     ],
 )
 def test_damaged_traces_give_clear_errors(tmp_path, change, message):

@@ -66,18 +66,18 @@ CheckquorumOption = Annotated[
 
 def _config(algo: str, bug: str | None, prevote: bool = False, checkquorum: bool = False) -> dict:
     """Protocol settings from the command line; exits 2 on a bug or toggle that does not fit."""
-    config: dict = {}
-    if bug is not None:
-        from engines.bugs import bugs_for
+    from engines.protocols import check_config
 
-        if bug not in bugs_for(algo):
-            fail(f"error: unknown {algo} bug {bug!r} (see 'consensus-tui bugs')")
-        config["bug"] = bug
+    config: dict = {"bug": bug} if bug is not None else {}
     for name, on in (("prevote", prevote), ("checkquorum", checkquorum)):
         if on and algo != "raft":
             fail(f"error: --{name} is a Raft option")
         if on:
             config[name] = True
+    try:
+        check_config(algo, config)
+    except ValueError as exc:
+        fail(f"error: {exc}")
     return config
 
 
@@ -104,6 +104,7 @@ def main(
 ) -> None:
     """Open the app (when no command is given)."""
     if ctx.invoked_subcommand is not None:
+        _refuse_app_options(ctx)
         return
     config = _config(algo.value, bug, prevote, checkquorum)
     from engines.script import ScriptError
@@ -115,6 +116,15 @@ def main(
     except (KeymapError, ScriptError) as exc:
         fail(f"error: {exc}")
     tui_app.run()
+
+
+def _refuse_app_options(ctx: typer.Context) -> None:
+    """The app's options mean nothing to a command: say so rather than ignore them."""
+    for name in ctx.params:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name != "DEFAULT":
+            option = name.replace("_", "-")
+            fail(f"error: --{option} is an option of the app; put a command's options after it")
 
 
 @app.command()
@@ -143,7 +153,7 @@ def run(
         "step": sim.step_count,
         "time_ms": sim.now,
         "digest": sim.digest(),
-        "chains": {f"n{i}": _height(sim, i) for i in sim.node_ids},
+        "chains": {f"n{i}": sim.height(i) for i in sim.node_ids},
         "violation": str(sim.violation) if sim.violation else None,
         "error": result.error,
         "expectations": [
@@ -156,11 +166,6 @@ def run(
     else:
         _print_run(summary, script)
     raise typer.Exit(0 if result.ok else 1)
-
-
-def _height(sim, node: int) -> int | None:
-    sm = sim.state_machine(node)
-    return None if sm is None else sm.height
 
 
 def _print_run(summary: dict, script: Path) -> None:
@@ -202,14 +207,13 @@ def replay(
     Exit 0 when the replay reproduces the trace's digest, 1 when it does not, 2 when the file
     cannot be read as a trace.
     """
-    from engines.trace import TraceError, load_trace
+    from engines.trace import TraceError, read_trace
 
     try:
-        sim = load_trace(trace, verify=False)
+        sim, recorded = read_trace(trace)
     except TraceError as exc:
         fail(f"error: {exc}")
-    expected = json.loads(trace.read_text(encoding="utf-8"))["final_digest"]
-    matches = sim.digest() == expected
+    matches = sim.digest() == recorded
     if headless:
         typer.echo(f"step {sim.step_count}  time {sim.now}ms")
         typer.echo(
@@ -265,6 +269,10 @@ def fuzz(
     from engines.trace import save_trace
 
     config = _config(algo.value, bug, prevote, checkquorum)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"error: --out {out}: {exc.strerror}")
     started = time.perf_counter()
     with typer.progressbar(length=runs, label=f"fuzz {algo.value}", file=None) as bar:
         report = first_failure(
