@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
+MAX_LATENCY_MS = 60_000  # beyond a minute a message is as good as lost; say so instead
+
 
 @dataclass(frozen=True, slots=True)
 class LinkConfig:
@@ -19,8 +21,11 @@ class LinkConfig:
     dup: float = 0.0
 
     def validate(self) -> None:
-        if not 0 <= self.latency_min <= self.latency_max:
-            raise ValueError(f"latency range {self.latency_min}..{self.latency_max} is invalid")
+        if not 0 <= self.latency_min <= self.latency_max <= MAX_LATENCY_MS:
+            raise ValueError(
+                f"latency range {self.latency_min}..{self.latency_max} is invalid "
+                f"(0 <= MIN <= MAX <= {MAX_LATENCY_MS} ms)"
+            )
         for name in ("drop", "dup"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name}={getattr(self, name)} is not a probability in 0..1")

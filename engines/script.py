@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from engines import protocols
+from engines.network import MAX_LATENCY_MS
 from engines.sim import Simulator
 
 HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug"}
@@ -265,8 +266,10 @@ def _args_net(script: Script, args: list[str]) -> list[Any]:
         key, _, value = word.partition("=")
         if key == "latency":
             match = re.fullmatch(r"(\d+)\.\.(\d+)", value)
-            if not match or int(match[1]) > int(match[2]):
-                raise ValueError(f"latency '{value}' should look like 5..20 (MIN <= MAX, in ms)")
+            if not match or not int(match[1]) <= int(match[2]) <= MAX_LATENCY_MS:
+                raise ValueError(
+                    f"latency {value!r} should look like 5..20 (MIN <= MAX <= {MAX_LATENCY_MS} ms)"
+                )
             settings["latency_min"], settings["latency_max"] = int(match[1]), int(match[2])
         elif key in ("drop", "dup"):
             try:

@@ -331,8 +331,8 @@ async def test_save_then_open_the_trace_reproduces_the_session(tmp_path, monkeyp
             == f"raft-seed1-step{before.step_count}.trace.json"
         )
         await type_path(pilot, app, "saved.trace.json")
-        await pilot.press("r")  # a new session, then the saved one again
-        assert app.sim.step_count == 0
+        await pilot.press("r", "y")  # a new session, then the saved one again
+        await wait_for(pilot, lambda: app.sim.step_count == 0)
         await pilot.press("O")
         assert isinstance(app.screen, PathPrompt)
         assert "saved.trace.json" in screen_text(app)  # offered from the current directory

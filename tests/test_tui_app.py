@@ -312,11 +312,16 @@ async def test_switch_algorithm_keeps_seed_and_size():
     app = new_app(nodes=7)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n", "n", "a")
-        assert app.sim.protocol.name == "paxos" and app.sim.step_count == 0
+        assert "This session has 2 steps. Discard it?" in screen_text(app)
+        await pilot.press("n")  # no: the session stays
+        assert app.sim.protocol.name == "raft" and app.sim.step_count == 2
+        await pilot.press("a", "y")
+        await wait_for(pilot, lambda: app.sim.protocol.name == "paxos")
+        assert app.sim.step_count == 0
         assert len(app.sim.node_ids) == 7 and app.sim.seed == 1
         assert "PAXOS" in status(app) and "ACCEPTOR" in screen_text(app)
-        await pilot.press("a")
-        assert app.sim.protocol.name == "raft"
+        await pilot.press("a")  # nothing to lose at step 0: no question
+        await wait_for(pilot, lambda: app.sim.protocol.name == "raft")
 
 
 @pilot_test
@@ -324,8 +329,11 @@ async def test_reset_key():
     app = new_app()
     async with app.run_test(size=SIZE) as pilot:
         digest = app.sim.digest()
-        await pilot.press("n", "n", "2", "x", "r")
-        assert app.sim.step_count == 0 and app.sim.digest() == digest
+        await pilot.press("n", "n", "2", "x", "r", "escape")
+        assert app.sim.step_count == 3  # escape keeps the session
+        await pilot.press("r", "enter")
+        await wait_for(pilot, lambda: app.sim.step_count == 0)
+        assert app.sim.digest() == digest
         assert "step 0/0" in status(app)
 
 

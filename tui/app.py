@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tui import commands
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
 from tui.screens.prompts import (
+    ConfirmPrompt,
     NetworkPrompt,
     PartitionPrompt,
     PathPrompt,
@@ -280,13 +282,34 @@ class ConsensusApp(App):
         self.push_screen(NetworkPrompt(self.sim.network.default), done)
 
     # --- actions: sessions -------------------------------------------------------------------
-    async def action_reset(self) -> None:
+    def confirm_discard(self, title: str, then: Callable[[], Awaitable[None]]) -> None:
+        """Run `then`, which replaces the session, after a yes: history is not undoable."""
+        if self.sim.max_step == 0:
+            self.run_worker(then(), exclusive=True, group="session")
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(then(), exclusive=True, group="session")
+
+        question = (
+            f"This session has {self.sim.max_step} steps. Discard it? (s saves it as a trace first)"
+        )
+        self.push_screen(ConfirmPrompt(title, question), done)
+
+    def action_reset(self) -> None:
+        self.confirm_discard("Reset", self.reset)
+
+    async def reset(self) -> None:
         sim = self.sim
         await self.use_simulator(
             Simulator(sim.protocol, len(sim.node_ids), sim.seed, sim.user_config)
         )
 
-    async def action_switch_algo(self) -> None:
+    def action_switch_algo(self) -> None:
+        self.confirm_discard("Switch algorithm", self.switch_algo)
+
+    async def switch_algo(self) -> None:
         sim = self.sim
         algo = "paxos" if sim.protocol.name == "raft" else "raft"
         config = {k: v for k, v in sim.user_config.items() if k != "bug"}

@@ -106,6 +106,8 @@ def main(
     if ctx.invoked_subcommand is not None:
         _refuse_app_options(ctx)
         return
+    if scenario is not None:
+        _refuse_with_scenario(ctx)
     config = _config(algo.value, bug, prevote, checkquorum)
     from engines.script import ScriptError
     from tui.app import make_app
@@ -116,6 +118,14 @@ def main(
     except (KeymapError, ScriptError) as exc:
         fail(f"error: {exc}")
     tui_app.run()
+
+
+def _refuse_with_scenario(ctx: typer.Context) -> None:
+    """A scenario sets its own algorithm, size and seed: a clash must not pass in silence."""
+    for name in ("algo", "nodes", "seed"):
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name != "DEFAULT":
+            fail(f"error: --{name} clashes with --scenario, which sets it in the script")
 
 
 def _refuse_app_options(ctx: typer.Context) -> None:

@@ -73,6 +73,32 @@ class Prompt(ModalScreen[Any]):
         raise NotImplementedError
 
 
+class ConfirmPrompt(Prompt):
+    """A yes/no question before something that cannot be stepped back (y or Enter: yes)."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, title: str, question: str) -> None:
+        super().__init__()
+        self.prompt_title = title
+        self.question = question
+
+    def body(self) -> ComposeResult:
+        yield Static(Text(self.question))
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self.prompt_title
+            yield from self.body()
+            yield Static("y or Enter: yes · n or Escape: no", classes="hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
 class ProposePrompt(Prompt):
     def __init__(self, node_id: int) -> None:
         super().__init__()
