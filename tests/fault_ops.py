@@ -47,3 +47,14 @@ def apply(sim: Simulator, op: tuple, count: int) -> None:
         sim.heal()
     else:
         getattr(sim, kind)(args[0])
+
+
+def run_faults_then_stop(sim: Simulator, ops: list[tuple]) -> None:
+    """The safety phase (invariants must hold after every op), then the faults stop: the
+    network heals, every node restarts and messages are no longer lost or duplicated."""
+    for count, fault in enumerate(ops):
+        apply(sim, fault, count)
+        assert sim.violation is None, str(sim.violation)
+    sim.heal()
+    sim.restart_all()
+    sim.set_network(drop=0.0, dup=0.0)

@@ -3,7 +3,7 @@ faults stop every pending proposal is chosen exactly once within a bounded simul
 
 from __future__ import annotations
 
-from fault_ops import apply, op
+from fault_ops import op, run_faults_then_stop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,12 +34,7 @@ def everywhere(sim: Simulator, ids: set[str]) -> bool:
 def test_random_faults_are_safe_and_pending_values_are_chosen_once(run):
     n, seed, ops = run
     sim = Simulator("paxos", n, seed, keep_events=False)
-    for count, fault in enumerate(ops):
-        apply(sim, fault, count)
-        assert sim.violation is None, str(sim.violation)
-    sim.heal()
-    sim.restart_all()
-    sim.set_network(drop=0.0, dup=0.0)
+    run_faults_then_stop(sim, ops)
     pending = {pid for node in sim.nodes.values() for pid in node.pending}
     sim.run_until(lambda: everywhere(sim, pending), time_limit=sim.now + SETTLE_MS)
     assert sim.violation is None, str(sim.violation)

@@ -4,7 +4,7 @@ again, every node commits a final value within a bounded simulated time."""
 
 from __future__ import annotations
 
-from fault_ops import apply, op
+from fault_ops import op, run_faults_then_stop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,12 +52,7 @@ def commit_everywhere(sim: Simulator, value: str) -> bool:
 def test_random_faults_are_safe_and_the_cluster_recovers(run):
     n, seed, config, ops = run
     sim = Simulator("raft", n, seed, config, keep_events=False)
-    for count, fault in enumerate(ops):
-        apply(sim, fault, count)
-        assert sim.violation is None, str(sim.violation)
-    sim.heal()
-    sim.restart_all()
-    sim.set_network(drop=0.0, dup=0.0)
+    run_faults_then_stop(sim, ops)
     assert commit_everywhere(sim, "final value"), "the final value did not reach every node"
     sim.run(1000)  # let stragglers (forwards still in flight) settle
     assert sim.violation is None, str(sim.violation)
