@@ -147,9 +147,9 @@ class RaftNode(Node):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.config
-        self.timeout_min = cfg.get("election_timeout_min", 150)
-        self.timeout_max = cfg.get("election_timeout_max", 300)
-        self.heartbeat_ms = cfg.get("heartbeat", 50)
+        self.timeout_min = cfg["election_timeout_min"]
+        self.timeout_max = cfg["election_timeout_max"]
+        self.heartbeat_ms = cfg["heartbeat"]
         self.prevote = bool(cfg.get("prevote"))
         self.checkquorum = bool(cfg.get("checkquorum"))
         self.bug = cfg.get("bug")
@@ -157,7 +157,6 @@ class RaftNode(Node):
         self.leader: int | None = None
         self.leader_seen_at = 0  # when the known leader last spoke (leases: PreVote, CheckQuorum)
         self.commit_index = 0
-        self.last_applied = 0
         self.election_timeout = 0
         self.pre = False  # a candidate still in its pre-vote round
         self.votes: set[int] = set()
@@ -462,13 +461,12 @@ class RaftNode(Node):
 
     def commit_to(self, index: int) -> None:
         """Advance the commit index and apply the newly committed client values in order."""
-        self.commit_index = index
         log = self.persistent.log
-        for i in range(self.last_applied + 1, index + 1):
+        for i in range(self.commit_index + 1, index + 1):  # applied = committed, in order
             entry = log[i]
             if entry.value is not None:
                 self.sm.apply(entry.pid, entry.value, entry.proposed_at)
-        self.last_applied = index
+        self.commit_index = index
 
     def transfer_leadership(self, now: int, target: int) -> None:
         """Dissertation 3.10: stop taking proposals, bring `target` up to date, then tell it to
