@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engines.node import Message, Node, Proposal
-from engines.protocols import Protocol
+from engines.core.node import Message, Node, Proposal
+from engines.core.protocols import Protocol
 
 
 @dataclass

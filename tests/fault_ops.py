@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from engines.sim import Simulator
+from engines.core.sim import Simulator
 
 # Each op kind is listed as often as it should come up.
 KINDS = ["run"] * 4 + ["propose"] * 4 + ["crash", "restart", "partition", "isolate", "heal"]

@@ -5,7 +5,7 @@ import json
 
 from typer.testing import CliRunner
 
-from engines import bench
+from engines.lab import bench
 from tui.cli import app
 
 
@@ -19,7 +19,7 @@ def test_run_all_reports_every_key_with_a_fake_clock():
 
 
 def test_under_load_commits_client_values():
-    from engines.sim import Simulator
+    from engines.core.sim import Simulator
 
     sim = Simulator("raft", 5, 1)
     bench.under_load(sim, 3000)

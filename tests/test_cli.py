@@ -90,8 +90,8 @@ def test_headless_commands_do_not_load_textual():
 
 
 def test_replay_headless_reproduces_a_saved_trace(tmp_path):
-    from engines.sim import Simulator
-    from engines.trace import save_trace
+    from engines.core.sim import Simulator
+    from engines.lab.trace import save_trace
 
     sim = Simulator("raft", 3, 4)
     sim.run(500)
@@ -106,7 +106,7 @@ def test_replay_headless_reproduces_a_saved_trace(tmp_path):
 
 def test_raft_toggles_on_the_command_line(monkeypatch):
     seen = {}
-    monkeypatch.setattr("engines.fuzz.first_failure", lambda *a, **k: seen.update(config=a[4]))
+    monkeypatch.setattr("engines.lab.fuzz.first_failure", lambda *a, **k: seen.update(config=a[4]))
     assert invoke("fuzz", "--prevote", "--paxos-only").exit_code == 2  # unknown option
     assert invoke("fuzz", "--algo", "paxos", "--checkquorum").exit_code == 2
     result = runner.invoke(app, ["fuzz", "--runs", "1", "--prevote", "--checkquorum"])

@@ -10,10 +10,10 @@ from rich.cells import cell_len
 from snapshot_apps.support import pilot_test, screen_text, wait_for
 from textual.widgets import Input
 
-from engines import sim as sim_module
-from engines.paxos import Accept, Accepted, Nack, Prepare, Promise
-from engines.raft import AppendEntries, AppendReply, RequestVote, VoteReply
-from engines.sim import Simulator
+from engines.core import sim as sim_module
+from engines.core.sim import Simulator
+from engines.paxos.messages import Accept, Accepted, Nack, Prepare, Promise
+from engines.raft.messages import AppendEntries, AppendReply, RequestVote, VoteReply
 from tui import spacetime
 from tui.app import ConsensusApp, make_app
 from tui.exports import diagram_svg, event_log_text
@@ -356,7 +356,7 @@ async def test_save_then_open_the_trace_reproduces_the_session(tmp_path, monkeyp
 async def test_a_damaged_or_foreign_trace_leaves_the_session_untouched(tmp_path):
     good = Simulator("raft", 5, 1)
     good.run(300)
-    from engines.trace import trace_dict
+    from engines.lab.trace import trace_dict
 
     data = trace_dict(good)
     files = {
@@ -408,7 +408,7 @@ async def test_exports_write_the_diagram_svg_and_the_event_log(tmp_path):
 
 @pilot_test
 async def test_a_replayed_trace_opens_with_its_whole_history(tmp_path):
-    from engines.trace import load_trace, save_trace
+    from engines.lab.trace import load_trace, save_trace
 
     original = busy_raft()
     save_trace(original, tmp_path / "t.json")

@@ -3,9 +3,9 @@
 import pytest
 from typer.testing import CliRunner
 
-from engines.bugs import all_bugs
-from engines.fuzz import execute, first_failure, generate
-from engines.trace import load_trace, save_trace
+from engines.core.protocols import all_bugs
+from engines.lab.fuzz import execute, first_failure, generate
+from engines.lab.trace import load_trace, save_trace
 from tui.cli import app
 
 # A bound on the runs each bug needs from seed 1; the issue allows up to 500. Measured on

@@ -6,10 +6,9 @@ import random
 
 import pytest
 
-from engines.node import CancelTimer, Note, Proposal, Send, SetTimer
-from engines.paxos import (
-    BUGS,
-    CATCHUP_BATCH,
+from engines.core.node import CancelTimer, Note, Proposal, Send, SetTimer
+from engines.core.shared import SlotMap
+from engines.paxos.messages import (
     Accept,
     Accepted,
     CatchUp,
@@ -17,13 +16,10 @@ from engines.paxos import (
     Forward,
     Heartbeat,
     Nack,
-    PaxosNode,
-    PaxosPersistent,
     Prepare,
     Promise,
-    default_config,
 )
-from engines.shared import SlotMap
+from engines.paxos.node import BUGS, CATCHUP_BATCH, PaxosNode, PaxosPersistent, default_config
 
 P1 = Proposal("p1", "set x 1", 10, 1)
 P2 = Proposal("p2", "set x 2", 20, 2)

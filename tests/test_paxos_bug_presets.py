@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from engines.paxos import BUGS
-from engines.script import PRESETS, Command, parse_file, run
+from engines.lab.script import PRESETS, Command, parse_file, run
+from engines.paxos.node import BUGS
 from tui.app import preset_scenarios
 from tui.cli import app
 

@@ -7,7 +7,7 @@ from fault_ops import op, run_faults_then_stop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engines.sim import Simulator
+from engines.core.sim import Simulator
 
 SETTLE_MS = 10_000  # the bound: simulated time for every pending value after the heal
 

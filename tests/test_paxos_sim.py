@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from engines.bench import under_load
-from engines.fuzz import fuzz
-from engines.node import Proposal
-from engines.paxos import BUGS
-from engines.paxos_invariants import PaxosInvariants
-from engines.script import PRESETS, run_file
-from engines.shared import SharedList
-from engines.sim import Simulator, StepEvent
+from engines.core.node import Proposal
+from engines.core.shared import SharedList
+from engines.core.sim import Simulator, StepEvent
+from engines.lab.bench import under_load
+from engines.lab.fuzz import fuzz
+from engines.lab.script import PRESETS, run_file
+from engines.paxos.invariants import PaxosInvariants
+from engines.paxos.node import BUGS
 
 SCENARIOS = sorted((PRESETS / "paxos").glob("*.scn"))
 P1 = Proposal("p1", "set x 1", 0, 1)

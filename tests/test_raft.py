@@ -8,23 +8,22 @@ from types import SimpleNamespace
 
 import pytest
 
-from engines.node import CancelTimer, Note, Proposal, Send, SetTimer
-from engines.raft import (
-    DEFAULT_CONFIG,
+from engines.core.node import CancelTimer, Note, Proposal, Send, SetTimer
+from engines.core.shared import SharedList
+from engines.core.sim import Simulator
+from engines.raft.invariants import RaftInvariants
+from engines.raft.messages import (
     AppendEntries,
     AppendReply,
     Entry,
     Forward,
     PreVote,
     PreVoteReply,
-    RaftNode,
     RequestVote,
     TimeoutNow,
     VoteReply,
 )
-from engines.raft_invariants import RaftInvariants
-from engines.shared import SharedList
-from engines.sim import Simulator
+from engines.raft.node import DEFAULT_CONFIG, RaftNode
 
 
 # --- helpers ------------------------------------------------------------------------------------

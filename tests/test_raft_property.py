@@ -8,7 +8,7 @@ from fault_ops import op, run_faults_then_stop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engines.sim import Simulator
+from engines.core.sim import Simulator
 
 SETTLE_MS = 10_000  # the bound: simulated time for the final value to reach every node
 RETRY_MS = 1_000  # a proposal to a leader that lost its post is asked again after this

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from engines.chain import chain_is_valid
-from engines.demo import VALUES, demo
-from engines.raft import BUGS
-from engines.script import PRESETS, parse_file, run, run_file
+from engines.core.chain import chain_is_valid
+from engines.lab.demo import VALUES, demo
+from engines.lab.script import PRESETS, parse_file, run, run_file
+from engines.raft.node import BUGS
 from tui.cli import app
 
 FOLDER = PRESETS / "raft"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engines.script import ScriptError, parse, parse_duration, tokenize
+from engines.lab.script import ScriptError, parse, parse_duration, tokenize
 
 
 def error_of(text: str) -> str:

@@ -4,8 +4,8 @@ import json
 
 from typer.testing import CliRunner
 
-from engines.script import parse, run
-from engines.trace import load_trace
+from engines.lab.script import parse, run
+from engines.lab.trace import load_trace
 from tui.cli import app
 
 
@@ -68,7 +68,7 @@ def test_chains_agree_with_every_node_down_holds_vacuously():
 def test_algo_after_protocol_settings_is_refused():
     import pytest
 
-    from engines.script import ScriptError
+    from engines.lab.script import ScriptError
 
     with pytest.raises(ScriptError, match="'algo' must come before 'bug' and protocol options"):
         parse("raft prevote on\nalgo paxos\n", "t.scn")

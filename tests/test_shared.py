@@ -3,8 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines.shared import SharedList, SlotMap
-from engines.sim import Checkpoint
+from engines.core.shared import SharedList, SlotMap
+from engines.core.sim import Checkpoint
 
 
 class Holder:

@@ -3,8 +3,8 @@
 import pytest
 from echo import ECHO, Echo, Gossip, Ping
 
-from engines import protocols
-from engines.sim import Simulator
+from engines.core import protocols
+from engines.core.sim import Simulator
 
 protocols.register(ECHO)
 

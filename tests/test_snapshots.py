@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from snapshot_apps.broken import BROKEN
 
-from engines import protocols
+from engines.core import protocols
 from tui.app import ConsensusApp, make_app
 
 protocols.register(BROKEN)

@@ -5,9 +5,9 @@ import json
 import pytest
 from echo import ECHO
 
-from engines import protocols
-from engines.sim import Simulator
-from engines.trace import TraceError, load_trace, save_trace
+from engines.core import protocols
+from engines.core.sim import Simulator
+from engines.lab.trace import TraceError, load_trace, save_trace
 
 protocols.register(ECHO)
 

@@ -10,8 +10,8 @@ from snapshot_apps.broken import BROKEN
 from snapshot_apps.support import pilot_test, screen_text, wait_for
 from textual.widgets import Input
 
-from engines import protocols
-from engines.trace import load_trace
+from engines.core import protocols
+from engines.lab.trace import load_trace
 from tui import app as app_module
 from tui.app import SPEEDS, ConsensusApp, make_app
 from tui.commands import COMMANDS
@@ -510,7 +510,7 @@ async def test_paxos_campaign_propose_and_chosen_marks():
 
 @pilot_test
 async def test_an_existing_simulator_opens_at_its_step():
-    from engines.sim import Simulator
+    from engines.core.sim import Simulator
 
     sim = Simulator("raft", 3, 5)
     sim.run(800)

@@ -125,5 +125,5 @@ def test_keymaps_and_presets_ship_inside_the_wheel(tmp_path):
     assert "keymaps/default.toml" in names
     assert "keymaps/vim.toml" in names
     assert "tui/app.tcss" in names
-    assert "engines/scenarios/raft/figure8.scn" in names
-    assert "engines/scenarios/paxos/bug_ignore_promise.scn" in names
+    assert "engines/lab/scenarios/raft/figure8.scn" in names
+    assert "engines/lab/scenarios/paxos/bug_ignore_promise.scn" in names

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from echo import ECHO
 
-from engines import protocols
-from engines.chain import GENESIS, Block
-from engines.sim import Simulator
+from engines.core import protocols
+from engines.core.chain import GENESIS, Block
+from engines.core.sim import Simulator
 from tui.screens.prompts import groups_text, parse_groups, parse_network, partition_presets
 from tui.text import ballot, bar, cut, literal, visible
 from tui.widgets.nodes import first_divergence, grid_shape, section_sizes

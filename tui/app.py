@@ -21,9 +21,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from engines import protocols
-from engines.script import PRESETS
-from engines.sim import Simulator
+from engines.core import protocols
+from engines.core.sim import Simulator
+from engines.lab.script import PRESETS
 from tui import commands
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
@@ -341,7 +341,7 @@ class ConsensusApp(App):
         self.push_screen(PresetPicker(presets), done)
 
     async def load_scenario(self, path: Path) -> None:
-        from engines.script import ScriptError, run_file
+        from engines.lab.script import ScriptError, run_file
 
         try:
             result = run_file(path)
@@ -353,7 +353,7 @@ class ConsensusApp(App):
             self.notify(result.error, severity="warning", markup=False)
 
     def action_save_trace(self) -> None:
-        from engines.trace import save_trace
+        from engines.lab.trace import save_trace
 
         self.ask_path("Save the trace", default_name(self.sim, "trace.json"), save_trace, "trace")
 
@@ -368,7 +368,7 @@ class ConsensusApp(App):
     async def open_trace(self, path: str) -> None:
         """Replay a trace in a thread (a long one takes a while; keys keep working), then
         make it the session. A damaged or foreign file only earns a message."""
-        from engines.trace import TraceError, load_trace
+        from engines.lab.trace import TraceError, load_trace
 
         self.notify(f"opening {path}…", markup=False)
         try:
@@ -470,7 +470,7 @@ class ConsensusApp(App):
         algo = self.sim.protocol.name
         if algo not in protocols.ALGORITHMS:
             return
-        from engines.bugs import bugs_for
+        from engines.core.protocols import bugs_for
 
         for name, text in bugs_for(algo).items():
             yield SystemCommand(
@@ -517,7 +517,7 @@ def make_app(
     keys = load_keymap(keymap)
     message = ""
     if sim is None and scenario is not None:
-        from engines.script import run_file
+        from engines.lab.script import run_file
 
         result = run_file(scenario)
         sim, message = result.sim, result.error or ""

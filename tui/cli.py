@@ -67,7 +67,7 @@ CheckquorumOption = Annotated[
 
 def _config(algo: str, bug: str | None, prevote: bool = False, checkquorum: bool = False) -> dict:
     """Protocol settings from the command line; exits 2 on a bug or toggle that does not fit."""
-    from engines.protocols import check_config
+    from engines.core.protocols import check_config
 
     config: dict = {"bug": bug} if bug is not None else {}
     for name, on in (("prevote", prevote), ("checkquorum", checkquorum)):
@@ -111,7 +111,7 @@ def main(
     if scenario is not None:
         _refuse_with_scenario(ctx)
     config = _config(algo.value, bug, prevote, checkquorum)
-    from engines.script import ScriptError
+    from engines.lab.script import ScriptError
     from tui.app import make_app
     from tui.keymap import KeymapError
 
@@ -159,8 +159,8 @@ def run(
     Exit 0 when every expectation held and no invariant was violated, 1 when one failed,
     2 for a script that cannot run (printed as FILE:LINE: message).
     """
-    from engines.script import ScriptError, parse_file
-    from engines.script import run as run_script
+    from engines.lab.script import ScriptError, parse_file
+    from engines.lab.script import run as run_script
 
     try:
         parsed = parse_file(script)
@@ -209,7 +209,7 @@ def _print_run(summary: dict, script: Path) -> None:
 @app.command()
 def demo(algo: AlgoOption = Algo.raft, nodes: NodesOption = 5, seed: SeedOption = 1) -> None:
     """Commit the seed example's three values for real, then print the chain."""
-    from engines.demo import run_demo
+    from engines.lab.demo import run_demo
 
     for line in run_demo(algo.value, nodes, seed):
         typer.echo(line)
@@ -228,7 +228,7 @@ def replay(
     Exit 0 when the replay reproduces the trace's digest, 1 when it does not, 2 when the file
     cannot be read as a trace.
     """
-    from engines.trace import TraceError, read_trace
+    from engines.lab.trace import TraceError, read_trace
 
     try:
         sim, recorded = read_trace(trace)
@@ -257,7 +257,7 @@ def replay(
 @app.command()
 def bugs() -> None:
     """List the bug lab: one deliberately broken rule per line (ALGO NAME description)."""
-    from engines.bugs import all_bugs
+    from engines.core.protocols import all_bugs
 
     for algo, name, description in all_bugs():
         typer.echo(f"{algo} {name} {description}")
@@ -286,8 +286,8 @@ def fuzz(
     """
     import time
 
-    from engines.fuzz import first_failure
-    from engines.trace import save_trace
+    from engines.lab.fuzz import first_failure
+    from engines.lab.trace import save_trace
 
     config = _config(algo.value, bug, prevote, checkquorum)
     try:
@@ -329,7 +329,7 @@ def bench(
     """Measure engine speed, step-back time and history memory (5 nodes, steady client load)."""
     import time
 
-    from engines.bench import run_all
+    from engines.lab.bench import run_all
 
     report = run_all(time.perf_counter, steps)
     if as_json:

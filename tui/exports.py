@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.segment import Segment, Segments
 
-from engines.sim import Simulator
+from engines.core.sim import Simulator
 from tui.spacetime import ALL, DiagramIndex, Layout, draw_header, draw_row, emphasis, focus
 from tui.text import seconds, visible
 

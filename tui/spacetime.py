@@ -24,9 +24,9 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 
-from engines.network import Network
-from engines.node import Message
-from engines.sim import StepEvent
+from engines.core.network import Network
+from engines.core.node import Message
+from engines.core.sim import StepEvent
 from tui.text import cut, visible
 
 # --- message labels --------------------------------------------------------------------------

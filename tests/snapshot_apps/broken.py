@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from echo import Echo, EchoNode, Gossip, Ping
 
-from engines.node import Message, Proposal
-from engines.protocols import Protocol
-from engines.sim import Violation
+from engines.core.node import Message, Proposal
+from engines.core.protocols import Protocol
+from engines.core.violations import Violation
 
 
 class BrokenNode(EchoNode):

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engines.network import LinkConfig
+from engines.core.network import LinkConfig
 
 HINT = "Enter submits · Escape cancels"
 

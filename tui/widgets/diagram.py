@@ -17,7 +17,7 @@ from textual.keys import format_key
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engines.sim import Simulator
+from engines.core.sim import Simulator
 from tui.spacetime import ALL, QUIET, DiagramIndex, Layout, draw_header, draw_row, emphasis, focus
 from tui.widgets.lines import LineView
 

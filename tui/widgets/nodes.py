@@ -15,8 +15,8 @@ from typing import Any
 from rich.text import Text
 from textual.containers import Grid
 
-from engines.node import plain
-from engines.sim import Simulator
+from engines.core.node import plain
+from engines.core.sim import Simulator
 from tui.text import ballot, bar, line, literal, node_label, short_hash
 from tui.widgets.lines import LineView
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from engines.sim import InFlight, Simulator, StepEvent
+from engines.core.sim import InFlight, Simulator, StepEvent
 from tui.text import line, literal, seconds, visible
 from tui.widgets.lines import LineView
 

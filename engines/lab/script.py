@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines import protocols
-from engines.network import MAX_LATENCY_MS
-from engines.sim import Simulator
+from engines.core import protocols
+from engines.core.network import MAX_LATENCY_MS
+from engines.core.sim import Simulator
 
 HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug"}
 ACTIONS = {
@@ -446,7 +446,7 @@ class _Runner:
         self.sim.partition([[self.node(n) for n in g] for g in groups])
 
     def do_save(self, path: str) -> None:
-        from engines.trace import save_trace
+        from engines.lab.trace import save_trace
 
         try:
             save_trace(self.sim, path)

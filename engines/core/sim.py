@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engines import protocols
-from engines.network import Network
-from engines.node import CancelTimer, Message, Node, Note, Proposal, Send, SetTimer, plain
-from engines.shared import SharedList, SlotMap
+from engines.core import protocols
+from engines.core.network import Network
+from engines.core.node import CancelTimer, Message, Node, Note, Proposal, Send, SetTimer, plain
+from engines.core.shared import SharedList, SlotMap
+from engines.core.violations import Violation
 
 CHECKPOINT_EVERY = 256
 
@@ -108,16 +109,6 @@ class StepEvent:
     def __str__(self) -> str:
         lines = [self.headline()] + [n.text for n in self.notes]
         return "; ".join(lines)
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    invariant: str
-    step: int
-    explanation: str
-
-    def __str__(self) -> str:
-        return f"{self.invariant} violated at step {self.step}: {self.explanation}"
 
 
 SHARED_TYPES = (SharedList, SlotMap)

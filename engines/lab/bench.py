@@ -9,8 +9,8 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import Callable
 
-from engines.protocols import ALGORITHMS
-from engines.sim import Simulator
+from engines.core.protocols import ALGORITHMS
+from engines.core.sim import Simulator
 
 Clock = Callable[[], float]
 NODES = 5

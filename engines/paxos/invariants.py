@@ -24,23 +24,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from engines.chain import GENESIS
-from engines.node import Proposal
-from engines.shared import SharedList, SlotMap
-from engines.sim import Violation
+from engines.core.chain import GENESIS
+from engines.core.node import Proposal
+from engines.core.shared import SharedList, SlotMap
+from engines.core.violations import Violation
+from engines.paxos.messages import ZERO, Ballot, proposal_number, show_ballot
 
-Ballot = tuple[int, int]
-ZERO: Ballot = (0, 0)
 _MISSING = object()
-
-
-def show_ballot(ballot: Ballot) -> str:
-    return f"{ballot[0]}.{ballot[1]}"
-
-
-def proposal_number(pid: str) -> int:
-    """The simulator names proposals p1, p2, ... in order, so the number is a dense key."""
-    return int(pid[1:])
 
 
 def _pid(value: Proposal | None) -> str | None:

@@ -16,8 +16,8 @@ import random
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from engines.chain import StateMachine
-from engines.shared import SharedList, SlotMap
+from engines.core.chain import StateMachine
+from engines.core.shared import SharedList, SlotMap
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from engines.shared import SharedList
-from engines.sim import Violation
+from engines.core.shared import SharedList
+from engines.core.violations import Violation
 
 
 def _show(entry: Any) -> str:

@@ -3,7 +3,7 @@
 Logs, chains and per-slot tables only grow, or change near their end. The simulator checkpoints
 the world every few hundred steps; pickling these containers whole would make every checkpoint
 cost as much as the whole history. Instead a checkpoint keeps a `view()` by reference (see
-`engines.sim.Checkpoint`), and the live container copies storage only before changing what a
+`engines.core.sim.Checkpoint`), and the live container copies storage only before changing what a
 view may see: copy on write.
 
 - `SharedList`: the view is (storage, length). Appends go on in place, past the view's length.

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engines.sim import Action, Simulator
+from engines.core.sim import Action, Simulator
 
 LEADER_WAIT_MS = 5_000
 PROBE_WAIT_MS = 10_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from engines.shared import SharedList
+from engines.core.shared import SharedList
 
 GENESIS_DATA = "Genesis Block"
 

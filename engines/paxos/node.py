@@ -37,13 +37,27 @@ Timers: "leader" (an acceptor's leader timeout, also the back-off after a preemp
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from engines.node import Message, Node, Proposal
-from engines.paxos_invariants import ZERO, Ballot, make_checkers, proposal_number, show_ballot
-from engines.protocols import Protocol
-from engines.shared import SlotMap
+from engines.core.node import Message, Node, Proposal
+from engines.core.shared import SlotMap
+from engines.paxos.messages import (
+    ZERO,
+    Accept,
+    Accepted,
+    Ballot,
+    CatchUp,
+    Chosen,
+    Forward,
+    Heartbeat,
+    Nack,
+    Prepare,
+    Promise,
+    proposal_number,
+    show_ballot,
+    show_field,
+)
 
 CATCHUP_BATCH = 64  # chosen slots sent per CatchUp answer
 _UNKNOWN = object()  # a slot not chosen yet (None is a chosen no-op)
@@ -63,92 +77,6 @@ class PaxosPersistent:
     accepted: SlotMap = field(default_factory=SlotMap)  # slot -> (ballot, value)
 
 
-# --- messages -------------------------------------------------------------------------------
-class PaxosMessage(Message):
-    def summary(self) -> str:
-        return ", ".join(f"{f.name}={_show(getattr(self, f.name))}" for f in fields(self))
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "no-op"
-    if isinstance(value, Proposal):
-        return f"{value.id} {value.value!r}"
-    if isinstance(value, tuple):
-        is_ballot = len(value) == 2 and all(type(v) is int for v in value)
-        return show_ballot(value) if is_ballot else f"[{len(value)}]"
-    return str(value)
-
-
-@dataclass(frozen=True)
-class Prepare(PaxosMessage):
-    short = "P1a"
-    ballot: Ballot
-    low: int  # the proposer knows every slot up to here is chosen
-
-
-@dataclass(frozen=True)
-class Promise(PaxosMessage):
-    short = "P1b"
-    ballot: Ballot
-    accepted: tuple[tuple[int, Ballot, Proposal | None], ...]  # (slot, ballot, value) above low
-
-
-@dataclass(frozen=True)
-class Nack(PaxosMessage):
-    short = "NACK"
-    ballot: Ballot  # the rejected ballot
-    promised: Ballot  # the higher ballot the acceptor promised
-
-
-@dataclass(frozen=True)
-class Accept(PaxosMessage):
-    short = "P2a"
-    ballot: Ballot
-    slot: int
-    value: Proposal | None  # None is a no-op
-
-
-@dataclass(frozen=True)
-class Accepted(PaxosMessage):
-    short = "P2b"
-    ballot: Ballot
-    slot: int
-
-
-@dataclass(frozen=True)
-class Chosen(PaxosMessage):
-    short = "CHSN"
-    entries: tuple[tuple[int, Proposal | None], ...]  # (slot, value)
-
-    def summary(self) -> str:
-        if len(self.entries) == 1:
-            slot, value = self.entries[0]
-            return f"slot {slot}={_show(value)}"
-        return f"slots {self.entries[0][0]}..{self.entries[-1][0]}"
-
-
-@dataclass(frozen=True)
-class Heartbeat(PaxosMessage):
-    short = "HB"
-    heartbeat = True
-    ballot: Ballot
-    chosen: int  # the leader's chosen prefix: slots 1..chosen
-
-
-@dataclass(frozen=True)
-class CatchUp(PaxosMessage):
-    short = "CTCH"
-    have: int  # the asker's chosen prefix
-
-
-@dataclass(frozen=True)
-class Forward(PaxosMessage):
-    short = "FWD"
-    proposal: Proposal
-
-
-# --- the node -------------------------------------------------------------------------------
 class PaxosNode(Node):
     def __init__(self, node_id, peers, config, rng, persistent=None) -> None:
         super().__init__(node_id, peers, config, rng, persistent)
@@ -318,7 +246,7 @@ class PaxosNode(Node):
         voters.add(src)
         if len(voters) >= self.majority:
             value = self.proposed[msg.slot]
-            self.note("commit", f"slot {msg.slot} chosen: {_show(value)}")
+            self.note("commit", f"slot {msg.slot} chosen: {show_field(value)}")
             self.broadcast(Chosen(((msg.slot, value),)))
             self._learn(msg.slot, value)
 
@@ -536,5 +464,3 @@ default_config: dict[str, Any] = {
     "retry_ms": 100,
     "bug": None,
 }
-
-PROTOCOL = Protocol("paxos", PaxosNode, make_checkers, default_config)

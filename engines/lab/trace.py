@@ -13,10 +13,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from engines import protocols
-from engines.network import LinkConfig
-from engines.script import MAX_STEPS
-from engines.sim import Action, Simulator
+from engines.core import protocols
+from engines.core.network import LinkConfig
+from engines.core.sim import Action, Simulator
+from engines.lab.script import MAX_STEPS
 
 FORMAT = "consensus-tui-trace"
 VERSION = 1

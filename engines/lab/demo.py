@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engines.chain import Block, chain_is_valid
-from engines.sim import Simulator
+from engines.core.chain import Block, chain_is_valid
+from engines.core.sim import Simulator
 
 VALUES = (
     "First distributed system data",

@@ -1,0 +1,109 @@
+"""Multi-Paxos messages and ballots. A ballot is (round, node id), compared as a tuple and
+shown as `round.node`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from engines.core.node import Message, Proposal
+
+Ballot = tuple[int, int]
+ZERO: Ballot = (0, 0)
+
+
+def show_ballot(ballot: Ballot) -> str:
+    return f"{ballot[0]}.{ballot[1]}"
+
+
+def proposal_number(pid: str) -> int:
+    """The simulator names proposals p1, p2, ... in order, so the number is a dense key."""
+    return int(pid[1:])
+
+
+# --- messages -------------------------------------------------------------------------------
+class PaxosMessage(Message):
+    def summary(self) -> str:
+        return ", ".join(f"{f.name}={show_field(getattr(self, f.name))}" for f in fields(self))
+
+
+def show_field(value: Any) -> str:
+    if value is None:
+        return "no-op"
+    if isinstance(value, Proposal):
+        return f"{value.id} {value.value!r}"
+    if isinstance(value, tuple):
+        is_ballot = len(value) == 2 and all(type(v) is int for v in value)
+        return show_ballot(value) if is_ballot else f"[{len(value)}]"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Prepare(PaxosMessage):
+    short = "P1a"
+    ballot: Ballot
+    low: int  # the proposer knows every slot up to here is chosen
+
+
+@dataclass(frozen=True)
+class Promise(PaxosMessage):
+    short = "P1b"
+    ballot: Ballot
+    accepted: tuple[tuple[int, Ballot, Proposal | None], ...]  # (slot, ballot, value) above low
+
+
+@dataclass(frozen=True)
+class Nack(PaxosMessage):
+    short = "NACK"
+    ballot: Ballot  # the rejected ballot
+    promised: Ballot  # the higher ballot the acceptor promised
+
+
+@dataclass(frozen=True)
+class Accept(PaxosMessage):
+    short = "P2a"
+    ballot: Ballot
+    slot: int
+    value: Proposal | None  # None is a no-op
+
+
+@dataclass(frozen=True)
+class Accepted(PaxosMessage):
+    short = "P2b"
+    ballot: Ballot
+    slot: int
+
+
+@dataclass(frozen=True)
+class Chosen(PaxosMessage):
+    short = "CHSN"
+    entries: tuple[tuple[int, Proposal | None], ...]  # (slot, value)
+
+    def summary(self) -> str:
+        if len(self.entries) == 1:
+            slot, value = self.entries[0]
+            return f"slot {slot}={show_field(value)}"
+        return f"slots {self.entries[0][0]}..{self.entries[-1][0]}"
+
+
+@dataclass(frozen=True)
+class Heartbeat(PaxosMessage):
+    short = "HB"
+    heartbeat = True
+    ballot: Ballot
+    chosen: int  # the leader's chosen prefix: slots 1..chosen
+
+
+@dataclass(frozen=True)
+class CatchUp(PaxosMessage):
+    short = "CTCH"
+    have: int  # the asker's chosen prefix
+
+
+@dataclass(frozen=True)
+class Forward(PaxosMessage):
+    short = "FWD"
+    proposal: Proposal
+
+
+# --- the node -------------------------------------------------------------------------------

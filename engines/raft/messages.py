@@ -1,0 +1,97 @@
+"""Raft's messages (the paper's Figure 2, plus PreVote, leader transfer and forwarding) and
+its log entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from engines.core.node import Message, Proposal
+
+
+class Entry(NamedTuple):
+    """A log entry: a client proposal's fields (kept flat: checkpoints pickle every log), or
+    with value None the no-op a new leader appends, which is not a block."""
+
+    term: int
+    value: str | None = None
+    pid: str | None = None
+    proposed_at: int = 0
+
+
+# --- messages -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RequestVote(Message):
+    short = "RV"
+    term: int
+    last_index: int
+    last_term: int
+    force: bool = False  # a user-ordered campaign or a leader transfer: ignore leader leases
+
+
+@dataclass(frozen=True)
+class VoteReply(Message):
+    short = "RV-R"
+    term: int
+    granted: bool
+
+
+@dataclass(frozen=True)
+class PreVote(Message):
+    """Would you vote for me in `term`? Changes no term and no vote on either side."""
+
+    short = "PV"
+    term: int
+    last_index: int
+    last_term: int
+
+
+@dataclass(frozen=True)
+class PreVoteReply(Message):
+    short = "PV-R"
+    term: int
+    granted: bool
+
+
+@dataclass(frozen=True)
+class AppendEntries(Message):
+    short = "AE"
+    term: int
+    prev_index: int
+    prev_term: int
+    entries: tuple[Entry, ...]
+    commit: int
+
+    @property
+    def heartbeat(self) -> bool:
+        return not self.entries
+
+
+@dataclass(frozen=True)
+class AppendReply(Message):
+    """On success `index` is the follower's match; on failure it is the rejected prevLogIndex,
+    and the hint says where the leader should look: the follower's term at that index and the
+    first index of that term, or (conflict_term 0) the follower's last index + 1."""
+
+    short = "AE-R"
+    term: int
+    success: bool
+    index: int
+    conflict_term: int = 0
+    conflict_index: int = 0
+
+
+@dataclass(frozen=True)
+class TimeoutNow(Message):
+    """Leader transfer: the receiver starts an election at once."""
+
+    short = "TN"
+    term: int
+
+
+@dataclass(frozen=True)
+class Forward(Message):
+    """A client proposal passed from a follower to the leader it knows."""
+
+    short = "FWD"
+    proposal: Proposal
