@@ -44,7 +44,7 @@ def test_help_explains_every_option(command, options):
     [
         ("run 1s\nexplode n1\n", "bad.scn:2: unknown command 'explode'"),
         ("crash n7\n", "bad.scn:1: node n7 is out of range (n1..n5)"),
-        ("net drop=3\n", "bad.scn:1: drop 3 is out of range 0..1"),
+        ("net drop=3\n", "bad.scn:1: drop '3' is not a probability in 0..1"),
         ('propose "oops\n', "bad.scn:1: unterminated quote"),
     ],
 )

@@ -368,7 +368,7 @@ def test_the_leader_is_idle_between_values_but_keeps_its_heartbeat():
     node.on_timer(0, "heartbeat")
     out = effects(node)
     assert {type(m) for _, m in sends(out)} == {Heartbeat}
-    assert timers(out) == {"heartbeat": default_config["heartbeat_ms"]}
+    assert timers(out) == {"heartbeat": default_config["heartbeat"]}
 
 
 # --- learning -----------------------------------------------------------------------------

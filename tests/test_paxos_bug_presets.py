@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from engines.lab.script import PRESETS, Command, parse_file, run
+from engines.lab.script import PRESETS, Command, Expectation, parse_file, run
 from engines.paxos.node import BUGS
 from tui.app import preset_scenarios
 from tui.cli import app
@@ -55,8 +55,8 @@ def test_preset_without_its_bug_is_safe(path):
 
 
 def _safe_instead(command: Command) -> Command:
-    if command.name == "expect" and command.args[0] == "violation":
-        return Command(command.line, "expect", ["safe"], "expect safe")
+    if command.name == "expect" and command.args[0].kind == "violation":
+        return Command(command.line, "expect", [Expectation("safe", {})], "expect safe")
     return command
 
 

@@ -41,7 +41,7 @@ def test_parse_reads_header_and_commands():
         ("nodes 3\ncrash n4", "s.scn:2: node n4 is out of range (n1..n3)"),
         ("crash bob", "s.scn:1: 'bob' is not a node (n1..n5 or leader)"),
         ("nodes 12", "s.scn:1: node count 12 is out of range 3..9"),
-        ("net drop=1.5", "s.scn:1: drop 1.5 is out of range 0..1"),
+        ("net drop=1.5", "s.scn:1: drop '1.5' is not a probability in 0..1"),
         ("net latency=20..5", "s.scn:1: latency '20..5' should look like 5..20"),
         ('propose "unterminated', "s.scn:1: unterminated quote"),
         ("run fast", "s.scn:1: duration 'fast' should look like 300ms or 2s"),
@@ -64,5 +64,7 @@ def test_bad_lines_name_file_line_and_problem(text, message):
 def test_durations():
     assert parse_duration("300ms") == 300
     assert parse_duration("1.5s") == 1500
-    with pytest.raises(ValueError):
-        parse_duration("0ms")
+    assert parse_duration("0ms") == 0
+    for bad in ("0.5ms", "1.0005s", "２s", "1h", "-1ms"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)

@@ -1,8 +1,11 @@
-"""Network model: per-link latency ranges, loss and duplication, and partition groups.
+"""Network model: per-link latency ranges, loss and duplication, partition groups and one-way
+cuts.
 
 All randomness comes from the simulator's network stream, drawn at send time in send order, so
-a run is reproducible from its seed. Partitions are groups of nodes: a message crosses only
-between nodes of the same group, checked when it is sent and again when it would be delivered.
+a run is reproducible from its seed. Links are directed: the settings from n1 to n2 may differ
+from those from n2 to n1, and a cut may block one direction only. Partitions are groups of
+nodes: a message crosses only between nodes of the same group and along a link that is not cut,
+checked when it is sent and again when it would be delivered.
 """
 
 from __future__ import annotations
@@ -36,30 +39,31 @@ class LinkConfig:
         )
 
 
-def link_key(a: int, b: int) -> tuple[int, int]:
-    return (a, b) if a <= b else (b, a)
-
-
 class Network:
     def __init__(self, node_ids: list[int], rng: random.Random) -> None:
         self.node_ids = list(node_ids)
         self.rng = rng
         self.default = LinkConfig()
-        self.links: dict[tuple[int, int], LinkConfig] = {}
+        self.links: dict[tuple[int, int], LinkConfig] = {}  # (src, dst) -> its own settings
         self.group_of: dict[int, int] | None = None  # None: no partition
+        self.cuts: set[tuple[int, int]] = set()  # (src, dst): messages from src to dst are cut
 
     # --- configuration ------------------------------------------------------------------------
-    def configure(self, link: tuple[int, int] | None = None, **changes: object) -> None:
-        """Change latency_min/latency_max/drop/dup for one link, or for every link."""
+    def configure(
+        self, link: tuple[int, int] | None = None, oneway: bool = False, **changes: object
+    ) -> None:
+        """Change latency_min/latency_max/drop/dup for every link, or for one link in one
+        direction (oneway) or both."""
         if link is None:
             self.default = _changed(self.default, changes)
             self.links = {k: _changed(v, changes) for k, v in self.links.items()}
-        else:
-            key = link_key(*link)
-            self.links[key] = _changed(self.links.get(key, self.default), changes)
+            return
+        src, dst = link
+        for key in [(src, dst)] if oneway else [(src, dst), (dst, src)]:
+            self.links[key] = _changed(self.link(*key), changes)
 
-    def link(self, a: int, b: int) -> LinkConfig:
-        return self.links.get(link_key(a, b), self.default) if self.links else self.default
+    def link(self, src: int, dst: int) -> LinkConfig:
+        return self.links.get((src, dst), self.default) if self.links else self.default
 
     # --- partitions --------------------------------------------------------------------------
     def partition(self, groups: list[list[int]]) -> None:
@@ -76,11 +80,27 @@ class Network:
         current = self.group_of or dict.fromkeys(self.node_ids, 0)
         self.group_of = _canonical(current | {node: -1}, self.node_ids)
 
-    def heal(self) -> None:
-        self.group_of = None
+    def cut(self, src: int, dst: int, oneway: bool = False) -> None:
+        """Block messages from src to dst (and from dst to src unless oneway)."""
+        self.cuts.add((src, dst))
+        if not oneway:
+            self.cuts.add((dst, src))
 
-    def connected(self, a: int, b: int) -> bool:
-        return self.group_of is None or self.group_of[a] == self.group_of[b]
+    def heal(self) -> None:
+        """Remove every cut: partition groups and cut links."""
+        self.group_of = None
+        self.cuts = set()
+
+    def connected(self, src: int, dst: int) -> bool:
+        """Whether a message from src reaches dst now."""
+        if self.cuts and (src, dst) in self.cuts:
+            return False
+        return self.group_of is None or self.group_of[src] == self.group_of[dst]
+
+    @property
+    def is_whole(self) -> bool:
+        """No partition and no cut link."""
+        return self.group_of is None and not self.cuts
 
     def groups(self) -> list[list[int]]:
         """The current groups in node order; a single group when there is no cut."""
@@ -106,11 +126,14 @@ class Network:
         return out
 
     def describe(self) -> dict:
-        return {
+        described = {
             "default": self.default.describe(),
-            "links": {f"{a}-{b}": c.describe() for (a, b), c in sorted(self.links.items())},
+            "links": {f"{a}->{b}": c.describe() for (a, b), c in sorted(self.links.items())},
             "groups": self.groups(),
         }
+        if self.cuts:  # only when there are some: digests of sessions without cuts stay put
+            described["cuts"] = [f"{a}->{b}" for a, b in sorted(self.cuts)]
+        return described
 
 
 def _changed(cfg: LinkConfig, changes: dict) -> LinkConfig:

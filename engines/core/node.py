@@ -173,6 +173,15 @@ class Node:
     def is_leader(self) -> bool:
         return self.role == "leader"
 
+    def role_name(self) -> str:
+        """The role as scripts name it (`expect role NODE ...`)."""
+        return self.role
+
+    @property
+    def term(self) -> int:
+        """Raft's term; the round of a Paxos ballot (`expect term NODE ...`)."""
+        return self.rank()[0]
+
     def rank(self) -> tuple:
         """Term or ballot, comparable: used to pick `leader` among several self-declared ones."""
         return (0,)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.core.node import Node
+from engines.core.node import Message, Node
 
 ALGORITHMS = ("raft", "paxos")
 
@@ -22,6 +22,8 @@ class Protocol:
     make_checkers: Callable[[int], list[Any]]
     default_config: dict[str, Any] = field(default_factory=dict)
     bugs: dict[str, str] = field(default_factory=dict)  # the bug lab: name -> what breaks
+    messages: tuple[type[Message], ...] = ()  # every message type, for filters by name
+    roles: tuple[str, ...] = ("leader", "follower")  # what Node.role_name() may answer
 
 
 _extra: dict[str, Protocol] = {}
@@ -50,29 +52,45 @@ def bugs_for(algo: str) -> dict[str, str]:
     return dict(get(algo).bugs)
 
 
+def message_types(protocol: Protocol) -> dict[str, str]:
+    """Each message type's name and short name, mapped to its name."""
+    names = {kind.__name__: kind.__name__ for kind in protocol.messages}
+    return names | {kind.short: kind.__name__ for kind in protocol.messages}
+
+
 def all_bugs() -> list[tuple[str, str, str]]:
     return [(algo, name, text) for algo in ALGORITHMS for name, text in bugs_for(algo).items()]
 
 
-def check_config(algo: str, config: dict[str, Any]) -> None:
+def check_config(algo: str | Protocol, config: dict[str, Any]) -> None:
     """Raise ValueError unless every key is one of the protocol's settings, of the default's
-    type, and a bug is one the protocol offers."""
-    defaults = get(algo).default_config
+    type and positive, every MIN..MAX pair of timings is in order, and a bug is one the
+    protocol offers."""
+    protocol = get(algo) if isinstance(algo, str) else algo
+    name, defaults = protocol.name, protocol.default_config
+    if not isinstance(config, dict):
+        raise ValueError("a protocol config must be an object")
     for key, value in config.items():
         if key == "bug":
-            if value is not None and value not in bugs_for(algo):
-                raise ValueError(f"unknown {algo} bug {value!r}{_elsewhere(algo, value)}")
+            if value is not None and value not in protocol.bugs:
+                raise ValueError(f"unknown {name} bug {value!r}{_elsewhere(name, value)}")
         elif key not in defaults:
-            raise ValueError(f"unknown {algo} setting {key!r}")
+            raise ValueError(f"unknown {name} setting {key!r}")
         elif type(value) is not type(defaults[key]) or (
             isinstance(value, int) and value <= 0 and not isinstance(value, bool)
         ):
-            raise ValueError(f"{algo} setting {key}={value!r} is invalid")
+            raise ValueError(f"{name} setting {key}={value!r} is invalid")
+    merged = defaults | config
+    for key in merged:
+        if key.endswith("_min") and key[:-4] + "_max" in merged:
+            low, high = merged[key], merged[key[:-4] + "_max"]
+            if low > high:
+                raise ValueError(f"{name} {key[:-4]} range {low}..{high} is empty (MIN > MAX)")
 
 
 def _elsewhere(algo: str, bug: str) -> str:
     """Name the algorithm that does have the bug, or point at the catalogue."""
-    owners = [other for other in ALGORITHMS if other != algo and bug in bugs_for(other)]
+    owners = [other for other in ALGORITHMS if other != algo and bug in get(other).bugs]
     if owners:
         return f": it is a {owners[0]} bug (use --algo {owners[0]})"
     return " (see 'consensus-tui bugs')"

@@ -15,10 +15,23 @@ import json
 import pickle
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engines.core import protocols
+from engines.core.actions import (
+    DOWN,
+    LEADER,
+    LEADER_OR_FIRST,
+    Action,
+    ActionError,
+    Cluster,
+    checked,
+    describe_filter,
+    filter_covers,
+    filter_matches,
+    node_name,
+)
 from engines.core.network import Network
 from engines.core.node import CancelTimer, Message, Node, Note, Proposal, Send, SetTimer, plain
 from engines.core.shared import SharedList, SlotMap
@@ -27,10 +40,6 @@ from engines.core.violations import Violation
 CHECKPOINT_EVERY = 256
 
 MESSAGE, TIMER = 0, 1
-
-
-def node_name(node_id: int) -> str:
-    return f"n{node_id}"
 
 
 @dataclass(slots=True)
@@ -58,30 +67,6 @@ class InFlight:
         ]
 
 
-@dataclass(frozen=True)
-class Action:
-    """A user action. `args` holds plain JSON values so traces can store it."""
-
-    kind: str
-    args: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        a = self.args
-        match self.kind:
-            case "propose":
-                return f"propose {a['value']!r} to {node_name(a['node'])}"
-            case "partition":
-                return "partition " + " | ".join(
-                    " ".join(node_name(n) for n in g) for g in a["groups"]
-                )
-            case "set_network":
-                return "network " + " ".join(f"{k}={v}" for k, v in a.items())
-            case "heal" | "restart_all":
-                return self.kind.replace("_", " ")
-            case _:
-                return f"{self.kind} {node_name(a['node'])}"
-
-
 @dataclass(slots=True)
 class StepEvent:
     """What one step did, for the event log, the diagram and the tests."""
@@ -104,7 +89,9 @@ class StepEvent:
             return f"{node_name(self.node)} {self.detail} timer fired"
         arrow = f"{node_name(self.src)} -> {node_name(self.node)}"
         body = f"{arrow} {self.msg.type_name}({self.msg.summary()})"
-        return f"{body} delivered" if self.kind == "deliver" else f"{body} dropped: {self.detail}"
+        if self.kind == "deliver":
+            return f"{body} delivered" + (" now, ahead of its turn" if self.action else "")
+        return f"{body} dropped: {self.detail}"
 
     def __str__(self) -> str:
         lines = [self.headline()] + [n.text for n in self.notes]
@@ -178,6 +165,12 @@ class World:
         self.checkers = protocol.make_checkers(n)
         self.violation: Violation | None = None
         self.node_class = protocol.node_class
+        self.holds: list[dict] = []  # filters: matching messages stay in flight until released
+        self.held: list[InFlight] = []  # messages that came due while a hold matched them
+        self.sent: dict[tuple[type, int, int], int] = {}  # (type, src, dst) -> messages sent
+
+
+MIN_NODES, MAX_NODES = 3, 9
 
 
 class Simulator:
@@ -190,14 +183,22 @@ class Simulator:
         check: bool = True,
         keep_events: bool = True,
     ) -> None:
+        """Raises ValueError for a cluster the simulator cannot run: a node count outside
+        3..9, a negative seed, or a protocol setting that is unknown or out of range."""
         protocol = protocols.get(algo) if isinstance(algo, str) else algo
+        if type(nodes) is not int or not MIN_NODES <= nodes <= MAX_NODES:
+            raise ValueError(f"node count {nodes!r} is out of range {MIN_NODES}..{MAX_NODES}")
+        if type(seed) is not int or seed < 0:
+            raise ValueError(f"seed {seed!r} must be a whole number >= 0")
         self.protocol = protocol
         self.seed = seed
         self.check = check
         self.keep_events = keep_events
         self.user_config = dict(config or {})
+        protocols.check_config(protocol, self.user_config)
         self.config = protocol.default_config | self.user_config
         self.world = World(protocol, nodes, seed)
+        self.cluster = Cluster(tuple(self.world.node_ids), protocols.message_types(protocol))
         self.timeline: dict[int, Action] = {}  # event step number -> action taken there
         self.events: list[StepEvent] = []
         self.max_step = 0
@@ -235,9 +236,15 @@ class Simulator:
     def is_up(self, node_id: int) -> bool:
         return node_id in self.world.nodes
 
-    def leader(self) -> int | None:
-        """The live node in the leader role with the highest term or ballot."""
-        leaders = [n for n in self.world.nodes.values() if n.is_leader]
+    def down_nodes(self) -> list[int]:
+        return sorted(self.world.down)
+
+    def leader(self, among: list[int] | None = None) -> int | None:
+        """The live node in the leader role with the highest term or ballot (only those listed
+        in `among`, when given: a cut-off stale leader elsewhere is then ignored)."""
+        nodes = self.world.nodes
+        candidates = nodes.values() if among is None else [nodes[i] for i in among if i in nodes]
+        leaders = [n for n in candidates if n.is_leader]
         return max(leaders, key=lambda n: (n.rank(), -n.id)).id if leaders else None
 
     def timer_deadline(self, node_id: int, name: str) -> int | None:
@@ -247,13 +254,27 @@ class Simulator:
         return next((t for t, s, kind, _ in self.world.queue if s == seq and kind == TIMER), None)
 
     def in_flight(self) -> list[InFlight]:
-        """Messages on the wire, soonest first."""
-        return [p for _, _, kind, p in sorted(self.world.queue) if kind == MESSAGE]
+        """Messages on the wire, held ones included, soonest first."""
+        queued = [p for _, _, kind, p in self.world.queue if kind == MESSAGE]
+        return sorted(queued + self.world.held, key=lambda m: (m.deliver_at, m.seq))
+
+    def is_held(self, m: InFlight) -> bool:
+        """Whether a hold keeps this message from being delivered when it comes due."""
+        type_name = m.msg.type_name
+        return any(filter_matches(h, m.src, m.dst, type_name) for h in self.world.holds)
+
+    def holds(self) -> list[dict]:
+        """The hold filters in force, in the order they were set."""
+        return list(self.world.holds)
 
     def will_cross(self, m: InFlight) -> bool:
         """Whether a message in flight would reach its destination if delivered now."""
         net = self.world.network
         return not m.doomed and net.connected(m.src, m.dst) and self.is_up(m.dst)
+
+    def messages_sent(self) -> dict[tuple[str, int, int], int]:
+        """How many messages of each (type name, src, dst) the nodes have sent so far."""
+        return {(kind.__name__, src, dst): n for (kind, src, dst), n in self.world.sent.items()}
 
     def height(self, node_id: int) -> int | None:
         """Blocks beyond genesis on a live node; None for a crashed one (its chain is lost)."""
@@ -286,6 +307,8 @@ class Simulator:
             "timers": {str(i): sorted(t.items()) for i, t in w.timers.items()},
             "network": w.network.describe(),
         }
+        if w.holds:  # only when there are some: digests of sessions without holds stay put
+            state["holds"] = w.holds
         encoded = json.dumps(state, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(encoded.encode()).hexdigest()
 
@@ -313,9 +336,16 @@ class Simulator:
             self.checkpoints[number] = Checkpoint.of(w)
         return event
 
-    def run(self, duration: int) -> int:
-        """Process every event due within `duration` ms of now; returns how many ran."""
-        return self.run_until(lambda: False, time_limit=self.world.now + duration)
+    def run(self, duration: int, stop: Callable[[], bool] | None = None) -> int:
+        """Let `duration` ms pass: process every event due by then, and end with the clock at
+        exactly now + duration, idle time included (recorded as a `wait` step). With `stop`,
+        end early, at the first step after which stop() holds. Returns the steps taken."""
+        end = self.world.now + duration
+        count = self.run_until(stop or (lambda: False), time_limit=end)
+        if self.world.now < end and not (stop and stop()):
+            self.act(Action("wait", {"until": end}))
+            count += 1
+        return count
 
     def run_until(
         self,
@@ -323,7 +353,8 @@ class Simulator:
         time_limit: int | None = None,
         max_steps: int | None = None,
     ) -> int:
-        """Step until predicate() holds, the next event is past time_limit, or max_steps ran."""
+        """Step until predicate() holds, the next event is past time_limit, or max_steps ran.
+        The clock stays at the last event handled: `run` is the call that lets time pass."""
         count = 0
         while not predicate():
             if max_steps is not None and count >= max_steps:
@@ -357,12 +388,63 @@ class Simulator:
 
     # --- user actions -------------------------------------------------------------------------
     def act(self, action: Action) -> StepEvent:
-        """Take a user action now, as one step. At an earlier step this forks a new future."""
+        """Take a user action now, as one step. At an earlier step this forks a new future.
+        Raises ActionError, before anything is recorded, for an action that cannot be taken:
+        wrong arguments, or a message or hold that is not there."""
+        action = checked(action, self.cluster)
+        self._check_possible(action)
         self._fork()
         self.timeline[self.world.step + 1] = action
         event = self.step()
         assert event is not None
         return event
+
+    def resolve(self, action: Action) -> Action | None:
+        """Plain arguments for an action that names nodes or messages by reference (`leader`,
+        a crashed node picked by number, the oldest message matching a filter, a message
+        picked by number). None when a fuzzer's reference finds nothing to act on; ActionError
+        when a script's reference does (no leader, no matching message)."""
+        args = dict(action.args)
+        if args.get("node") == DOWN:
+            down = self.down_nodes()
+            if not down:
+                return None
+            args = {"node": down[args["pick"] % len(down)]}
+        for key in ("node", "src", "dst"):
+            if key in args:
+                args[key] = self._node_ref(args[key])
+        if "groups" in args:
+            args["groups"] = [[self._node_ref(n) for n in g] for g in args["groups"]]
+        if "link" in args:
+            args["link"] = [self._node_ref(n) for n in args["link"]]
+        if "match" in args:
+            match = {k: self._node_ref(v) for k, v in args["match"].items()}
+            args = {"seq": self._oldest_matching(match)}
+        elif "pick" in args:
+            messages = self.in_flight()
+            if not messages:
+                return None
+            args = {"seq": messages[args["pick"] % len(messages)].seq}
+        return Action(action.kind, args)
+
+    def _node_ref(self, ref: Any) -> Any:
+        if ref == LEADER_OR_FIRST:
+            return self.leader() or self.node_ids[0]
+        if ref == LEADER:
+            leader = self.leader()
+            if leader is None:
+                raise ActionError("'leader' used but no node leads now")
+            return leader
+        return ref
+
+    def _oldest_matching(self, match: dict) -> int:
+        match = checked(Action("hold", match), self.cluster).args  # canonical type names
+        found = [
+            m.seq for m in self.in_flight() if filter_matches(match, m.src, m.dst, m.msg.type_name)
+        ]
+        if not found:
+            raise ActionError(f"no message in flight matches {describe_filter(match)}")
+        return min(found)
 
     def propose(self, value: str, node: int) -> StepEvent:
         return self.act(Action("propose", {"value": value, "node": node}))
@@ -388,20 +470,60 @@ class Simulator:
     def campaign(self, node: int) -> StepEvent:
         return self.act(Action("campaign", {"node": node}))
 
+    def cut(self, src: int, dst: int, oneway: bool = True) -> StepEvent:
+        return self.act(Action("cut", {"link": [src, dst], "oneway": oneway}))
+
     def set_network(self, **settings: Any) -> StepEvent:
-        """latency_min, latency_max, drop, dup; optional link=[a, b] for one link only.
-        Raises ValueError, before anything is recorded, when a setting is out of range."""
-        changes = {k: v for k, v in settings.items() if k != "link"}
-        net = self.world.network
-        link = settings.get("link")
-        for cfg in [net.link(*link)] if link else [net.default, *net.links.values()]:
-            replace(cfg, **changes).validate()
+        """latency_min, latency_max, drop, dup; optional link=[src, dst] for one link only,
+        both ways, or with oneway=True from src to dst only. Raises ActionError, before
+        anything is recorded, when a setting is out of range."""
         return self.act(Action("set_network", settings))
+
+    def hold(self, types: list[str] = (), src: int | None = None, dst: int | None = None):
+        return self.act(Action("hold", {"types": list(types), "src": src, "dst": dst}))
+
+    def release(self, types: list[str] = (), src: int | None = None, dst: int | None = None):
+        return self.act(Action("release", {"types": list(types), "src": src, "dst": dst}))
+
+    def deliver(self, seq: int) -> StepEvent:
+        """Deliver one message in flight now, ahead of its turn."""
+        return self.act(Action("deliver", {"seq": seq}))
+
+    def drop(self, seq: int) -> StepEvent:
+        return self.act(Action("drop", {"seq": seq}))
+
+    def duplicate(self, seq: int) -> StepEvent:
+        return self.act(Action("duplicate", {"seq": seq}))
 
     def actions(self) -> list[tuple[int, Action]]:
         return sorted(self.timeline.items())
 
     # --- internals ------------------------------------------------------------------------------
+    def _check_possible(self, action: Action) -> None:
+        """State-dependent checks, so that a recorded action always does what it says."""
+        a, w = action.args, self.world
+        if "seq" in a and self._find_message(a["seq"]) is None:
+            raise ActionError(f"message #{a['seq']} is not in flight")
+        if action.kind == "release" and not any(filter_covers(a, h) for h in w.holds):
+            raise ActionError(f"nothing is held by the filter {describe_filter(a)}")
+        if action.kind == "wait":
+            due = self._next_due()
+            if a["until"] < w.now or (due is not None and due < a["until"]):
+                raise ActionError(f"cannot wait until {a['until']} ms: something happens first")
+        if action.kind == "set_network":
+            net = w.network
+            changes = {k: v for k, v in a.items() if k not in ("link", "oneway")}
+            targets = [net.default, *net.links.values()]
+            if "link" in a:
+                src, dst = a["link"]
+                ends = [(src, dst)] if a.get("oneway") else [(src, dst), (dst, src)]
+                targets = [net.link(*end) for end in ends]
+            try:
+                for cfg in targets:
+                    replace(cfg, **changes).validate()
+            except ValueError as exc:
+                raise ActionError(f"set_network: {exc}") from None
+
     def _fork(self) -> None:
         w = self.world
         if self.max_step > w.step:
@@ -414,20 +536,28 @@ class Simulator:
         return (self.world.step + 1) in self.timeline
 
     def _next_due(self) -> int | None:
-        self._drop_stale_timers()
+        self._settle_head()
         return self.world.queue[0][0] if self.world.queue else None
 
-    def _drop_stale_timers(self) -> None:
-        q = self.world.queue
-        timers = self.world.timers
-        while q and q[0][2] == TIMER:
-            _, seq, _, (node_id, name) = q[0]
-            if timers[node_id].get(name) == seq:
+    def _settle_head(self) -> None:
+        """Make the head of the queue a real next event: drop timers that were cancelled or
+        reset, and set aside messages a hold keeps (they wait in `held`, still in flight)."""
+        w = self.world
+        q, timers = w.queue, w.timers
+        while q:
+            _, seq, kind, payload = q[0]
+            if kind == TIMER:
+                node_id, name = payload
+                if timers[node_id].get(name) == seq:
+                    return
+            elif not (w.holds and self.is_held(payload)):
                 return
+            else:
+                w.held.append(payload)
             heapq.heappop(q)
 
     def _next_event(self, number: int) -> StepEvent | None:
-        self._drop_stale_timers()
+        self._settle_head()
         w = self.world
         if not w.queue:
             return None
@@ -440,7 +570,14 @@ class Simulator:
             node.on_timer(time, name)
             return self._finish(node, StepEvent(number, time, "timer", node_id, detail=name))
         m: InFlight = payload
-        event = StepEvent(number, time, "drop", m.dst, m.src, m.msg, sent_at=m.sent_at)
+        return self._arrive(m, StepEvent(number, time, "drop", m.dst, m.src, m.msg))
+
+    def _arrive(self, m: InFlight, event: StepEvent) -> StepEvent:
+        """A message reaches its destination now, unless it is lost, cut off or the
+        destination is down: then the event says why it was dropped."""
+        w = self.world
+        event.node, event.src, event.msg, event.sent_at = m.dst, m.src, m.msg, m.sent_at
+        event.kind = "drop"
         if m.doomed:
             event.detail = m.doomed
         elif not w.network.connected(m.src, m.dst):
@@ -450,7 +587,7 @@ class Simulator:
         else:
             event.kind = "deliver"
             node = w.nodes[m.dst]
-            node.on_message(time, m.src, m.msg)
+            node.on_message(w.now, m.src, m.msg)
             return self._finish(node, event)
         return event
 
@@ -474,12 +611,35 @@ class Simulator:
 
     def _send(self, src: int, dst: int, msg: Message) -> None:
         w = self.world
+        key = (type(msg), src, dst)
+        w.sent[key] = w.sent.get(key, 0) + 1
         cut = not w.network.connected(src, dst)
         for latency, lost in w.network.transmissions(src, dst):
             w.seq += 1
             doomed = "partition" if cut else "lost" if lost else ""
             m = InFlight(src, dst, msg, w.now, w.now + latency, w.seq, doomed)
             heapq.heappush(w.queue, (m.deliver_at, w.seq, MESSAGE, m))
+
+    def _find_message(self, seq: int) -> InFlight | None:
+        w = self.world
+        for entry in w.queue:
+            if entry[1] == seq and entry[2] == MESSAGE:
+                return entry[3]
+        return next((m for m in w.held if m.seq == seq), None)
+
+    def _take_message(self, seq: int) -> InFlight | None:
+        """Remove one message from the wire (queued or held) and return it."""
+        w = self.world
+        for i, entry in enumerate(w.queue):
+            if entry[1] == seq and entry[2] == MESSAGE:
+                w.queue[i] = w.queue[-1]
+                w.queue.pop()
+                heapq.heapify(w.queue)
+                return entry[3]
+        for i, m in enumerate(w.held):
+            if m.seq == seq:
+                return w.held.pop(i)
+        return None
 
     def _boot(self, node_id: int, persistent: Any) -> Node:
         w = self.world
@@ -515,6 +675,7 @@ class Simulator:
         w.timers[node] = {}
         w.queue = [e for e in w.queue if not (e[2] == MESSAGE and e[3].dst == node)]
         heapq.heapify(w.queue)
+        w.held = [m for m in w.held if m.dst != node]
 
     def _do_restart(self, event: StepEvent, node: int) -> Node | None:
         event.node = node
@@ -545,5 +706,59 @@ class Simulator:
     def _do_heal(self, event: StepEvent) -> None:
         self.world.network.heal()
 
-    def _do_set_network(self, event: StepEvent, link: list[int] | None = None, **changes) -> None:
-        self.world.network.configure(tuple(link) if link else None, **changes)
+    def _do_cut(self, event: StepEvent, link: list[int], oneway: bool = False) -> None:
+        self.world.network.cut(*link, oneway=oneway)
+
+    def _do_set_network(
+        self, event: StepEvent, link: list[int] | None = None, oneway: bool = False, **changes
+    ) -> None:
+        self.world.network.configure(tuple(link) if link else None, oneway, **changes)
+
+    def _do_hold(self, event: StepEvent, **hold: Any) -> None:
+        if hold not in self.world.holds:
+            self.world.holds.append(hold)
+
+    def _do_release(self, event: StepEvent, **release: Any) -> None:
+        """Remove every hold the filter covers; messages no hold matches any more go back
+        on the wire, due now if their time has passed, in their original order."""
+        w = self.world
+        w.holds = [h for h in w.holds if not filter_covers(release, h)]
+        still_held = []
+        for m in w.held:
+            if self.is_held(m):
+                still_held.append(m)
+            else:
+                m.deliver_at = max(m.deliver_at, w.now)
+                heapq.heappush(w.queue, (m.deliver_at, m.seq, MESSAGE, m))
+        w.held = still_held
+
+    def _do_deliver(self, event: StepEvent, seq: int) -> Node | None:
+        m = self._take_message(seq)
+        if m is None:  # only a hand-edited trace gets here: act() checks first
+            event.notes += (Note("info", f"message #{seq} is not in flight"),)
+            return None
+        self._arrive(m, event)
+        return None  # _arrive carried out the receiver's effects
+
+    def _do_drop(self, event: StepEvent, seq: int) -> None:
+        m = self._take_message(seq)
+        if m is None:
+            event.notes += (Note("info", f"message #{seq} is not in flight"),)
+            return
+        event.kind, event.node, event.src, event.msg = "drop", m.dst, m.src, m.msg
+        event.sent_at, event.detail = m.sent_at, "dropped by the user"
+
+    def _do_duplicate(self, event: StepEvent, seq: int) -> None:
+        w = self.world
+        m = self._find_message(seq)
+        if m is None:
+            event.notes += (Note("info", f"message #{seq} is not in flight"),)
+            return
+        w.seq += 1
+        copy = InFlight(m.src, m.dst, m.msg, m.sent_at, max(m.deliver_at, w.now), w.seq, m.doomed)
+        heapq.heappush(w.queue, (copy.deliver_at, copy.seq, MESSAGE, copy))
+        event.src, event.node, event.msg = m.src, m.dst, m.msg
+
+    def _do_wait(self, event: StepEvent, until: int) -> None:
+        self.world.now = until
+        event.time = until

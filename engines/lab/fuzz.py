@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engines.core.sim import Action, Simulator
+from engines.core.actions import ACTIONS, FUZZ_WEIGHTS, Action, ActionError
+from engines.core.sim import Simulator
 
 LEADER_WAIT_MS = 5_000
 PROBE_WAIT_MS = 10_000
@@ -75,23 +76,9 @@ def generate(algo: str, run_seed: int, nodes: int | None, config: dict) -> Case:
     return Case(algo, n, rng.randrange(2**31), dict(config), tuple(ops))
 
 
-OP_WEIGHTS = {
-    "run": 3.0,
-    "propose": 2.0,
-    "crash": 1.0,
-    "restart": 1.0,
-    "partition": 0.8,
-    "heal": 0.5,
-    "isolate": 0.3,
-    "set_network": 0.4,
-    "campaign": 0.6,
-    "churn": 0.8,
-    "rotate": 0.8,
-    "flip_flop": 0.3,
-}
-LATENCIES = [(5, 20), (20, 120), (50, 250)]
-LEADER = "leader"  # an op's node: resolved to the current leader (else n1) when it runs
-DOWN = "down"  # an op's node: resolved to a crashed node (picked by "pick") when it runs
+# The fuzzer's own ops, beside the user actions it draws with the weights of the action table.
+FUZZ_OPS = {"run": 3.0, "churn": 0.8, "rotate": 0.8, "flip_flop": 0.3}
+OP_WEIGHTS = FUZZ_OPS | FUZZ_WEIGHTS
 
 
 def _flip_flop(rng: random.Random, k: int) -> list[tuple[str, dict]]:
@@ -109,33 +96,14 @@ def _flip_flop(rng: random.Random, k: int) -> list[tuple[str, dict]]:
 
 
 def _random_op(rng: random.Random, kind: str, ids: list[int], k: int) -> tuple[str, dict]:
-    # Faults aimed at whoever leads when the op runs find leader-change bugs far sooner.
-    node = LEADER if rng.random() < 0.4 else rng.choice(ids)
     if kind == "run":
         # Short waits catch an entry half-replicated; long ones let elections finish.
         return ("run", {"ms": rng.randint(1, 30) if rng.random() < 0.5 else rng.randint(30, 400)})
-    if kind == "propose":
-        key = rng.randint(1, 4)
-        value = rng.choice([f"set k{key} v{k}", f"del k{key}", f"data {k}"])
-        return ("propose", {"value": value, "node": node})
-    if kind == "partition":
-        shuffled = rng.sample(ids, len(ids))
-        cut = rng.randint(1, len(ids) - 1)
-        return ("partition", {"groups": [sorted(shuffled[:cut]), sorted(shuffled[cut:])]})
-    if kind == "heal":
-        return ("heal", {})
-    if kind == "set_network":
-        low, high = rng.choice(LATENCIES)
-        return ("set_network", {"latency_min": low, "latency_max": high})
-    if kind == "churn":
-        # The leader is cut off, then takes a value it cannot replicate: uncommitted entries
-        # of different terms at one index are what Figure 8 is made of.
-        return ("churn", {"value": f"churn {k}"})
-    if kind == "rotate":
-        return ("rotate", {})
-    if kind == "restart" and rng.random() < 0.7:
-        return ("restart", {"node": DOWN, "pick": rng.randrange(64)})
-    return (kind, {"node": node})  # crash, restart, isolate, campaign
+    if kind in ("churn", "rotate"):
+        # Churn: the leader is cut off, then takes a value it cannot replicate: uncommitted
+        # entries of different terms at one index are what Figure 8 is made of.
+        return (kind, {"value": f"churn {k}"} if kind == "churn" else {})
+    return (kind, ACTIONS[kind].draw(rng, ids, k))
 
 
 # --- executing ------------------------------------------------------------------------------
@@ -153,7 +121,7 @@ def execute(case: Case) -> Outcome:
 
 def _apply_op(sim: Simulator, kind: str, args: dict) -> None:
     if kind == "run":
-        sim.run_until(lambda: sim.violation is not None, time_limit=sim.now + args["ms"])
+        sim.run(args["ms"], stop=lambda: sim.violation is not None)
     elif kind == "churn":
         leader = sim.leader()
         if leader is not None:
@@ -165,20 +133,27 @@ def _apply_op(sim: Simulator, kind: str, args: dict) -> None:
         sim.heal()
         if leader is not None:
             sim.isolate(leader)
-    elif args.get("node") == LEADER:
-        sim.act(Action(kind, args | {"node": sim.leader() or 1}))
-    elif args.get("node") == DOWN:
-        down = sorted(sim.world.down)
-        if down:
-            sim.restart(down[args["pick"] % len(down)])
     else:
-        sim.act(Action(kind, dict(args)))
+        _take(sim, Action(kind, args))
+
+
+def _take(sim: Simulator, action: Action) -> None:
+    """Take a drawn action; one that finds nothing to act on (no crashed node to restart, no
+    message to deliver, no hold to release) is skipped."""
+    try:
+        plain = sim.resolve(action)
+        if plain is not None:
+            sim.act(plain)
+    except ActionError:
+        pass
 
 
 def _liveness_phase(outcome: Outcome) -> None:
     sim = outcome.sim
     sim.heal()
     sim.restart_all()
+    if sim.holds():
+        sim.release()
     sim.set_network(drop=0.0, dup=0.0, latency_min=5, latency_max=20)
     probe = f"probe {outcome.case.seed}"
     deadline = sim.now + PROBE_WAIT_MS

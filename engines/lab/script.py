@@ -1,8 +1,10 @@
 """Scenario scripts: a line-based language for experiments and their expected outcomes.
 
 A script is parsed whole before anything runs, so a bad line is reported as `FILE:LINE: message`
-and nothing happens. Header lines (algo, nodes, seed, protocol options) come before actions.
-The vocabulary is documented in docs/scenarios.md.
+and nothing happens. Header lines (algo, nodes, seed, protocol options and timing) come before
+the rest. Actions are read with the syntax the action table defines (`engines/core/actions.py`);
+the script adds waiting (`run`, `step`), expectations, marks and saving. The grammar is
+documented in docs/scenarios.md.
 """
 
 from __future__ import annotations
@@ -13,28 +15,27 @@ from pathlib import Path
 from typing import Any
 
 from engines.core import protocols
-from engines.core.network import MAX_LATENCY_MS
-from engines.core.sim import Simulator
+from engines.core.actions import (
+    ACTIONS,
+    Action,
+    ActionError,
+    Cluster,
+    ScriptSyntaxError,
+    describe_filter,
+    filter_matches,
+    parse_duration,
+    read_filter,
+    read_node,
+    read_nodes,
+)
+from engines.core.sim import MAX_NODES, MIN_NODES, Simulator
+from engines.lab.limits import MAX_STEPS
 
 HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug"}
-ACTIONS = {
-    "net",
-    "run",
-    "step",
-    "propose",
-    "crash",
-    "restart",
-    "partition",
-    "isolate",
-    "heal",
-    "campaign",
-    "expect",
-    "save",
-}
+COMMANDS = {"run", "step", "expect", "mark", "save"}  # besides the actions' own words
+ACTION_WORDS = {spec.word: spec for spec in reversed(ACTIONS.values())}  # restart: NODE|all
+DIGITS = tuple("0123456789")
 PRESETS = Path(__file__).parent / "scenarios"  # the shipped scripts: PRESETS/<algo>/*.scn
-MAX_RUN_MS = 3_600_000
-MAX_STEPS = 10_000_000
-NODE_RE = re.compile(r"n(\d+)$")
 
 
 class ScriptError(Exception):
@@ -64,6 +65,10 @@ class Script:
 
     def new_simulator(self) -> Simulator:
         return Simulator(self.algo, self.nodes, self.seed, self.config)
+
+    @property
+    def protocol(self) -> protocols.Protocol:
+        return protocols.get(self.algo)
 
 
 @dataclass
@@ -103,13 +108,13 @@ def tokenize(text: str) -> list[str]:
         ch = text[i]
         if ch.isspace():
             i += 1
-        elif ch == "#":
-            break
+        elif ch == "#" and not (tokens and text[i + 1 : i + 2] in DIGITS):
+            break  # a comment; `#57` after a command is a message number
         elif ch == '"':
             word, i = _quoted(text, i + 1)
             tokens.append(word)
         else:
-            j = i
+            j = i + 1
             while j < n and not text[j].isspace() and text[j] not in '"#':
                 j += 1
             tokens.append(text[i:j])
@@ -144,29 +149,33 @@ def parse_file(path: str | Path) -> Script:
 def parse(text: str, file: str = "<script>") -> Script:
     script = Script(file)
     started = False
-    for number, raw in enumerate(text.splitlines(), start=1):
+    seen_header: set[str] = set()
+    # Only "\n" ends a line (str.splitlines also splits at form feeds and U+2028, which
+    # would put every later FILE:LINE off); "\r" before it is blank space to the tokenizer.
+    for number, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
         try:
             tokens = tokenize(raw)
-        except ValueError as exc:
-            raise ScriptError(file, number, str(exc)) from None
-        if not tokens:
-            continue
-        name, args = tokens[0], tokens[1:]
-        try:
+            if not tokens:
+                continue
+            name, args = tokens[0], tokens[1:]
             if name in HEADER:
                 if started:
                     raise ValueError(f"'{name}' must come before the first action")
+                if name in seen_header and name not in ("raft", "paxos"):
+                    raise ValueError(f"'{name}' is given twice")
+                seen_header.add(name)
                 _header(script, name, args)
-            elif name in ACTIONS:
+            elif name in COMMANDS or name in ACTION_WORDS:
                 started = True
                 script.commands.append(Command(number, name, args, raw.strip()))
             else:
                 raise ValueError(f"unknown command '{name}'")
         except ValueError as exc:
             raise ScriptError(file, number, str(exc)) from None
+    marks: set[str] = set()
     for command in script.commands:
         try:
-            command.args = _parse_args(script, command.name, command.args)
+            command.args = _parse_command(script, command, marks)
         except ValueError as exc:
             raise ScriptError(file, command.line, str(exc)) from None
     return script
@@ -180,30 +189,57 @@ def _header(script: Script, name: str, args: list[str]) -> None:
         if script.algo not in protocols.ALGORITHMS:
             raise ValueError(f"unknown algorithm '{script.algo}' (choose raft or paxos)")
     elif name == "nodes":
-        script.nodes = _int(_one(args, "nodes N"), "node count", 3, 9)
+        script.nodes = _int(_one(args, "nodes N"), "node count", MIN_NODES, MAX_NODES)
     elif name == "seed":
         script.seed = _int(_one(args, "seed N"), "seed", 0, 2**63)
     elif name == "bug":
-        script.config["bug"] = _bug(script.algo, _one(args, "bug NAME"))
+        script.config["bug"] = _one(args, "bug NAME")
+        protocols.check_config(script.algo, script.config)
     else:
         _option(script, name, args)
 
 
 def _option(script: Script, algo: str, args: list[str]) -> None:
+    """`raft prevote on` (a toggle), or `raft election_timeout=150..300 heartbeat=50`."""
     if algo != script.algo:
         raise ValueError(f"'{algo}' options need 'algo {algo}' first")
-    if len(args) != 2 or args[1] not in ("on", "off"):
-        raise ValueError(f"expected '{algo} OPTION on|off'")
-    defaults = protocols.get(algo).default_config
-    if not isinstance(defaults.get(args[0]), bool):
-        known = ", ".join(k for k, v in defaults.items() if isinstance(v, bool)) or "none"
-        raise ValueError(f"unknown {algo} option '{args[0]}' (known: {known})")
-    script.config[args[0]] = args[1] == "on"
+    defaults = script.protocol.default_config
+    if args and all("=" in word for word in args):
+        settings = [_timing(algo, defaults, word) for word in args]
+    elif len(args) == 2 and args[1] in ("on", "off"):
+        if not isinstance(defaults.get(args[0]), bool):
+            known = ", ".join(k for k, v in defaults.items() if isinstance(v, bool)) or "none"
+            raise ValueError(f"unknown {algo} option '{args[0]}' (known: {known})")
+        settings = [{args[0]: args[1] == "on"}]
+    else:
+        raise ValueError(f"expected '{algo} OPTION on|off' or '{algo} SETTING=MS ...'")
+    for setting in settings:
+        if set(setting) & set(script.config):
+            raise ValueError(f"'{algo} {', '.join(setting)}' is given twice")
+        script.config |= setting
+    protocols.check_config(algo, script.config)
 
 
-def _bug(algo: str, name: str) -> str:
-    protocols.check_config(algo, {"bug": name})
-    return name
+def _timing(algo: str, defaults: dict, word: str) -> dict[str, int]:
+    """`heartbeat=50` sets one timing; `election_timeout=150..300` sets its _min and _max."""
+    key, _, value = word.partition("=")
+    low, dots, high = value.partition("..")
+    names = {f"{key}_min": low, f"{key}_max": high} if dots else {key: value}
+    settings = {}
+    for name, text in names.items():
+        if name not in defaults or type(defaults[name]) is not int:
+            known = _timing_names(defaults)
+            raise ValueError(f"unknown {algo} timing '{key}' (known: {known})")
+        settings[name] = _int(text, f"{algo} {key}", 1, 3_600_000)
+    return settings
+
+
+def _timing_names(defaults: dict) -> str:
+    names = []
+    for key, value in defaults.items():
+        if type(value) is int and not key.endswith("_max"):
+            names.append(key.removesuffix("_min") + ("=MIN..MAX" if key.endswith("_min") else ""))
+    return ", ".join(names)
 
 
 def _one(args: list[str], usage: str) -> str:
@@ -213,7 +249,7 @@ def _one(args: list[str], usage: str) -> str:
 
 
 def _int(word: str, what: str, low: int, high: int) -> int:
-    if not re.fullmatch(r"\d+", word):
+    if not re.fullmatch(r"[0-9]+", word, re.ASCII):
         raise ValueError(f"{what} '{word}' is not a whole number")
     value = int(word)
     if not low <= value <= high:
@@ -221,155 +257,211 @@ def _int(word: str, what: str, low: int, high: int) -> int:
     return value
 
 
-def parse_duration(word: str) -> int:
-    """`300ms`, `2s`, `1.5s` to milliseconds."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s)", word)
-    if not match:
-        raise ValueError(f"duration '{word}' should look like 300ms or 2s")
-    ms = float(match[1]) * (1000 if match[2] == "s" else 1)
-    if not 0 < ms <= MAX_RUN_MS:
-        raise ValueError(f"duration {word} is out of range (1ms..1h)")
-    return int(ms)
+def _cluster(script: Script) -> Cluster:
+    node_ids = tuple(range(1, script.nodes + 1))
+    return Cluster(node_ids, protocols.message_types(script.protocol))
 
 
-def _node(script: Script, word: str, allow_leader: bool = True) -> int | str:
-    if word == "leader" and allow_leader:
-        return "leader"
-    match = NODE_RE.match(word)
-    if not match:
-        raise ValueError(f"'{word}' is not a node (n1..n{script.nodes} or leader)")
-    node = int(match[1])
-    if not 1 <= node <= script.nodes:
-        raise ValueError(f"node {word} is out of range (n1..n{script.nodes})")
-    return node
+def _parse_command(script: Script, command: Command, marks: set[str]) -> list[Any]:
+    name, args = command.name, command.args
+    if name == "run":
+        return [parse_duration(_one(args, "run DURATION"))]
+    if name == "step":
+        if len(args) > 1:
+            raise ValueError("expected 'step [N]'")
+        return [_int(args[0], "step count", 1, MAX_STEPS) if args else 1]
+    if name == "save":
+        return [_one(args, "save PATH")]
+    if name == "mark":
+        marks.add(_one(args, "mark NAME"))
+        return [args[0]]
+    if name == "expect":
+        return [read_expectation(script, args, marks)]
+    action = ACTION_WORDS[name].read(args, script.nodes)
+    return [_canonical_types(action, _cluster(script))]
 
 
-def _nodes(script: Script, words: list[str]) -> list[int | str]:
-    if not words:
-        raise ValueError("expected at least one node")
-    nodes = [_node(script, w) for w in words]
-    if len(set(nodes)) != len(nodes):
-        raise ValueError("a node is listed twice")
-    return nodes
+def _canonical_types(action: Action, cluster: Cluster) -> Action:
+    """Message type names (or short names) checked against the protocol, as full names."""
+    args = dict(action.args)
+    if "types" in args:
+        args |= _checked_filter(args, cluster)
+    if "match" in args:
+        args["match"] = args["match"] | _checked_filter(args["match"], cluster)
+    return Action(action.kind, args)
 
 
-def _parse_args(script: Script, name: str, args: list[str]) -> list[Any]:
-    parser = globals()[f"_args_{name}"]
-    return parser(script, args)
+def _checked_filter(found: dict, cluster: Cluster) -> dict:
+    try:
+        types = ACTIONS["hold"].required["types"](found["types"], cluster)
+    except ActionError as exc:
+        raise ValueError(str(exc)) from None
+    return {"types": types}
 
 
-def _args_net(script: Script, args: list[str]) -> list[Any]:
+# --- expectations -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Count:
+    """A number that must lie in low..high: `3`, `>=3`, `<= 3`, `2..4`."""
+
+    low: int
+    high: int | None  # None: no upper bound
+
+    def holds(self, value: int) -> bool:
+        return self.low <= value and (self.high is None or value <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f">={self.low}"
+        return str(self.low) if self.low == self.high else f"{self.low}..{self.high}"
+
+
+def read_count(words: list[str], what: str) -> Count:
+    text = "".join(words)
+    match = re.fullmatch(r"(>=|<=)?([0-9]+)(?:\.\.([0-9]+))?", text, re.ASCII)
+    if not match or (match[1] and match[3]):
+        raise ValueError(f"{what} '{' '.join(words)}' should look like 3, >=3, <=3 or 2..4")
+    number = int(match[2])
+    if number > MAX_STEPS or (match[3] and int(match[3]) > MAX_STEPS):
+        raise ValueError(f"{what} {text} is out of range")
+    if match[1] == ">=":
+        return Count(number, None)
+    if match[1] == "<=":
+        return Count(0, number)
+    high = int(match[3]) if match[3] else number
+    if high < number:
+        raise ValueError(f"{what} range {text} is empty")
+    return Count(number, high)
+
+
+@dataclass
+class Expectation:
+    kind: str
+    params: dict[str, Any]
+    within: int | None = None  # ms: step until it holds, or fail at the deadline
+
+
+def read_expectation(script: Script, args: list[str], marks: set[str]) -> Expectation:
+    within = None
+    if len(args) >= 2 and args[-2] == "within":
+        within = parse_duration(args[-1])
+        args = args[:-2]
     if not args:
-        raise ValueError("expected 'net latency=MIN..MAX drop=P dup=P'")
-    settings: dict[str, Any] = {}
-    for word in args:
-        key, _, value = word.partition("=")
-        if key == "latency":
-            match = re.fullmatch(r"(\d+)\.\.(\d+)", value)
-            if not match or not int(match[1]) <= int(match[2]) <= MAX_LATENCY_MS:
-                raise ValueError(
-                    f"latency {value!r} should look like 5..20 (MIN <= MAX <= {MAX_LATENCY_MS} ms)"
-                )
-            settings["latency_min"], settings["latency_max"] = int(match[1]), int(match[2])
-        elif key in ("drop", "dup"):
-            try:
-                p = float(value)
-            except ValueError:
-                raise ValueError(f"{key} '{value}' is not a number") from None
-            if not 0 <= p <= 1:
-                raise ValueError(f"{key} {value} is out of range 0..1")
-            settings[key] = p
-        else:
-            raise ValueError(f"unknown network setting '{key}' (latency, drop, dup)")
-    return [settings]
-
-
-def _args_run(script: Script, args: list[str]) -> list[Any]:
-    return [parse_duration(_one(args, "run DURATION"))]
-
-
-def _args_step(script: Script, args: list[str]) -> list[Any]:
-    if len(args) > 1:
-        raise ValueError("expected 'step [N]'")
-    return [_int(args[0], "step count", 1, MAX_STEPS) if args else 1]
-
-
-def _args_propose(script: Script, args: list[str]) -> list[Any]:
-    if len(args) == 1:
-        return [args[0], None]
-    if len(args) == 3 and args[1] == "to":
-        return [args[0], _node(script, args[2])]
-    raise ValueError("expected 'propose VALUE [to NODE]' (quote values with spaces: \"a b\")")
-
-
-def _args_crash(script: Script, args: list[str]) -> list[Any]:
-    return [_node(script, _one(args, "crash NODE"))]
-
-
-def _args_restart(script: Script, args: list[str]) -> list[Any]:
-    word = _one(args, "restart NODE|all")
-    return ["all"] if word == "all" else [_node(script, word, allow_leader=False)]
-
-
-def _args_isolate(script: Script, args: list[str]) -> list[Any]:
-    return [_node(script, _one(args, "isolate NODE"))]
-
-
-def _args_campaign(script: Script, args: list[str]) -> list[Any]:
-    return [_node(script, _one(args, "campaign NODE"))]
-
-
-def _args_heal(script: Script, args: list[str]) -> list[Any]:
-    if args:
-        raise ValueError("'heal' takes no arguments")
-    return []
-
-
-def _args_partition(script: Script, args: list[str]) -> list[Any]:
-    groups: list[list[str]] = [[]]
-    for word in args:
-        if word == "|":
-            groups.append([])
-        else:
-            groups[-1].append(word)
-    if any(not g for g in groups):
-        raise ValueError("expected 'partition NODE... | NODE...' with no empty group")
-    parsed = [_nodes(script, g) for g in groups]
-    flat = [n for g in parsed for n in g]
-    if len(set(flat)) != len(flat):
-        raise ValueError("a node is in two groups")
-    return parsed
-
-
-def _args_save(script: Script, args: list[str]) -> list[Any]:
-    return [_one(args, "save PATH")]
-
-
-def _args_expect(script: Script, args: list[str]) -> list[Any]:
-    if not args:
-        raise ValueError("expected 'expect leader|committed|chains|value|safe ...'")
+        raise ValueError("expected 'expect leader|committed|chains|value|role|term|... '")
     kind, rest = args[0], args[1:]
-    if kind == "safe" and not rest:
-        return ["safe"]
-    if kind == "violation" and len(rest) <= 1:
-        return ["violation", rest[0] if rest else None]
-    if kind == "chains" and rest == ["agree"]:
-        return ["chains"]
-    if kind == "leader" and rest:
-        if rest in (["any"], ["none"]):
-            return ["leader", rest[0], []]
-        if rest[0] == "in":
-            return ["leader", "in", _nodes(script, rest[1:])]
-        return ["leader", "is", [_node(script, _one(rest, "expect leader NODE"))]]
-    if kind == "committed" and len(rest) >= 3 and rest[1] == "on":
-        at_least = rest[0].startswith(">=")
-        count = _int(rest[0].removeprefix(">="), "block count", 0, MAX_STEPS)
-        who = rest[2:]
-        target = who[0] if who in (["all"], ["majority"]) else _nodes(script, who)
-        return ["committed", at_least, count, target]
-    if kind == "value" and len(rest) == 3:
-        return ["value", _node(script, rest[0]), rest[1], rest[2]]
-    raise ValueError(f"cannot read 'expect {' '.join(args)}'")
+    reader = EXPECTATION_READERS.get(kind)
+    if reader is None:
+        raise ValueError(f"cannot read 'expect {' '.join(args)}'")
+    try:
+        params = reader(script, rest, marks)
+    except ScriptSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+    if params is None:
+        raise ValueError(f"cannot read 'expect {' '.join(args)}'")
+    return Expectation(kind, params, within)
+
+
+def _no_words(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    return {} if not rest else None
+
+
+def _read_violation(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    return {"name": rest[0] if rest else None} if len(rest) <= 1 else None
+
+
+def _read_chains(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    return {} if rest == ["agree"] else None
+
+
+def _read_terms(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    return {} if rest == ["agree"] else None
+
+
+def _read_leader(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    among = None
+    if "among" in rest:
+        at = rest.index("among")
+        among = read_nodes(rest[at + 1 :], script.nodes)
+        rest = rest[:at]
+    if rest in (["any"], ["none"]):
+        return {"mode": rest[0], "nodes": [], "among": among}
+    if rest and rest[0] == "in":
+        return {"mode": "in", "nodes": read_nodes(rest[1:], script.nodes), "among": among}
+    if len(rest) == 1:
+        return {"mode": "in", "nodes": [read_node(rest[0], script.nodes)], "among": among}
+    return None
+
+
+def _read_committed(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    if "on" not in rest:
+        return None
+    at = rest.index("on")
+    count, who = read_count(rest[:at], "block count"), rest[at + 1 :]
+    if who in (["all"], ["majority"]):
+        return {"count": count, "who": who[0]}
+    if len(who) == 3 and who[:2] == ["at", "least"]:
+        return {"count": count, "who": "at least", "k": _int(who[2], "K", 1, script.nodes)}
+    return {"count": count, "who": read_nodes(who, script.nodes)}
+
+
+def _read_value(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    if len(rest) != 3:
+        return None
+    return {"node": read_node(rest[0], script.nodes), "key": rest[1], "value": rest[2]}
+
+
+def _read_role(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    if len(rest) != 2:
+        return None
+    roles = (*script.protocol.roles, "crashed")
+    if rest[1] not in roles:
+        raise ValueError(f"role '{rest[1]}' is not one of {'|'.join(roles)}")
+    return {"node": read_node(rest[0], script.nodes), "role": rest[1]}
+
+
+def _read_term(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    if len(rest) < 2:
+        return None
+    return {"node": read_node(rest[0], script.nodes), "count": read_count(rest[1:], "term")}
+
+
+def _read_block(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    if len(rest) != 3:
+        return None
+    index = _int(rest[1], "block index", 0, MAX_STEPS)
+    return {"node": read_node(rest[0], script.nodes), "index": index, "value": rest[2]}
+
+
+def _read_messages(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    if "since" not in rest or len(rest) < rest.index("since") + 3:
+        raise ValueError("expected 'expect messages [TYPE...] [from NODE] [to NODE] since MARK N'")
+    at = rest.index("since")
+    mark = rest[at + 1]
+    if mark not in marks:
+        raise ValueError(f"no 'mark {mark}' comes before this line")
+    found = read_filter(rest[:at], script.nodes)
+    found |= _checked_filter(found, _cluster(script))
+    return {"filter": found, "mark": mark, "count": read_count(rest[at + 2 :], "message count")}
+
+
+def _read_time(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    return {"ms": parse_duration(rest[0])} if len(rest) == 1 else None
+
+
+EXPECTATION_READERS = {
+    "safe": _no_words,
+    "violation": _read_violation,
+    "chains": _read_chains,
+    "leader": _read_leader,
+    "committed": _read_committed,
+    "value": _read_value,
+    "role": _read_role,
+    "term": _read_term,
+    "terms": _read_terms,
+    "block": _read_block,
+    "messages": _read_messages,
+    "time": _read_time,
+}
 
 
 # --- running --------------------------------------------------------------------------------
@@ -398,10 +490,14 @@ class _Runner:
     def __init__(self, result: ScriptResult) -> None:
         self.result = result
         self.sim = result.sim
+        self.marks: dict[str, dict] = {}  # mark name -> messages sent when it was made
 
     def execute(self, command: Command) -> None:
         self.command = command
-        getattr(self, f"do_{command.name}")(*command.args)
+        if command.name in COMMANDS:
+            getattr(self, f"do_{command.name}")(*command.args)
+        else:
+            self.do_action(*command.args)
 
     def node(self, ref: int | str) -> int:
         if ref != "leader":
@@ -411,8 +507,12 @@ class _Runner:
             raise _Stop("'leader' used but no node leads now")
         return leader
 
-    def do_net(self, settings: dict) -> None:
-        self.sim.set_network(**settings)
+    def do_action(self, action: Action) -> None:
+        try:
+            plain = self.sim.resolve(action)
+            self.sim.act(plain)
+        except ActionError as exc:
+            raise _Stop(str(exc)) from None
 
     def do_run(self, ms: int) -> None:
         self.sim.run(ms)
@@ -420,30 +520,8 @@ class _Runner:
     def do_step(self, count: int) -> None:
         self.sim.run_until(lambda: False, max_steps=count)
 
-    def do_propose(self, value: str, ref: int | str | None) -> None:
-        target = self.node(ref) if ref is not None else (self.sim.leader() or 1)
-        self.sim.propose(value, target)
-
-    def do_crash(self, ref: int | str) -> None:
-        self.sim.crash(self.node(ref))
-
-    def do_restart(self, ref: int | str) -> None:
-        if ref == "all":
-            self.sim.restart_all()
-        else:
-            self.sim.restart(ref)
-
-    def do_isolate(self, ref: int | str) -> None:
-        self.sim.isolate(self.node(ref))
-
-    def do_campaign(self, ref: int | str) -> None:
-        self.sim.campaign(self.node(ref))
-
-    def do_heal(self) -> None:
-        self.sim.heal()
-
-    def do_partition(self, *groups: list) -> None:
-        self.sim.partition([[self.node(n) for n in g] for g in groups])
+    def do_mark(self, name: str) -> None:
+        self.marks[name] = self.sim.messages_sent()
 
     def do_save(self, path: str) -> None:
         from engines.lab.trace import save_trace
@@ -453,8 +531,18 @@ class _Runner:
         except OSError as exc:
             raise _Stop(f"cannot save trace to {path}: {exc.strerror}") from None
 
-    def do_expect(self, kind: str, *args: Any) -> None:
-        ok, observed = getattr(self, f"expect_{kind}")(*args)
+    def do_expect(self, expectation: Expectation) -> None:
+        check = getattr(self, f"expect_{expectation.kind}")
+        params = expectation.params
+        if expectation.within is not None:
+            deadline = self.sim.now + expectation.within
+            self.sim.run_until(lambda: check(**params)[0], time_limit=deadline)
+            if not check(**params)[0] and self.sim.now < deadline:
+                self.sim.run(deadline - self.sim.now)
+        ok, observed = check(**params)
+        if expectation.within is not None and not ok:
+            observed = f"by {self.sim.now} ms still {observed}"
+        kind = expectation.kind
         outcome = Outcome(self.command.line, self.command.text, ok, observed, kind == "violation")
         self.result.outcomes.append(outcome)
 
@@ -481,34 +569,77 @@ class _Runner:
             return False, f"chains of {', '.join(f'n{i}' for i in bad)} diverge ({heights})"
         return True, f"chains agree ({heights})"
 
-    def expect_leader(self, mode: str, nodes: list) -> tuple[bool, str]:
-        leader = self.sim.leader()
+    def expect_leader(self, mode: str, nodes: list, among: list | None) -> tuple[bool, str]:
+        scope = None if among is None else [self.node(n) for n in among]
+        leader = self.sim.leader(scope)
         observed = f"leader is n{leader}" if leader else "no leader"
+        if among is not None:
+            observed += " among " + " ".join(f"n{n}" for n in scope)
         if mode == "any":
             return leader is not None, observed
         if mode == "none":
             return leader is None, observed
         return leader in [self.node(n) for n in nodes], observed
 
-    def expect_committed(self, at_least: bool, count: int, target: Any) -> tuple[bool, str]:
+    def expect_committed(self, count: Count, who: Any, k: int = 0) -> tuple[bool, str]:
         heights = {i: self.sim.height(i) for i in self.sim.node_ids}
-        holds = {
-            i: (h or 0) >= count if at_least else (h or 0) == count for i, h in heights.items()
-        }
-        if target == "all":
+        holds = {i: count.holds(h or 0) for i, h in heights.items()}
+        if who == "all":
             ok = all(holds.values())
-        elif target == "majority":
+        elif who == "majority":
             ok = sum(holds.values()) > len(heights) // 2
+        elif who == "at least":
+            ok = sum(holds.values()) >= k
         else:
-            ok = all(holds[self.node(n)] for n in target)
+            ok = all(holds[self.node(n)] for n in who)
         shown = " ".join(f"n{i}:{'down' if h is None else h}" for i, h in heights.items())
         return ok, f"committed {shown}"
 
-    def expect_value(self, ref: int | str, key: str, value: str) -> tuple[bool, str]:
-        node = self.node(ref)
+    def expect_value(self, node: int | str, key: str, value: str) -> tuple[bool, str]:
+        node = self.node(node)
         sm = self.sim.state_machine(node)
         if sm is None:
             return False, f"n{node} is down"
         actual = sm.kv.get(key)
         shown = "missing" if actual is None else repr(actual)
         return (actual is None if value == "missing" else actual == value), f"n{node} {key}={shown}"
+
+    def expect_role(self, node: int | str, role: str) -> tuple[bool, str]:
+        node = self.node(node)
+        live = self.sim.nodes.get(node)
+        actual = live.role_name() if live else "crashed"
+        return actual == role, f"n{node} is {actual}"
+
+    def expect_term(self, node: int | str, count: Count) -> tuple[bool, str]:
+        node = self.node(node)
+        live = self.sim.nodes.get(node)
+        if live is None:
+            return False, f"n{node} is down"
+        return count.holds(live.term), f"n{node} is in term {live.term}"
+
+    def expect_terms(self) -> tuple[bool, str]:
+        terms = {i: n.term for i, n in sorted(self.sim.nodes.items())}
+        shown = " ".join(f"n{i}:{t}" for i, t in terms.items())
+        return len(set(terms.values())) <= 1, f"terms {shown}"
+
+    def expect_block(self, node: int | str, index: int, value: str) -> tuple[bool, str]:
+        node = self.node(node)
+        sm = self.sim.state_machine(node)
+        if sm is None:
+            return False, f"n{node} is down"
+        if index >= len(sm.chain):
+            return False, f"n{node} has no block {index} (height {sm.height})"
+        data = sm.chain[index].data
+        return data == value, f"block {index} of n{node} holds {data!r}"
+
+    def expect_messages(self, filter: dict, mark: str, count: Count) -> tuple[bool, str]:
+        before, now = self.marks[mark], self.sim.messages_sent()
+        sent = sum(
+            n - before.get(key, 0)
+            for key, n in now.items()
+            if filter_matches(filter, key[1], key[2], key[0])
+        )
+        return count.holds(sent), f"{sent} {describe_filter(filter)} sent since mark {mark}"
+
+    def expect_time(self, ms: int) -> tuple[bool, str]:
+        return self.sim.now == ms, f"the clock reads {self.sim.now} ms"

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from engines.core import protocols
+from engines.core.actions import Action, ActionError, checked
 from engines.core.network import LinkConfig
-from engines.core.sim import Action, Simulator
-from engines.lab.script import MAX_STEPS
+from engines.core.sim import Simulator
+from engines.lab.limits import MAX_STEPS
 
 FORMAT = "consensus-tui-trace"
 VERSION = 1
@@ -108,59 +109,25 @@ def simulator_from(data: Any) -> Simulator:
     sim = Simulator(algo, nodes, seed, data["config"])
     timeline: dict[int, Action] = {}
     for entry in data["actions"]:
+        action = _checked_action(entry, sim)
         step = _int(entry, "step")
         if not 1 <= step <= final or step in timeline:
             raise ValueError(f"action step {step} is repeated or outside 1..{final}")
-        timeline[step] = _checked_action(entry, sim.node_ids)
+        timeline[step] = action
     sim.replay(timeline, final)
     if sim.step_count != final:
         raise ValueError(f"the replay stopped at step {sim.step_count}, before step {final}")
     return sim
 
 
-NODE_ACTIONS = ("crash", "restart", "isolate", "campaign")
-NETWORK_KEYS = {"latency_min": int, "latency_max": int, "drop": float, "dup": float}
-
-
-def _checked_action(entry: dict, node_ids: list[int]) -> Action:
+def _checked_action(entry: Any, sim: Simulator) -> Action:
     """An action whose arguments the simulator can apply, or ValueError naming the problem."""
-    kind, args = entry["kind"], entry["args"]
-    if not isinstance(args, dict):
-        raise ValueError(f"the arguments of {kind!r} must be an object")
-
-    def node(value: Any) -> int:
-        if type(value) is not int or value not in node_ids:
-            raise ValueError(f"{kind}: {value!r} is not a node of this cluster")
-        return value
-
-    proposal = kind == "propose" and set(args) == {"value", "node"}
-    if (proposal and isinstance(args["value"], str)) or (
-        kind in NODE_ACTIONS and set(args) == {"node"}
-    ):
-        node(args["node"])
-    elif kind in ("heal", "restart_all") and not args:
-        pass
-    elif kind == "partition" and set(args) == {"groups"} and isinstance(args["groups"], list):
-        members = [node(n) for group in args["groups"] for n in _list(group, kind)]
-        if len(members) != len(set(members)):
-            raise ValueError("partition: a node is in two groups")
-    elif kind == "set_network" and args and set(args) <= {*NETWORK_KEYS, "link"}:
-        for key, value in args.items():
-            if key == "link":
-                if len(_list(value, kind)) != 2:
-                    raise ValueError("set_network: a link names two nodes")
-                [node(n) for n in value]
-            elif type(value) not in (int, NETWORK_KEYS[key]):
-                raise ValueError(f"set_network: {key}={value!r} is not a number of the right kind")
-    else:
-        raise ValueError(f"unknown action or arguments: {kind!r} {args!r}")
-    return Action(kind, dict(args))
-
-
-def _list(value: Any, kind: str) -> list:
-    if not isinstance(value, list):
-        raise ValueError(f"{kind}: {value!r} is not a list")
-    return value
+    if not isinstance(entry, dict) or set(entry) != {"step", "kind", "args"}:
+        raise ValueError(f"an action must have exactly step, kind and args: {entry!r}")
+    try:
+        return checked(Action(entry["kind"], entry["args"]), sim.cluster)
+    except ActionError as exc:
+        raise ValueError(f"action at step {entry['step']}: {exc}") from None
 
 
 def _int(data: dict, key: str) -> int:

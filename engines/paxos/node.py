@@ -23,7 +23,7 @@ leader without any client value. A preempted proposer backs off for a new random
 
 Clients. The node a client asked keeps the proposal in `pending` until it is chosen in some
 slot: the leader proposes it, another node forwards it to the leader it knows, a node that knows
-no leader starts phase 1 at once. Once it has waited a whole retry tick (`retry_ms`), it tries
+no leader starts phase 1 at once. Once it has waited a whole retry tick (`retry`), it tries
 again. A proposal chosen in two slots is applied once; the later slot counts as a no-op and is
 shown as a duplicate.
 
@@ -164,7 +164,7 @@ class PaxosNode(Node):
         # Armed once and left alone, so a steady stream of work cannot keep postponing it.
         if not self.retry_armed:
             self.retry_armed = True
-            self.set_timer("retry", self.config["retry_ms"])
+            self.set_timer("retry", self.config["retry"])
 
     # --- proposer: phase 1 -------------------------------------------------------------------
     def _start_phase1(self, reason: str) -> None:
@@ -275,7 +275,7 @@ class PaxosNode(Node):
 
     def _send_heartbeat(self) -> None:
         self.broadcast(Heartbeat(self.ballot, self.applied))
-        self.set_timer("heartbeat", self.config["heartbeat_ms"])
+        self.set_timer("heartbeat", self.config["heartbeat"])
 
     def _on_forward(self, src: int, msg: Forward) -> None:
         if self.role == "leader":
@@ -460,7 +460,7 @@ _HANDLERS = {
 default_config: dict[str, Any] = {
     "leader_timeout_min": 150,
     "leader_timeout_max": 300,
-    "heartbeat_ms": 50,
-    "retry_ms": 100,
+    "heartbeat": 50,
+    "retry": 100,
     "bug": None,
 }

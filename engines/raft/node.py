@@ -447,6 +447,10 @@ class RaftNode(Node):
                 return
 
     # --- views --------------------------------------------------------------------------------
+    def role_name(self) -> str:
+        """A candidate still asking for pre-votes has not started its term: a precandidate."""
+        return "precandidate" if self.role == "candidate" and self.pre else self.role
+
     def rank(self) -> tuple:
         return (self.term,)
 
