@@ -633,6 +633,7 @@ class _Runner:
         return data == value, f"block {index} of n{node} holds {data!r}"
 
     def expect_messages(self, filter: dict, mark: str, count: Count) -> tuple[bool, str]:
+        filter = {k: self.node(v) if k in ("src", "dst") and v else v for k, v in filter.items()}
         before, now = self.marks[mark], self.sim.messages_sent()
         sent = sum(
             n - before.get(key, 0)
