@@ -43,12 +43,12 @@ class EchoNode(Node):
     def start(self, now: int) -> None:
         self.echoes = 0
         self.pings_received = 0
-        self.set_timer("ping", self.config.get("period", 100) + self.rng.randint(0, 10))
+        self.set_timer("ping", self.config["period"] + self.rng.randint(0, 10))
 
     def on_timer(self, now: int, name: str) -> None:
         self.persistent.pings_sent += 1
         self.broadcast(Ping(self.persistent.pings_sent))
-        self.set_timer("ping", self.config.get("period", 100))
+        self.set_timer("ping", self.config["period"])
 
     def on_message(self, now: int, src: int, msg: Message) -> None:
         if isinstance(msg, Ping):
@@ -70,4 +70,4 @@ class EchoNode(Node):
         return {"echoes": self.echoes, "pings_received": self.pings_received}
 
 
-ECHO = Protocol("echo", EchoNode, lambda n: [])
+ECHO = Protocol("echo", EchoNode, lambda n: [], {"period": 100}, messages=(Ping, Echo, Gossip))

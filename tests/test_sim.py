@@ -246,3 +246,150 @@ def test_network_change_is_checked_against_every_link_before_recording():
     with pytest.raises(ValueError, match="latency range"):
         sim.set_network(latency_max=30)  # would leave link 1-2 with 50..30
     assert len(sim.actions()) == recorded
+
+
+# --- time that really passes ----------------------------------------------------------------
+def test_run_moves_the_clock_by_exactly_its_duration_even_when_nothing_is_due():
+    sim = make(period=10_000)  # nothing happens for ten seconds
+    for _ in range(20):
+        sim.run(100)
+    assert sim.now == 2000
+    assert {a.kind for _, a in sim.actions()} == {"wait"}
+
+
+def test_a_raft_cluster_waiting_in_small_slices_elects_a_leader():
+    sim = Simulator("raft", 3, 1)
+    for _ in range(20):
+        sim.run(100)
+    assert sim.now == 2000 and sim.leader() is not None
+
+
+def test_idle_time_steps_back_and_replays_exactly(tmp_path):
+    from engines.lab.trace import load_trace, save_trace
+
+    sim = make(period=10_000)
+    sim.run(300)
+    sim.propose("set x 1", 1)
+    sim.run(700)
+    digests = {step: None for step in range(sim.step_count + 1)}
+    for step in sorted(digests, reverse=True):
+        sim.goto(step)
+        digests[step] = (sim.now, sim.digest())
+    sim.goto(len(digests) - 1)
+    assert (sim.now, sim.digest()) == digests[len(digests) - 1]
+    assert sim.now == 1000
+    replayed = load_trace(save_trace(sim, tmp_path / "idle.json"))
+    assert (replayed.now, replayed.digest()) == (sim.now, sim.digest())
+
+
+# --- single messages ------------------------------------------------------------------------
+def first_ping_sim() -> Simulator:
+    """Three echo nodes with two pings of n1's in flight, numbered in send order."""
+    sim = make(period=50)
+    sim.run_until(lambda: any(m.src == 1 for m in sim.in_flight()))
+    return sim
+
+
+def pings_from(sim: Simulator, src: int) -> list:
+    return [m for m in sim.in_flight() if m.src == src and isinstance(m.msg, Ping)]
+
+
+def assert_steps_back_exactly(sim: Simulator, steps: int) -> None:
+    """Stepping back over the last `steps` steps and forward again reproduces every digest."""
+    end = sim.step_count
+    after = {}
+    for step in range(end, end - steps - 1, -1):
+        sim.goto(step)
+        after[step] = sim.digest()
+    for step in range(end - steps, end + 1):
+        sim.goto(step)
+        assert sim.digest() == after[step], step
+
+
+def test_deliver_takes_a_chosen_message_now_ahead_of_older_ones():
+    sim = first_ping_sim()
+    first, second = sorted(pings_from(sim, 1), key=lambda m: m.deliver_at)
+    now = sim.now
+    event = sim.deliver(second.seq)
+    assert (event.kind, event.src, event.node, event.time) == ("deliver", 1, second.dst, now)
+    assert "ahead of its turn" in event.headline()
+    assert second.seq not in {m.seq for m in sim.in_flight()}
+    assert first.seq in {m.seq for m in sim.in_flight()}
+    assert any(m.src == second.dst and isinstance(m.msg, Echo) for m in sim.in_flight())
+    assert_steps_back_exactly(sim, 3)
+
+
+def test_drop_loses_one_message_and_duplicate_sends_it_twice():
+    sim = first_ping_sim()
+    lost, copied = pings_from(sim, 1)[:2]
+    event = sim.drop(lost.seq)
+    assert (event.kind, event.detail) == ("drop", "dropped by the user")
+    sim.duplicate(copied.seq)
+    copies = [m for m in sim.in_flight() if (m.src, m.dst, m.msg) == (1, copied.dst, copied.msg)]
+    assert len(copies) == 2
+    sim.run(100)
+
+    def arrivals(m):
+        return [e for e in deliveries(sim) if (e.src, e.node, e.msg) == (1, m.dst, m.msg)]
+
+    assert lost.dst != copied.dst
+    assert len(arrivals(copied)) == 2 and not arrivals(lost)
+    assert_steps_back_exactly(sim, 6)
+
+
+def test_held_messages_stay_in_flight_until_released_then_arrive_in_order():
+    sim = make(period=50)
+    sim.hold(["Ping"], src=1)
+    sim.run(300)
+    held = [m for m in sim.in_flight() if m.src == 1 and isinstance(m.msg, Ping)]
+    assert held and all(sim.is_held(m) for m in held)
+    assert not [e for e in deliveries(sim) if e.src == 1 and isinstance(e.msg, Ping)]
+    assert [e for e in deliveries(sim) if e.src == 2 and isinstance(e.msg, Ping)]
+    sim.release(["PING"])  # the short name works too; the release covers the hold
+    assert sim.holds() == []
+    sim.run(1)
+    arrived = [e.msg.n for e in deliveries(sim) if e.src == 1 and isinstance(e.msg, Ping)]
+    assert arrived and arrived == sorted(arrived)
+    assert_steps_back_exactly(sim, 12)
+
+
+def test_a_held_message_can_still_be_delivered_by_hand():
+    sim = make(period=50)
+    sim.hold()  # every message
+    sim.run(200)
+    waiting = sim.in_flight()
+    assert waiting and all(sim.is_held(m) for m in waiting)
+    event = sim.deliver(waiting[-1].seq)
+    assert event.kind == "deliver"
+
+
+def test_a_one_way_cut_blocks_one_direction_only():
+    sim = make(period=50)
+    sim.cut(1, 2)
+    sim.run(500)
+    assert not [e for e in deliveries(sim) if (e.src, e.node) == (1, 2)]
+    assert [e for e in deliveries(sim) if (e.src, e.node) == (2, 1)]
+    assert [e for e in deliveries(sim, "drop") if (e.src, e.node) == (1, 2)]
+    assert not sim.network.is_whole
+    sim.heal()
+    assert sim.network.is_whole
+    sim.run(300)
+    assert [e for e in deliveries(sim) if (e.src, e.node) == (1, 2) and e.time > 500]
+    assert_steps_back_exactly(sim, 10)
+
+
+def test_network_settings_can_differ_per_direction_of_one_link():
+    sim = make(period=20)
+    sim.set_network(link=[1, 2], oneway=True, drop=1.0)
+    sim.run(1000)
+    assert not [e for e in deliveries(sim) if (e.src, e.node) == (1, 2)]
+    assert [e for e in deliveries(sim) if (e.src, e.node) == (2, 1)]
+    assert sim.network.link(1, 2).drop == 1.0 and sim.network.link(2, 1).drop == 0.0
+
+
+def test_messages_sent_are_counted_by_type_and_ends():
+    sim = make(period=100)
+    sim.run(1000)
+    sent = sim.messages_sent()
+    pings = sum(n for (kind, src, _), n in sent.items() if kind == "Ping" and src == 1)
+    assert pings == 2 * sim.nodes[1].persistent.pings_sent
