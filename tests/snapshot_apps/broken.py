@@ -49,4 +49,4 @@ def make_checkers(n: int) -> list:
     return [ChainAgreement()]
 
 
-BROKEN = Protocol("broken", BrokenNode, make_checkers)
+BROKEN = Protocol("broken", BrokenNode, make_checkers, {"period": 100})
