@@ -393,3 +393,34 @@ def test_messages_sent_are_counted_by_type_and_ends():
     sent = sim.messages_sent()
     pings = sum(n for (kind, src, _), n in sent.items() if kind == "Ping" and src == 1)
     assert pings == 2 * sim.nodes[1].persistent.pings_sent
+
+
+def test_acting_in_the_past_sets_the_future_aside_and_redo_brings_it_back_once():
+    sim = make()
+    sim.run(300)
+    sim.propose("set x 1", 1)
+    sim.run(300)
+    end, digest_at_end = sim.step_count, sim.digest()
+    sim.goto(10)
+    sim.crash(2)
+    fork = sim.last_fork
+    assert fork.describe() == f"forked at step 10: {end - 10} later steps set aside"
+    sim.run(50)  # stepping on in the new future keeps the set-aside one
+    sim.redo()
+    assert sim.step_count == 10 and sim.max_step == end
+    sim.goto(end)
+    assert sim.digest() == digest_at_end
+    with pytest.raises(ValueError, match="no set-aside future"):
+        sim.redo()
+
+
+def test_a_new_action_after_a_fork_forgets_the_set_aside_future():
+    sim = make()
+    sim.run(300)
+    sim.goto(5)
+    sim.crash(2)
+    sim.run(20)
+    sim.restart(2)
+    assert sim.last_fork is None
+    with pytest.raises(ValueError):
+        sim.redo()

@@ -146,6 +146,19 @@ class Checkpoint:
         return _Restorer(self.data, self.views).load()
 
 
+@dataclass(frozen=True)
+class Fork:
+    """A new future started at step `at`; the `set_aside` steps after it wait in `later`."""
+
+    at: int
+    set_aside: int
+    later: dict[int, Action]
+    max_step: int
+
+    def describe(self) -> str:
+        return f"forked at step {self.at}: {self.set_aside} later steps set aside"
+
+
 class World:
     """Everything deterministic that a step may change. Pickled whole for checkpoints."""
 
@@ -202,6 +215,7 @@ class Simulator:
         self.timeline: dict[int, Action] = {}  # event step number -> action taken there
         self.events: list[StepEvent] = []
         self.max_step = 0
+        self.last_fork: Fork | None = None  # the future the latest fork set aside, if any
         boot = StepEvent(0, 0, "boot")
         for node_id in self.world.node_ids:
             self._finish(self._boot(node_id, None), boot)
@@ -393,7 +407,7 @@ class Simulator:
         wrong arguments, or a message or hold that is not there."""
         action = checked(action, self.cluster)
         self._check_possible(action)
-        self._fork()
+        self._fork(keep_set_aside=action.kind == "wait")
         self.timeline[self.world.step + 1] = action
         event = self.step()
         assert event is not None
@@ -524,13 +538,34 @@ class Simulator:
             except ValueError as exc:
                 raise ActionError(f"set_network: {exc}") from None
 
-    def _fork(self) -> None:
+    def _fork(self, keep_set_aside: bool = False) -> None:
+        """Acting at an earlier step starts a new future: the old one is set aside (`redo`
+        brings it back until the next action). Acting at the end forgets any set-aside, unless
+        the action only lets time pass."""
         w = self.world
+        if not keep_set_aside:
+            self.last_fork = None
         if self.max_step > w.step:
+            later = {s: a for s, a in self.timeline.items() if s > w.step}
+            self.last_fork = Fork(w.step, self.max_step - w.step, later, self.max_step)
             self.timeline = {s: a for s, a in self.timeline.items() if s <= w.step}
             self.checkpoints = {s: c for s, c in self.checkpoints.items() if s <= w.step}
             del self.events[w.step :]
             self.max_step = w.step
+
+    def redo(self) -> Fork:
+        """Bring back the future the latest fork set aside, and go to the step it forked at.
+        Raises ActionError when there is none (nothing forked, or an action came since)."""
+        fork = self.last_fork
+        if fork is None:
+            raise ActionError("no set-aside future to bring back")
+        self.goto(fork.at)
+        self.timeline = {s: a for s, a in self.timeline.items() if s <= fork.at} | fork.later
+        self.checkpoints = {s: c for s, c in self.checkpoints.items() if s <= fork.at}
+        del self.events[fork.at :]
+        self.max_step = fork.max_step
+        self.last_fork = None
+        return fork
 
     def _has_action_next(self) -> bool:
         return (self.world.step + 1) in self.timeline
