@@ -109,7 +109,7 @@ class LeaderAppendOnly:
         seen = self.seen.get(node.id)
         self.seen[node.id] = (term, len(node.persistent.log))
         if seen is not None and seen[0] == term and first is not None and first < seen[1]:
-            return f"leader n{node.id} of term {term} removed or replaced its entries from index {first}"
+            return f"leader n{node.id} of term {term} cut or replaced entries from index {first}"
         return None
 
 
