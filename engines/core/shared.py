@@ -24,27 +24,27 @@ from typing import Any
 
 
 class SharedList:
-    __slots__ = ("_items", "_n", "_shared", "_changed_from")
+    __slots__ = ("_items", "_n", "_shared", "changed_from")
 
     def __init__(self, items: Iterable[Any] = (), *, _view: tuple[list, int] | None = None):
         if _view is None:
             self._items: list[Any] = list(items)
             self._n = len(self._items)
             self._shared = False
-            self._changed_from: int | None = 0  # a new list is new to a reader from index 0
+            self.changed_from: int | None = 0  # a new list is new to a reader from index 0
         else:
             self._items, self._n = _view
             self._shared = True
-            self._changed_from = None
+            self.changed_from = None
 
     def take_changed_from(self) -> int | None:
         """The lowest index overwritten or removed since the last call (None: nothing was)."""
-        changed, self._changed_from = self._changed_from, None
+        changed, self.changed_from = self.changed_from, None
         return changed
 
     def _changing(self, index: int) -> None:
-        if self._changed_from is None or index < self._changed_from:
-            self._changed_from = index
+        if self.changed_from is None or index < self.changed_from:
+            self.changed_from = index
 
     # --- checkpoints ------------------------------------------------------------------------
     def view(self) -> tuple[list, int]:
@@ -163,9 +163,11 @@ class SlotMap:
     def take_written(self) -> set | None:
         """The keys written or deleted since the last call. The first call answers None (all
         of it is new to the reader) and starts the recording, which checkpoints carry on."""
-        written, self._written = self._written, set()
+        written = self._written
         if written is None:
             self._last_view = None
+        if written is None or written:
+            self._written = set()
         return written
 
     def view(self) -> tuple[dict[int, dict], int, bool]:

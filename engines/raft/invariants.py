@@ -83,11 +83,12 @@ class LogChanges:
 
     def observe(self, node: Any) -> None:
         log = node.persistent.log
-        changed, length = log.take_changed_from(), len(log)
+        length = len(log)
         seen = self.length.get(node.id, 0)
-        if changed is None and length == seen:
-            self.first = None
+        if log.changed_from is None and length == seen:
+            self.first = None  # most steps
             return
+        changed = log.take_changed_from()
         self.length[node.id] = length
         self.first = max(1, min(length, seen, length if changed is None else changed))
 
@@ -129,9 +130,10 @@ class CommittedPrefix:
         commit, log = node.commit_index, node.persistent.log
         if commit >= len(log):
             return f"n{node.id}'s commit index {commit} is beyond its last log index {len(log) - 1}"
-        held = min(commit, self.commit_seen.get(node.id, 0))  # committed before this step
-        self.commit_seen[node.id] = commit
-        first = self.changes.first
+        first, seen = self.changes.first, self.commit_seen.get(node.id, 0)
+        if commit != seen:
+            self.commit_seen[node.id] = commit
+        held = min(commit, seen)  # committed before this step
         if first is None or first > held:
             return None
         entries = self.committed.entries
