@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+GENESIS_FIELDS = (0, "0ms", "Genesis Block", "")
+
 
 def seed_hash(index: int, timestamp: str, data: str, prev: str) -> str:
     """The seed example's block hash: sha256(str(Index) + Timestamp + Data + PreviousHash)."""
@@ -33,8 +35,8 @@ def replay(chain: Any) -> dict[str, str]:
 
 def chain_problem(node_id: int, sm: Any) -> str | None:
     chain = list(sm.chain)
-    first = chain[0]
-    if (first.index, first.timestamp, first.data, first.prev_hash) != (0, "0ms", "Genesis Block", ""):
+    genesis = chain[0]
+    if (genesis.index, genesis.timestamp, genesis.data, genesis.prev_hash) != GENESIS_FIELDS:
         return f"n{node_id}: chain does not start at the genesis block"
     for i, block in enumerate(chain):
         prev = chain[i - 1].hash if i else ""
@@ -87,9 +89,9 @@ class RaftOracle:
             if p.term < self.terms.get(i, 0):
                 return f"n{i}: term went back"
             self.terms[i] = p.term
-            if p.voted_for is not None:
-                if self.votes.setdefault((i, p.term), p.voted_for) != p.voted_for:
-                    return f"n{i}: two votes in term {p.term}"
+            vote = p.voted_for
+            if vote is not None and self.votes.setdefault((i, p.term), vote) != vote:
+                return f"n{i}: two votes in term {p.term}"
         return None
 
     def log_matching(self, states: dict[int, Any]) -> str | None:
