@@ -10,13 +10,15 @@ from tui.cli import app
 
 # A bound on the runs each bug needs from seed 1; the issue allows up to 500. Measured on
 # 2026-11-27: figure8 12, forget_vote 3, no_prevlog_check 2, vote_any_log 4, ignore_promise 5,
-# ignore_accepted 6, forget_promise 1. The bounds leave room for engine timing changes; the
+# ignore_accepted 6, forget_promise 1; accept_stale_append 2 (measured on 2026-11-28, caught by
+# Committed Prefix). The bounds leave room for engine timing changes; the
 # fuzzer stops at the first failure, so a loose bound costs no time.
 RUNS_TO_FIND = {
     "figure8": 50,
     "forget_vote": 20,
     "no_prevlog_check": 20,
     "vote_any_log": 20,
+    "accept_stale_append": 20,
     "ignore_promise": 30,
     "ignore_accepted": 30,
     "forget_promise": 20,
@@ -31,6 +33,7 @@ def test_every_bug_has_a_measured_run_count():
 def test_the_fuzzer_catches_each_bug_and_shrinks_it(algo, bug, tmp_path):
     report = first_failure(algo, RUNS_TO_FIND[bug], 1, config={"bug": bug})
     assert report.failed is not None and report.runs <= RUNS_TO_FIND[bug]
+    assert report.failed.failure != "liveness"  # caught by a safety check
     shrunk = report.shrunk
     assert shrunk.failure == report.failed.failure
     assert len(shrunk.case.ops) <= len(report.failed.case.ops)

@@ -15,7 +15,7 @@ FOLDER = PRESETS / "paxos"
 PRESETS = sorted(FOLDER.glob("bug_*.scn"))
 LESSONS = {  # bug preset -> the invariant it breaks
     "bug_ignore_promise.scn": "one value chosen per slot",
-    "bug_ignore_accepted.scn": "one value chosen per slot",
+    "bug_ignore_accepted.scn": "chosen values never change",
     "bug_forget_promise.scn": "promise never decreases",
 }
 

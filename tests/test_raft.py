@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from engines.core.chain import StateMachine
 from engines.core.node import CancelTimer, Note, Proposal, Send, SetTimer
 from engines.core.shared import SharedList
 from engines.core.sim import Simulator
@@ -630,7 +631,7 @@ def test_describe_recent_shows_the_last_entries_without_a_scan(monkeypatch):
 def fake(node_id, role="follower", term=1, log=(), commit=0, vote=None):
     """A stand-in node with the attributes the checkers read."""
     entries = SharedList([Entry(0), *log])
-    sm = SimpleNamespace(chain=[None], applied_ids=[])
+    sm = StateMachine()
     persistent = SimpleNamespace(term=term, voted_for=vote, log=entries)
     return SimpleNamespace(id=node_id, role=role, persistent=persistent, commit_index=commit, sm=sm)
 

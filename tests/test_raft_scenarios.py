@@ -20,6 +20,7 @@ LESSONS = {  # bug preset -> the invariant it breaks
     "bug_forget_vote.scn": "Persistence",
     "bug_no_prevlog_check.scn": "Log Matching",
     "bug_vote_any_log.scn": "Leader Completeness",
+    "bug_accept_stale_append.scn": "Committed Prefix",
 }
 
 

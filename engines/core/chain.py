@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from engines.core.shared import SharedList
 
@@ -50,24 +51,86 @@ def timestamp_of(proposed_at_ms: int) -> str:
     return f"{proposed_at_ms}ms"
 
 
+def block_fault(blocks: list[Block] | SharedList, i: int) -> str | None:
+    """What is wrong with block i of a chain, if anything: block 0 is the genesis block, and
+    every other one holds its index, links to its predecessor's hash and hashes its fields."""
+    block = blocks[i]
+    if i == 0:
+        return None if block == GENESIS else "is not the genesis block"
+    if block.index != i:
+        return f"holds index {block.index}"
+    if block.prev_hash != blocks[i - 1].hash:
+        return f"links to {block.prev_hash[:8]}, not to block {i - 1} ({blocks[i - 1].hash[:8]})"
+    if not block.is_valid():
+        return f"has hash {block.hash[:8]}, which does not cover its fields"
+    return None
+
+
 def chain_is_valid(blocks: list[Block] | SharedList) -> bool:
     """Every hash recomputes from its fields and links to its predecessor."""
-    if not blocks or blocks[0] != GENESIS:
-        return False
-    return all(
-        b.is_valid() and b.index == i and b.prev_hash == blocks[i - 1].hash
-        for i, b in enumerate(blocks)
-        if i > 0
-    )
+    return bool(blocks) and all(block_fault(blocks, i) is None for i in range(len(blocks)))
 
 
-def apply_kv(kv: dict[str, str], data: str) -> None:
-    """`set KEY VALUE` and `del KEY` change the store; any other text is opaque data."""
+def apply_kv(kv: dict[str, str], data: str) -> str | None:
+    """`set KEY VALUE` and `del KEY` change the store; any other text is opaque data.
+    Returns the key the command names, if it is one."""
     parts = data.split(maxsplit=2)
     if len(parts) == 3 and parts[0] == "set":
         kv[parts[1]] = parts[2]
-    elif len(parts) == 2 and parts[0] == "del":
+        return parts[1]
+    if len(parts) == 2 and parts[0] == "del":
         kv.pop(parts[1], None)
+        return parts[1]
+    return None
+
+
+class KVStore(dict):
+    """The key-value store: a dict that records which keys were written, so that a checker
+    compares only those with its own replay of the chain (`take_written`)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.written = set(self)  # a new store is new to a reader
+
+    def take_written(self) -> set:
+        written, self.written = self.written, set()
+        return written
+
+    def __reduce__(self):
+        return (KVStore, (dict(self),))
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.written.add(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.written.add(key)
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self.written.add(key)
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, str]:
+        key, value = super().popitem()
+        self.written.add(key)
+        return key, value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self.written.add(key)
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> KVStore:
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        self.written.update(self)
+        super().clear()
 
 
 @dataclass
@@ -75,7 +138,7 @@ class StateMachine:
     """A node's applied client values: the chain and the KV store built from them."""
 
     chain: SharedList = field(default_factory=lambda: SharedList([GENESIS]))
-    kv: dict[str, str] = field(default_factory=dict)
+    kv: KVStore = field(default_factory=KVStore)
     applied_ids: SharedList = field(default_factory=SharedList)
 
     def apply(self, proposal_id: str, data: str, proposed_at_ms: int) -> Block:

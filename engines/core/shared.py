@@ -10,6 +10,11 @@ view may see: copy on write.
   Truncation, assignment, or an append after a restore first copies the storage.
 - `SlotMap`: a dict keyed by slot numbers (or tuples that start with one), stored in chunks of
   64 slots. The view is a copy of the chunk table; a write copies only the chunk it touches.
+
+Both also tell a reader (the safety checkers) what changed since it last asked, so that it reads
+only that: a SharedList the lowest index overwritten or removed (appends are visible from its
+length), a SlotMap the keys written. A restored view starts with no change to report: the
+checkers' records are restored from the same checkpoint.
 """
 
 from __future__ import annotations
@@ -19,16 +24,27 @@ from typing import Any
 
 
 class SharedList:
-    __slots__ = ("_items", "_n", "_shared")
+    __slots__ = ("_items", "_n", "_shared", "changed_from")
 
     def __init__(self, items: Iterable[Any] = (), *, _view: tuple[list, int] | None = None):
         if _view is None:
             self._items: list[Any] = list(items)
             self._n = len(self._items)
             self._shared = False
+            self.changed_from: int | None = 0  # a new list is new to a reader from index 0
         else:
             self._items, self._n = _view
             self._shared = True
+            self.changed_from = None
+
+    def take_changed_from(self) -> int | None:
+        """The lowest index overwritten or removed since the last call (None: nothing was)."""
+        changed, self.changed_from = self.changed_from, None
+        return changed
+
+    def _changing(self, index: int) -> None:
+        if self.changed_from is None or index < self.changed_from:
+            self.changed_from = index
 
     # --- checkpoints ------------------------------------------------------------------------
     def view(self) -> tuple[list, int]:
@@ -61,12 +77,14 @@ class SharedList:
     def truncate(self, length: int) -> None:
         """Keep the first `length` items."""
         if length < self._n:
+            self._changing(length)
             self._own()
             del self._items[length:]
             self._n = length
 
     def __setitem__(self, index: int, item: Any) -> None:
         index = self._index(index)
+        self._changing(index)
         self._own()[index] = item
 
     def __delitem__(self, index: slice) -> None:
@@ -131,27 +149,40 @@ class SlotMap:
     """A dict keyed by slot (int, or a tuple whose first item is the slot). Iteration goes in
     chunk order, then insertion order, so it is deterministic; sort when order matters."""
 
-    __slots__ = ("_chunks", "_owned", "_len", "_last_view")
+    __slots__ = ("_chunks", "_owned", "_len", "_last_view", "_written")
 
     def __init__(self, items: Iterable[tuple[Any, Any]] = ()) -> None:
         self._chunks: dict[int, dict] = {}
         self._owned: set[int] = set()
         self._len = 0
-        self._last_view: tuple[dict[int, dict], int] | None = None
+        self._last_view: tuple[dict[int, dict], int, bool] | None = None
+        self._written: set | None = None  # recorded only once a reader asks
         for key, value in items:
             self[key] = value
 
-    def view(self) -> tuple[dict[int, dict], int]:
+    def take_written(self) -> set | None:
+        """The keys written or deleted since the last call. The first call answers None (all
+        of it is new to the reader) and starts the recording, which checkpoints carry on."""
+        written = self._written
+        if written is None:
+            self._last_view = None
+        if written is None or written:
+            self._written = set()
+        return written
+
+    def view(self) -> tuple[dict[int, dict], int, bool]:
         # A map unchanged since the last checkpoint hands out the same view again.
         if self._last_view is None:
             self._owned = set()
-            self._last_view = (dict(self._chunks), self._len)
+            self._last_view = (dict(self._chunks), self._len, self._written is not None)
         return self._last_view
 
     @classmethod
-    def from_view(cls, view: tuple[dict[int, dict], int]) -> SlotMap:
+    def from_view(cls, view: tuple[dict[int, dict], int, bool]) -> SlotMap:
         restored = cls()
         restored._chunks, restored._len = dict(view[0]), view[1]
+        if view[2]:
+            restored._written = set()
         return restored
 
     def _writable(self, chunk: int) -> dict:
@@ -164,12 +195,16 @@ class SlotMap:
         return copy
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        if self._written is not None:
+            self._written.add(key)
         chunk = self._writable(_chunk_of(key))
         if key not in chunk:
             self._len += 1
         chunk[key] = value
 
     def __delitem__(self, key: Any) -> None:
+        if self._written is not None:
+            self._written.add(key)
         del self._writable(_chunk_of(key))[key]
         self._len -= 1
 

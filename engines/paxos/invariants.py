@@ -1,9 +1,10 @@
 """Multi-Paxos safety invariants, checked after every simulator step.
 
 The checker reads only what the step changed: the facts the handling node recorded (values it
-accepted or proposed while handling the event), its promise, and how far it has applied. From the
-accept facts it rebuilds, over the whole history, which value each slot has chosen: a value is
-chosen in a slot when a majority of acceptors accepted it in one ballot.
+accepted or proposed while handling the event), its promise, the slots its accepted and learned
+tables report written (whatever wrote them), and its chain. From the accept facts it rebuilds,
+over the whole history, which value each slot has chosen: a value is chosen in a slot when a
+majority of acceptors accepted it in one ballot.
 
 Invariants:
 - one value chosen per slot: no slot ever has two different values chosen;
@@ -12,8 +13,13 @@ Invariants:
 - promise never decreases: an acceptor's promised ballot, crashes included;
 - promise covers accepted: an acceptor's promise is at least every ballot it accepted;
 - chosen values were proposed: a chosen value is a client's proposal, or a no-op;
-- applied values were chosen: a node applies, in each slot, the value chosen there;
-- chains are prefixes: the applied chains are prefixes of each other, each value applied once.
+- chosen values never change: once a value is chosen in a slot, every value accepted there in
+  that ballot or a higher one is the same value ("Paxos Made Simple", P2a), checked when the
+  value is chosen (on every acceptor) and whenever an acceptor's entry for the slot is written;
+- learned values were chosen: a learner holds, in each slot, the value chosen there, and never
+  replaces or drops it; it applies only what it learned;
+- chains are prefixes: the applied chains are prefixes of each other, each value applied once;
+- Chain Validity and KV Replay, shared with Raft (`engines.core.statecheck`).
 
 Every table that grows with history is a SlotMap keyed by slot (or proposal number) or a
 SharedList, so the simulator's checkpoints share it instead of copying it. Values stored in them
@@ -27,6 +33,7 @@ from typing import Any
 from engines.core.chain import GENESIS
 from engines.core.node import Proposal
 from engines.core.shared import SharedList, SlotMap
+from engines.core.statecheck import StateMachineCheck
 from engines.core.violations import Violation
 from engines.paxos.messages import ZERO, Ballot, proposal_number, show_ballot
 
@@ -50,10 +57,10 @@ class PaxosInvariants:
         self.votes = SlotMap()  # (slot, ballot) -> ((acceptor, proposal id or None), ...)
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
         self.promised: dict[int, Ballot] = {}  # node -> promise when last seen
-        self.applied: dict[int, int] = {}  # node -> slots applied when last seen
         self.heights: dict[int, int] = {}  # node -> chain height when last seen
         self.chain = SharedList([GENESIS])  # the longest chain applied anywhere
         self.chain_ids = SlotMap()  # proposal number -> True, for each value in that chain
+        self.state_machine = StateMachineCheck()
 
     def check(self, sim: Any, event: Any) -> Violation | None:
         kind = event.kind
@@ -65,7 +72,7 @@ class PaxosInvariants:
                 self._record_proposal(w, event)
             if event.node is None:  # restart all, heal, partition, network
                 for node in w.nodes.values():
-                    found = self._check_node(node, event.step)
+                    found = self._check_node(w, node, event.step)
                     if found:
                         return found
                 return None
@@ -73,10 +80,10 @@ class PaxosInvariants:
         if node is None:
             return None  # crashed: its persistent state cannot change while it is down
         if node.facts:
-            found = self._check_facts(node, event.step)
+            found = self._check_facts(w, node, event.step)
             if found:
                 return found
-        return self._check_node(node, event.step)
+        return self._check_node(w, node, event.step)
 
     def _record_proposal(self, w: Any, event: Any) -> None:
         # The simulator numbers proposals p1, p2, ... and rejects one sent to a down node.
@@ -85,26 +92,28 @@ class PaxosInvariants:
             pid = f"p{w.proposals}"
             self.proposals.append(Proposal(pid, args["value"], event.time, args["node"]))
 
-    def _check_node(self, node: Any, step: int) -> Violation | None:
+    def _check_node(self, w: Any, node: Any, step: int) -> Violation | None:
         """Look closer only at what changed since the node was last seen: most steps change
-        neither its promise, nor how far it applied, nor its chain."""
+        neither its promise, nor its tables, nor its chain."""
         nid = node.id
         found = None
         if node.persistent.promised != self.promised.get(nid, ZERO):
             found = self._check_promise(node, step)
-        if not found and node.applied != self.applied.get(nid, 0):
-            found = self._check_applied(node, step)
+        found = found or self._check_accepted(node, step) or self._check_learned(node, step)
         if not found and len(node.sm.chain) - 1 != self.heights.get(nid, 0):
             found = self._check_chain(node, step)
+        if not found:
+            broken = self.state_machine.check(node)
+            found = Violation(broken[0], step, broken[1]) if broken else None
         return found
 
     # --- acceptors and proposers ---------------------------------------------------------
-    def _check_facts(self, node: Any, step: int) -> Violation | None:
+    def _check_facts(self, w: Any, node: Any, step: int) -> Violation | None:
         for kind, slot, ballot, value in node.facts:
             if kind == "propose":
                 found = self._proposed(node.id, slot, ballot, value, step)
             else:
-                found = self._accepted(node, slot, ballot, value, step)
+                found = self._accepted(w, node, slot, ballot, value, step)
             if found:
                 return found
         return None
@@ -123,7 +132,7 @@ class PaxosInvariants:
             )
         return None
 
-    def _accepted(self, node: Any, slot: int, ballot: Ballot, value: Any, step: int):
+    def _accepted(self, w: Any, node: Any, slot: int, ballot: Ballot, value: Any, step: int):
         nid = node.id
         promised = node.persistent.promised
         if ballot > promised:
@@ -150,12 +159,15 @@ class PaxosInvariants:
         self.votes[key] = votes
         if len(votes) < self.majority or sum(p == pid for _, p in votes) < self.majority:
             return None
-        return self._choose(slot, ballot, value, step)
+        return self._choose(w, slot, ballot, value, step)
 
-    def _choose(self, slot: int, ballot: Ballot, value: Any, step: int) -> Violation | None:
+    def _choose(self, w: Any, slot: int, ballot: Ballot, value: Any, step: int):
         earlier = self.chosen.get(slot)
         if earlier is None:
             self.chosen[slot] = earlier = (ballot, value)
+            found = self._acceptors_keep(w, slot, step)
+            if found:
+                return found
         elif earlier[1] is value:
             return None  # another vote for the same choice, checked at the first
         if _pid(earlier[1]) != _pid(value):
@@ -191,29 +203,59 @@ class PaxosInvariants:
             )
         return None
 
-    # --- learners ------------------------------------------------------------------------
-    def _check_applied(self, node: Any, step: int) -> Violation | None:
-        nid = node.id
-        applied = node.applied
-        last = self.applied.get(nid, 0)
-        if applied < last:
-            last = 0  # restarted: the node re-learns from slot 1
-        self.applied[nid] = applied
-        for slot in range(last + 1, applied + 1):
-            found = self._applied(nid, slot, node.chosen[slot], step)
+    def _acceptors_keep(self, w: Any, slot: int, step: int) -> Violation | None:
+        """A value was just chosen in `slot`: no acceptor, up or down, holds another one there
+        in that ballot or a higher one."""
+        for nid in w.node_ids:
+            persistent = w.nodes[nid].persistent if nid in w.nodes else w.down[nid]
+            found = self._keeps_chosen(nid, slot, persistent.accepted.get(slot), step)
             if found:
                 return found
         return None
 
-    def _applied(self, nid: int, slot: int, value: Any, step: int) -> Violation | None:
+    def _check_accepted(self, node: Any, step: int) -> Violation | None:
+        accepted = node.persistent.accepted
+        written = accepted.take_written()
+        if written is not None and not written:
+            return None  # most steps
+        for slot in sorted(accepted.keys() if written is None else written):
+            found = self._keeps_chosen(node.id, slot, accepted.get(slot), step)
+            if found:
+                return found
+        return None
+
+    def _keeps_chosen(self, nid: int, slot: int, entry: Any, step: int) -> Violation | None:
+        """P2a: an accepted (ballot, value) at or above the chosen ballot holds the chosen value."""
         chosen = self.chosen.get(slot)
-        if chosen is None or _pid(chosen[1]) != _pid(value):
-            what = "nothing" if chosen is None else show_value(chosen[1])
-            return Violation(
-                "applied values were chosen",
-                step,
-                f"n{nid} applied {show_value(value)} in slot {slot}, where {what} was chosen",
-            )
+        if chosen is None or entry is None or entry[0] < chosen[0]:
+            return None
+        if _pid(entry[1]) == _pid(chosen[1]):
+            return None
+        return Violation(
+            "chosen values never change",
+            step,
+            f"n{nid} holds {show_value(entry[1])} accepted in slot {slot}, ballot "
+            f"{show_ballot(entry[0])}, where {show_value(chosen[1])} was chosen in ballot "
+            f"{show_ballot(chosen[0])}",
+        )
+
+    # --- learners ------------------------------------------------------------------------
+    def _check_learned(self, node: Any, step: int) -> Violation | None:
+        learned = node.chosen
+        written = learned.take_written()
+        if written is not None and not written:
+            return None  # most steps
+        for slot in sorted(learned.keys() if written is None else written):
+            value = learned.get(slot, _MISSING)
+            chosen = self.chosen.get(slot)
+            if value is _MISSING:
+                what = f"dropped the value it learned in slot {slot}"
+            elif chosen is None or _pid(chosen[1]) != _pid(value):
+                where = "nothing" if chosen is None else show_value(chosen[1])
+                what = f"holds {show_value(value)} learned in slot {slot}, where {where} was chosen"
+            else:
+                continue
+            return Violation("learned values were chosen", step, f"n{node.id} {what}")
         return None
 
     def _check_chain(self, node: Any, step: int) -> Violation | None:

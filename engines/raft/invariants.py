@@ -1,15 +1,21 @@
 """Raft's safety properties (paper 5.2-5.4, Figure 3), checked after every step.
 
 Only the node that handled an event can have changed, so `RaftInvariants.check` hands that node
-to six checks, each comparing it with what it recorded before; a step that changed nothing
-costs a few comparisons. The checks keep history (every leader of every term, every committed
-entry), so the properties hold over the whole run, crashes included, not only in the present.
-Growing records are SharedLists, so checkpoints share them instead of copying them.
+to seven checks, each comparing it with what it recorded before, and then to the state machine
+checks both protocols share (`engines.core.statecheck`); a step that changed nothing costs a
+few comparisons. The checks keep history (every leader of every term, every committed entry),
+so the properties hold over the whole run, crashes included, not only in the present. Growing
+records are SharedLists, so checkpoints share them instead of copying them.
 
-Two shortcuts keep the checks incremental. The chain is a hash chain, so two chains with the
-same block hash at a height agree on everything below it. And once Log Matching holds (it is
-checked first), two logs with the same entry at an index agree on everything below it: so the
-committed prefixes are compared at their top index only.
+What changed is known, not guessed: a node's log reports the lowest index it overwrote or
+removed since it was last checked (`LogChanges`), so an entry replaced in the middle of a log
+is seen as surely as one appended at its end.
+
+Two shortcuts keep the checks incremental. The chain is a hash chain whose every block is
+verified (Chain Validity), so two chains with the same block hash at a height agree on
+everything below it. And once Log Matching holds (it is checked on every entry a log gains),
+two logs with the same entry at an index agree on everything below it: so State Machine Safety
+compares committed prefixes at their top index only.
 
 The checks read nodes through plain attributes (`role`, `persistent.term`, `persistent.log`,
 `commit_index`, `sm`), so they judge a deliberately broken node (the bug lab) just the same.
@@ -21,6 +27,7 @@ from bisect import bisect_left
 from typing import Any
 
 from engines.core.shared import SharedList
+from engines.core.statecheck import StateMachineCheck
 from engines.core.violations import Violation
 
 
@@ -64,30 +71,78 @@ class ElectionSafety:
         return None
 
 
+class LogChanges:
+    """Which part of the checked node's log may differ from when the node was last checked:
+    `first` is the lowest such index, None when the log is as it was. The log reports the
+    lowest index it overwrote or removed, and appends lie past the length seen last time.
+    Computed once a step, for the three checks that read the log."""
+
+    def __init__(self) -> None:
+        self.length: dict[int, int] = {}  # node -> log length when last checked
+        self.first: int | None = None
+
+    def observe(self, node: Any) -> None:
+        log = node.persistent.log
+        length = len(log)
+        seen = self.length.get(node.id, 0)
+        if log.changed_from is None and length == seen:
+            self.first = None  # most steps
+            return
+        changed = log.take_changed_from()
+        self.length[node.id] = length
+        self.first = max(1, min(length, seen, length if changed is None else changed))
+
+
 class LeaderAppendOnly:
-    """A leader never overwrites or deletes entries of its own log while it leads."""
+    """A leader never overwrites or deletes entries of its own log while it leads (5.3)."""
 
     name = "Leader Append-Only"
     leaders_only = True
 
-    def __init__(self) -> None:
-        self.seen: dict[int, tuple[int, int, Any]] = {}  # node -> (term, log length, last entry)
+    def __init__(self, changes: LogChanges) -> None:
+        self.changes = changes
+        self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, log length) as leader
 
     def check(self, node: Any) -> str | None:
         if node.role != "leader":
             return None
-        term, log = node.persistent.term, node.persistent.log
-        length, last = len(log), log[-1]
+        term, first = node.persistent.term, self.changes.first
         seen = self.seen.get(node.id)
-        if seen is not None and seen[0] == term:
-            if seen[1] == length and seen[2] is last:
-                return None
-            if length < seen[1] or not _same(log[seen[1] - 1], seen[2]):
+        self.seen[node.id] = (term, len(node.persistent.log))
+        if seen is not None and seen[0] == term and first is not None and first < seen[1]:
+            return f"leader n{node.id} of term {term} cut or replaced entries from index {first}"
+        return None
+
+
+class CommittedPrefix:
+    """A node's commit index never exceeds its last log index, and the entries it committed
+    never change: committed entries are durable (the paper's 5.4 safety argument; etcd's
+    raftLog refuses both, in commitTo and in maybeAppend's conflict check)."""
+
+    name = "Committed Prefix"
+    leaders_only = False
+
+    def __init__(self, committed: Committed, changes: LogChanges) -> None:
+        self.committed, self.changes = committed, changes
+        self.commit_seen: dict[int, int] = {}  # node -> commit index when last checked
+
+    def check(self, node: Any) -> str | None:
+        commit, log = node.commit_index, node.persistent.log
+        if commit >= len(log):
+            return f"n{node.id}'s commit index {commit} is beyond its last log index {len(log) - 1}"
+        first, seen = self.changes.first, self.commit_seen.get(node.id, 0)
+        if commit != seen:
+            self.commit_seen[node.id] = commit
+        held = min(commit, seen)  # committed before this step
+        if first is None or first > held:
+            return None
+        entries = self.committed.entries
+        for i in range(first, held + 1):
+            if not _same(log[i], entries[i]):
                 return (
-                    f"leader n{node.id} of term {term} removed or replaced its entry "
-                    f"{_show(seen[2])} at index {seen[1] - 1}"
+                    f"n{node.id} replaced {_show(entries[i])}, committed at index {i}, "
+                    f"with {_show(log[i])}"
                 )
-        self.seen[node.id] = (term, length, last)
         return None
 
 
@@ -106,31 +161,19 @@ class LogMatching:
     indexes after an entry of an earlier term. So the check records, per term, where that run
     starts, the term before it and its entries; every entry any log gains must agree with the
     record. Agreement at each index, and on the term before each run, gives identical prefixes
-    by induction on the index. A shadow copy of each log shows which of its entries are new."""
+    by induction on the index. `LogChanges` tells which entries of a log are new."""
 
     name = "Log Matching"
     leaders_only = False
 
-    def __init__(self) -> None:
+    def __init__(self, changes: LogChanges) -> None:
+        self.changes = changes
         self.runs: dict[int, TermRun] = {}
-        self.shadow: dict[int, SharedList] = {}  # node -> its log as last checked
-        self.tip: dict[int, tuple[int, Any]] = {}  # node -> (length, last entry) of the shadow
 
     def check(self, node: Any) -> str | None:
-        log = node.persistent.log
-        tip = (len(log), log[-1])
-        known = self.tip.get(node.id)
-        if known is not None and known[0] == tip[0] and known[1] is tip[1]:
+        first, log = self.changes.first, node.persistent.log
+        if first is None:
             return None
-        self.tip[node.id] = tip
-        shadow = self.shadow.get(node.id)
-        if shadow is None:
-            shadow = self.shadow[node.id] = SharedList([log[0]])
-        first = min(len(log), len(shadow))
-        while first > 1 and log[first - 1] is not shadow[first - 1]:
-            first -= 1
-        shadow.truncate(first)
-        shadow.extend(log[first:])
         for i in range(first, len(log)):
             problem = self.check_entry(node.id, log, i)
             if problem:
@@ -286,20 +329,23 @@ class Persistence:
 
 
 class RaftInvariants:
-    """The checker the simulator runs: the six checks on the node the event changed."""
+    """The checker the simulator runs: the seven checks on the node the event changed, then
+    the state machine checks both protocols share."""
 
     def __init__(self) -> None:
-        committed = Committed()
+        committed, self.changes = Committed(), LogChanges()
         self.checks = [
             ElectionSafety(),
-            LeaderAppendOnly(),
-            LogMatching(),
+            LeaderAppendOnly(self.changes),
+            CommittedPrefix(committed, self.changes),
+            LogMatching(self.changes),
             StateMachineSafety(committed),
             LeaderCompleteness(committed),
             Persistence(),
         ]
         # Three checks look at leaders only: followers, most events, skip them.
         self.any_role = [c for c in self.checks if not c.leaders_only]
+        self.state_machine = StateMachineCheck()
 
     def check(self, sim: Any, event: Any) -> Violation | None:
         if event.kind == "drop":
@@ -307,11 +353,13 @@ class RaftInvariants:
         node = sim.world.nodes.get(event.node)
         if node is None:
             return None
+        self.changes.observe(node)
         for invariant in self.checks if node.role == "leader" else self.any_role:
             problem = invariant.check(node)
             if problem:
                 return Violation(invariant.name, event.step, problem)
-        return None
+        broken = self.state_machine.check(node)
+        return Violation(broken[0], event.step, broken[1]) if broken else None
 
 
 def make_checkers(n: int) -> list[RaftInvariants]:

@@ -47,6 +47,8 @@ BUGS = {
     "forget_vote": "votedFor is not persisted: a restarted node may vote twice in one term",
     "no_prevlog_check": "AppendEntries is accepted without the prevLogIndex/prevLogTerm check",
     "vote_any_log": "votes are granted without the up-to-date-log check",
+    "accept_stale_append": "AppendEntries from an older term is accepted (no term check): a "
+    "deposed leader's entries overwrite committed ones",
 }
 
 
@@ -238,7 +240,7 @@ class RaftNode(Node):
             else:
                 leader = src if kind is AppendEntries else None
                 self.become_follower(msg.term, leader)
-        elif msg.term < term:
+        elif msg.term < term and not (kind is AppendEntries and self.bug == "accept_stale_append"):
             self.answer_stale(src, msg)
             return
         _HANDLERS[kind](self, now, src, msg)

@@ -1,0 +1,82 @@
+"""The safety checks both protocols run on a node's state machine (`engines.core.chain`).
+
+- Chain Validity: the chain starts at the genesis block, and every later block holds its
+  index, links to its predecessor's hash and has a hash that covers its fields (the seed's
+  block format).
+- KV Replay: the node's key-value store equals replaying its chain's data on an empty store.
+
+Both are incremental, like the protocols' checks. Blocks above the height already verified are
+verified and replayed; a block overwritten or removed below it (the chain reports the lowest
+such index) makes the check start again from genesis. The store is compared with the replay
+only at the keys the store reports written and the keys the new blocks name: the two agreed at
+every other key before, and neither changed there. Comparing their sizes as well catches a
+store swapped for another one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engines.core.chain import apply_kv, block_fault
+
+_MISSING = object()
+
+
+class _Seen:
+    """What the check verified of one node: the chain up to `height`, and the replay of it."""
+
+    def __init__(self) -> None:
+        self.height = -1  # not even the genesis block yet
+        self.replay: dict[str, str] = {}
+
+
+class StateMachineCheck:
+    CHAIN = "Chain Validity"
+    KV = "KV Replay"
+
+    def __init__(self) -> None:
+        self.seen: dict[int, _Seen] = {}
+
+    def check(self, node: Any) -> tuple[str, str] | None:
+        """The broken invariant's name and what broke, for the node that handled an event."""
+        sm = node.sm
+        chain, kv = sm.chain, sm.kv
+        seen = self.seen.get(node.id)
+        if (
+            seen is not None
+            and chain.changed_from is None
+            and len(chain) - 1 == seen.height
+            and not kv.written
+            and len(kv) == len(seen.replay)
+        ):
+            return None  # most steps: nothing applied, nothing written
+        changed = chain.take_changed_from()
+        keys = kv.take_written()
+        if seen is None or (changed is not None and changed <= seen.height):
+            seen = self.seen[node.id] = _Seen()
+            keys.update(kv)
+        for i in range(seen.height + 1, len(chain)):
+            fault = block_fault(chain, i)
+            if fault:
+                return self.CHAIN, f"n{node.id}'s block {i} {fault}"
+            key = apply_kv(seen.replay, chain[i].data)
+            if key is not None:
+                keys.add(key)
+            seen.height = i
+        if len(kv) != len(seen.replay):
+            keys.update(kv.keys() ^ seen.replay.keys())
+        return self.compare(node.id, kv, seen.replay, keys) if keys else None
+
+    def compare(self, node_id: int, kv: dict, replay: dict, keys: set) -> tuple[str, str] | None:
+        for key in sorted(keys):
+            held, replayed = kv.get(key, _MISSING), replay.get(key, _MISSING)
+            if held != replayed:
+                return self.KV, (
+                    f"n{node_id}'s store has {key}={_show(held)}, replaying its chain gives "
+                    f"{key}={_show(replayed)}"
+                )
+        return None
+
+
+def _show(value: Any) -> str:
+    return "nothing" if value is _MISSING else repr(value)
