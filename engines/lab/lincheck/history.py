@@ -54,6 +54,17 @@ class Operation:
     def known(self) -> bool:
         return self.ret is not None
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "process": self.process,
+            "f": self.f,
+            "key": self.key,
+            "value": self.value,
+            "known": self.known,
+            "line": self.line,
+            "end_line": self.end_line,
+        }
+
     def describe(self) -> str:
         on = "" if self.key is None else f" {self.key!r}"
         if self.f == "read":

@@ -44,6 +44,17 @@ class Result:
     prefix: list[Operation] = field(default_factory=list)  # longest linearization found
     blocked: Operation | None = None  # the operation that cannot be placed after `prefix`
 
+    def summary(self) -> dict[str, Any]:
+        return {
+            "verdict": str(self.verdict),
+            "operations": self.operations,
+            "keys": self.keys,
+            "key": self.key,
+            "prefix_length": len(self.prefix),
+            "prefix": [op.as_dict() for op in self.prefix],
+            "cannot_place": self.blocked.as_dict() if self.blocked else None,
+        }
+
 
 def check(ops: list[Operation], out_of_time: OutOfTime = lambda: False) -> Result:
     """Check a history key by key (P-compositionality: a history of independent registers is
@@ -57,7 +68,7 @@ def check(ops: list[Operation], out_of_time: OutOfTime = lambda: False) -> Resul
             return Result(result.verdict, len(ops), len(by_key), key, result.prefix, result.blocked)
         verdicts.append(result.verdict)
     verdict = Verdict.UNKNOWN if Verdict.UNKNOWN in verdicts else Verdict.LINEARIZABLE
-    return Result(verdict, len(ops), max(len(by_key), 1))
+    return Result(verdict, len(ops), len(by_key))
 
 
 def key_order(op: Operation) -> tuple[str, str]:
