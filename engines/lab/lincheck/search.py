@@ -149,16 +149,16 @@ def check_one_register(ops: list[Operation], out_of_time: OutOfTime) -> Result:
         if deepest is None or len(stack) > len(deepest[0]):
             deepest = ([placed for placed, _ in stack], op)
         if not stack:
-            prefix, blocked = deepest
-            return Result(
-                Verdict.NOT_LINEARIZABLE,
-                len(ops),
-                prefix=[ops[i] for i in prefix],
-                blocked=ops[blocked],
-            )
+            return violation(ops, *deepest)
         op, state = stack.pop()
         linearized ^= 1 << op
         entries.put_back(op, known[op])
         unplaced_known += known[op]
         entry = entries.next[2 * op + 1]
     return Result(Verdict.LINEARIZABLE, len(ops))
+
+
+def violation(ops: list[Operation], prefix: list[int], blocked: int) -> Result:
+    return Result(
+        Verdict.NOT_LINEARIZABLE, len(ops), prefix=[ops[i] for i in prefix], blocked=ops[blocked]
+    )
