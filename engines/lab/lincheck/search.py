@@ -6,7 +6,8 @@ walks it from the front: a call entry is a candidate (an operation that may take
 and the first return entry ends the candidates, since that operation must have taken effect
 before it returned. Linearizing an operation lifts both its entries out of the list; a dead end
 puts the last one back and tries the next candidate. A configuration (set of linearized
-operations as a bitset, register state) already explored is never explored again.
+operations as a bitset, register state) already explored is never explored again (see
+Configurations for the refinement for unknown operations).
 
 An operation of unknown outcome has no return entry: it may be linearized at any point after its
 call, and once every known operation is linearized the rest are taken never to have happened.
@@ -62,7 +63,7 @@ def check(ops: list[Operation], out_of_time: OutOfTime = lambda: False) -> Resul
     by_key = [list(group) for _, group in groupby(sorted(ops, key=key_order), key=key_order)]
     verdicts = []
     for subhistory in by_key:
-        result = check_one_register(subhistory, out_of_time)
+        result = Search(subhistory).run(out_of_time)
         if result.verdict is Verdict.NOT_LINEARIZABLE:
             key = subhistory[0].key
             return Result(result.verdict, len(ops), len(by_key), key, result.prefix, result.blocked)
@@ -118,44 +119,94 @@ class Entries:
         self.relink(2 * op + 1)
 
 
-def check_one_register(ops: list[Operation], out_of_time: OutOfTime) -> Result:
-    entries = Entries(ops)
-    known = [op.known for op in ops]
-    unplaced_known = sum(known)
-    linearized, state = 0, INITIAL  # bitset of linearized operations, register state
-    explored: set[tuple[int, Any]] = set()
-    stack: list[tuple[int, Any]] = []  # (operation linearized, state before it)
-    deepest: tuple[list[int], int] | None = None  # (prefix, operation blocked after it)
-    entry, steps = entries.next[Entries.HEAD], 0
-    while unplaced_known:
-        steps += 1
-        if steps % STEPS_BETWEEN_CLOCK_LOOKS == 0 and out_of_time():
-            return Result(Verdict.UNKNOWN, len(ops))
-        op = (entry - 1) // 2
-        if entry % 2 == 1:  # a call: try to linearize the operation here
-            after = step(state, ops[op])
-            if after is not IMPOSSIBLE and (linearized | 1 << op, after) not in explored:
-                linearized |= 1 << op
-                explored.add((linearized, after))
-                stack.append((op, state))
-                state = after
-                entries.lift(op, known[op])
-                unplaced_known -= known[op]
-                entry = entries.next[Entries.HEAD]
+class Configurations:
+    """The configurations explored: (known operations linearized, state, unknown operations
+    linearized), the first two as the key.
+
+    Having linearized more operations of unknown outcome never helps, since one left unplaced
+    may still never happen. So a configuration is skipped when one with the same known set and
+    state and a subset of its unknown ones was explored (Porcupine's cache is the equal case).
+    Without this, every subset of the unknown operations placed before a violation would be
+    tried in turn."""
+
+    def __init__(self) -> None:
+        self.unknown_sets: dict[tuple[int, Any], list[int]] = {}
+
+    def add_if_new(self, known_set: int, state: Any, unknown_set: int) -> bool:
+        explored = self.unknown_sets.setdefault((known_set, state), [])
+        if any(earlier & unknown_set == earlier for earlier in explored):
+            return False
+        explored.append(unknown_set)
+        return True
+
+
+class Search:
+    """The search over one register's operations, as a loop with an explicit stack."""
+
+    def __init__(self, ops: list[Operation]) -> None:
+        self.ops = ops
+        self.entries = Entries(ops)
+        self.known = [op.known for op in ops]
+        self.unplaced_known = sum(self.known)
+        self.known_set, self.unknown_set = 0, 0  # bitsets of the operations linearized
+        self.state = INITIAL
+        self.configurations = Configurations()
+        self.stack: list[tuple[int, Any]] = []  # (operation linearized, state before it)
+        self.deepest: tuple[list[int], int] | None = None  # (prefix, operation blocked after it)
+
+    def run(self, out_of_time: OutOfTime) -> Result:
+        # Each window of candidates is tried twice: known operations first, then unknown ones,
+        # so that configurations with fewer unknown operations placed are explored first.
+        entry, known_turn, steps = self.entries.next[Entries.HEAD], True, 0
+        while self.unplaced_known:
+            steps += 1
+            if steps % STEPS_BETWEEN_CLOCK_LOOKS == 0 and out_of_time():
+                return Result(Verdict.UNKNOWN, len(self.ops))
+            op = (entry - 1) // 2
+            if entry % 2 == 1:  # a call: try to linearize the operation here
+                if self.known[op] == known_turn and self.place(op):
+                    entry, known_turn = self.entries.next[Entries.HEAD], True
+                else:
+                    entry = self.entries.next[entry]
+            elif known_turn:  # the end of the window: now the unknown operations in it
+                entry, known_turn = self.entries.next[Entries.HEAD], False
+            elif self.stack:  # this operation had to be linearized by now and cannot be
+                self.note_dead_end(op)
+                op = self.back_up()
+                entry, known_turn = self.entries.next[2 * op + 1], self.known[op]
             else:
-                entry = entries.next[entry]
-            continue
-        # A return: this operation had to be linearized by now and cannot be. Back up.
-        if deepest is None or len(stack) > len(deepest[0]):
-            deepest = ([placed for placed, _ in stack], op)
-        if not stack:
-            return violation(ops, *deepest)
-        op, state = stack.pop()
-        linearized ^= 1 << op
-        entries.put_back(op, known[op])
-        unplaced_known += known[op]
-        entry = entries.next[2 * op + 1]
-    return Result(Verdict.LINEARIZABLE, len(ops))
+                self.note_dead_end(op)
+                return violation(self.ops, *self.deepest)
+        return Result(Verdict.LINEARIZABLE, len(self.ops))
+
+    def place(self, op: int) -> bool:
+        after = step(self.state, self.ops[op])
+        if after is IMPOSSIBLE:
+            return False
+        bit, known = 1 << op, self.known[op]
+        known_set = self.known_set | bit if known else self.known_set
+        unknown_set = self.unknown_set if known else self.unknown_set | bit
+        if not self.configurations.add_if_new(known_set, after, unknown_set):
+            return False
+        self.stack.append((op, self.state))
+        self.known_set, self.unknown_set, self.state = known_set, unknown_set, after
+        self.entries.lift(op, known)
+        self.unplaced_known -= known
+        return True
+
+    def back_up(self) -> int:
+        op, self.state = self.stack.pop()
+        if self.known[op]:
+            self.known_set ^= 1 << op
+        else:
+            self.unknown_set ^= 1 << op
+        self.entries.put_back(op, self.known[op])
+        self.unplaced_known += self.known[op]
+        return op
+
+    def note_dead_end(self, blocked: int) -> None:
+        if self.deepest is None or len(self.stack) > len(self.deepest[0]):
+            self.deepest = ([placed for placed, _ in self.stack], blocked)
 
 
 def violation(ops: list[Operation], prefix: list[int], blocked: int) -> Result:
