@@ -11,11 +11,14 @@ from tui.cli import app
 
 def test_run_all_reports_every_key_with_a_fake_clock():
     ticks = itertools.count()
-    report = bench.run_all(lambda: next(ticks) / 1000, steps=2000, history_steps=3000)
+    report = bench.run_all(
+        lambda: next(ticks) / 1000, steps=2000, history_steps=3000, lincheck_invocations=300
+    )
     for algo in ("raft", "paxos"):
         assert set(report[algo]) == {"events_per_s", "events_per_s_unchecked", "sim_seconds_per_s"}
         assert report[algo]["events_per_s"] > 0
     assert report["step_back_ms_at_100k"] > 0 and report["memory_mb_at_100k"] > 0
+    assert report["lincheck_s_10k_ops"] > 0
 
 
 def test_under_load_commits_client_values():

@@ -29,6 +29,7 @@ def test_version():
         (["fuzz"], ["--algo", "--runs", "--seed", "--nodes", "--bug", "--out"]),
         (["replay"], ["--headless", "--keymap"]),
         (["bench"], ["--json"]),
+        (["lincheck"], ["--model", "--json", "--timeout"]),
         (["bugs"], []),
     ],
 )

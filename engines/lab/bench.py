@@ -1,4 +1,5 @@
-"""Benchmarks: engine speed, step-back latency and history memory under a steady client load.
+"""Benchmarks: engine speed, step-back latency and history memory under a steady client load,
+and the linearizability checker's speed on a generated history.
 
 The engine layer never reads the wall clock itself, so the caller passes one in (`clock`, a
 function returning seconds, e.g. time.perf_counter). Memory is measured with tracemalloc.
@@ -6,17 +7,24 @@ function returning seconds, e.g. time.perf_counter). Memory is measured with tra
 
 from __future__ import annotations
 
+import random
 import tracemalloc
 from collections.abc import Callable
 
 from engines.core.protocols import ALGORITHMS
 from engines.core.sim import Simulator
+from engines.lab.lincheck.generate import random_history
+from engines.lab.lincheck.history import operations
+from engines.lab.lincheck.search import Verdict, check
 
 Clock = Callable[[], float]
 NODES = 5
 SEED = 1
 LOAD_EVERY_MS = 10  # one client proposal to the leader every 10 ms of simulated time
 HISTORY_STEPS = 100_000
+LINCHECK_INVOCATIONS = 10_000
+LINCHECK_CLIENTS = 10
+LINCHECK_KEYS = 5
 
 
 def under_load(sim: Simulator, steps: int) -> None:
@@ -69,7 +77,23 @@ def measure_step_back(algo: str, clock: Clock, steps: int = HISTORY_STEPS) -> fl
     return sorted(times)[2]
 
 
-def run_all(clock: Clock, steps: int = 50_000, history_steps: int = HISTORY_STEPS) -> dict:
+def measure_lincheck(clock: Clock, invocations: int = LINCHECK_INVOCATIONS) -> float:
+    """Seconds to check a generated linearizable history (10 clients, 5 keys, 2% timeouts)."""
+    events = random_history(random.Random(SEED), invocations, LINCHECK_CLIENTS, LINCHECK_KEYS)
+    ops = operations(events, "<generated>", keyed=True, with_cas=True)
+    started = clock()
+    result = check(ops)
+    wall = clock() - started
+    assert result.verdict is Verdict.LINEARIZABLE, "the generator makes linearizable histories"
+    return wall
+
+
+def run_all(
+    clock: Clock,
+    steps: int = 50_000,
+    history_steps: int = HISTORY_STEPS,
+    lincheck_invocations: int = LINCHECK_INVOCATIONS,
+) -> dict:
     report: dict = {}
     for algo in ALGORITHMS:
         checked = measure_speed(algo, steps, True, clock)
@@ -85,4 +109,5 @@ def run_all(clock: Clock, steps: int = 50_000, history_steps: int = HISTORY_STEP
     report["memory_mb_at_100k"] = round(
         max(measure_memory(a, history_steps) for a in ALGORITHMS), 1
     )
+    report["lincheck_s_10k_ops"] = round(measure_lincheck(clock, lincheck_invocations), 3)
     return report
