@@ -200,3 +200,8 @@ def test_release_with_nothing_held_exits_1(tmp_path):
     result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 1
     assert f"{path}:3: nothing is held by the filter AppendEntries" in result.output
+
+
+def test_wait_until_a_past_time_says_the_clock_is_past_it():
+    result = run_text("nodes 3\nrun 100ms\nwait until 50ms\n")
+    assert result.error == "t.scn:3: cannot wait until 50 ms: the clock reads 100 ms"
