@@ -522,7 +522,9 @@ class Simulator:
             raise ActionError(f"nothing is held by the filter {describe_filter(a)}")
         if action.kind == "wait":
             due = self._next_due()
-            if a["until"] < w.now or (due is not None and due < a["until"]):
+            if a["until"] < w.now:
+                raise ActionError(f"cannot wait until {a['until']} ms: the clock reads {w.now} ms")
+            if due is not None and due < a["until"]:
                 raise ActionError(f"cannot wait until {a['until']} ms: something happens first")
         if action.kind == "set_network":
             net = w.network

@@ -225,6 +225,10 @@ def _timing(algo: str, defaults: dict, word: str) -> dict[str, int]:
     key, _, value = word.partition("=")
     low, dots, high = value.partition("..")
     names = {f"{key}_min": low, f"{key}_max": high} if dots else {key: value}
+    if f"{key}_min" in defaults and not dots:
+        raise ValueError(f"{algo} {key} is a range: {key}=MIN..MAX")
+    if key in defaults and dots:
+        raise ValueError(f"{algo} {key} is one number: {key}=MS")
     settings = {}
     for name, text in names.items():
         if name not in defaults or type(defaults[name]) is not int:
