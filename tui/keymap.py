@@ -40,7 +40,7 @@ def load_keymap(spec: str | Path | None) -> dict[str, str]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise KeymapError(f"{name}: invalid TOML: {e}") from None
+        raise KeymapError(f"{name}:{_toml_line(text, str(e))}: invalid TOML: {e}") from None
     keymap = default_keymap()
     for binding_id, value in _flatten(data):
         where = _where(name, text, binding_id)
@@ -66,6 +66,12 @@ def _check_limits(name: str, text: str) -> None:
         )
     if deep is not None:
         raise KeymapError(f"{name}:{deep}: nested deeper than {limits.MAX_DEPTH} levels")
+
+
+def _toml_line(text: str, error: str) -> int:
+    """The line a TOML error is at: tomllib says `(at line N, ...)` or `(at end of document)`."""
+    found = re.search(r"\(at line ([0-9]+),", error)
+    return int(found[1]) if found else text.count("\n") + 1
 
 
 def _read(spec: str | Path | None) -> tuple[str, str]:
