@@ -305,12 +305,16 @@ def fuzz(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"error: --out {out}: {exc.strerror}")
-    started = time.perf_counter()
+    started = finished = time.perf_counter()
+
+    def ran(_outcome: object) -> None:
+        nonlocal finished
+        bar.update(1)
+        finished = time.perf_counter()  # the last run's end: shrinking is not fuzzing
+
     with typer.progressbar(length=runs, label=f"fuzz {algo.value}", file=None) as bar:
-        report = first_failure(
-            algo.value, runs, seed, nodes, config, on_run=lambda _: bar.update(1)
-        )
-    wall = max(time.perf_counter() - started, 1e-9)
+        report = first_failure(algo.value, runs, seed, nodes, config, on_run=ran)
+    wall = max(finished - started, 1e-9)
     typer.echo(
         f"runs {report.runs}  runs/s {report.runs / wall:.1f}  "
         f"sim s/s {report.sim_ms / 1000 / wall:.1f}  events {report.events}"
