@@ -77,7 +77,7 @@ def test_the_fuzzer_draws_every_weighted_action_and_the_simulator_accepts_its_dr
     assert weighted >= {"cut", "set_network", "deliver", "drop", "duplicate", "hold"}
     drawn = set()
     for run in range(40):
-        case = fuzz.generate("raft", run, None, {})
+        case = fuzz.generate("raft", 1, run, None, {})
         drawn |= {kind for kind, _ in case.ops}
     assert weighted <= drawn
     sim = elected()

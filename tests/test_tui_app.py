@@ -518,3 +518,35 @@ async def test_an_existing_simulator_opens_at_its_step():
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: f"step {sim.step_count}/" in status(app))
         assert app.sim is sim and "seed 5" in status(app)
+
+
+def notices(app: ConsensusApp) -> str:
+    return "\n".join(n.message for n in app._notifications)
+
+
+@pilot_test
+@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000, '{"seed": ' + "9" * 5000 + "}"])
+async def test_opening_a_hostile_trace_keeps_the_session(tmp_path, content):
+    path = tmp_path / "bad.trace.json"
+    path.write_text(content)
+    app = new_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "n")
+        before = app.sim
+        await pilot.press("O")
+        app.screen.query_one(Input).value = str(path)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.sim is before and "The current session is unchanged" in notices(app)
+
+
+@pilot_test
+async def test_saving_to_a_path_with_a_nul_only_earns_a_message(tmp_path):
+    app = new_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("n", "s")
+        app.screen.query_one(Input).value = "a\x00b.json"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "cannot save trace" in notices(app) and app.is_running

@@ -67,7 +67,7 @@ def test_single_characters_become_key_names(tmp_path):
         ('[sim]\nstep = "hyperdrive+n"\n', "invalid key 'hyperdrive+n'"),
         ('[sim]\nstep = ""\n', "keys.toml:2: empty key for 'sim.step'"),
         ("[sim]\nstep = 3\n", "keys.toml:2: keys for 'sim.step' must be a string"),
-        ('[sim]\nstep = "n\n', "keys.toml: invalid TOML"),
+        ('[sim]\nstep = "n\n', "keys.toml:2: invalid TOML"),
         (
             '[sim]\nstep = "x"\n',
             "keys.toml:2: key 'x' is bound to both 'sim.step' and 'node.crash'",

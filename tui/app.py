@@ -24,6 +24,7 @@ from textual.widgets import Footer
 from engines.core import protocols
 from engines.core.sim import Simulator
 from engines.lab.script import PRESETS
+from engines.lab.trace import TraceError
 from tui import commands
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
@@ -368,7 +369,7 @@ class ConsensusApp(App):
     async def open_trace(self, path: str) -> None:
         """Replay a trace in a thread (a long one takes a while; keys keep working), then
         make it the session. A damaged or foreign file only earns a message."""
-        from engines.lab.trace import TraceError, load_trace
+        from engines.lab.trace import load_trace
 
         self.notify(f"opening {path}…", markup=False)
         try:
@@ -411,7 +412,7 @@ class ConsensusApp(App):
                 return
             try:
                 saved = write(self.sim, path)
-            except OSError as e:
+            except (OSError, ValueError, TraceError) as e:  # ValueError: a NUL in the path
                 self.notify(f"cannot write {path}: {e}", severity="error", markup=False)
                 return
             self.notify(f"{what} saved to {saved}", markup=False)

@@ -33,7 +33,10 @@ NodesOption = Annotated[
     int, typer.Option("--nodes", "-n", min=3, max=9, help="Number of nodes in the cluster (3..9).")
 ]
 SeedOption = Annotated[
-    int, typer.Option("--seed", "-s", min=0, help="Root seed: same seed and actions, same run.")
+    int,
+    typer.Option(
+        "--seed", "-s", min=0, max=2**63, help="Root seed: same seed and actions, same run."
+    ),
 ]
 BugOption = Annotated[
     Optional[str],  # noqa: UP045 (Typer reads the annotation)
@@ -43,8 +46,16 @@ BugOption = Annotated[
 ]
 
 
+def say(message: str, err: bool = False) -> None:
+    """Print a line whose values may come from a file: control characters (ESC, OSC, ...)
+    are shown as escapes, never sent to the terminal."""
+    from tui.text import visible
+
+    typer.echo(visible(message), err=err)
+
+
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(message, err=True)
+    say(message, err=True)
     raise typer.Exit(code)
 
 
@@ -192,18 +203,18 @@ def run(
 def _print_run(summary: dict, script: Path) -> None:
     for e in summary["expectations"]:
         mark = "ok  " if e["ok"] else "FAIL"
-        typer.echo(f"{mark} {script}:{e['line']}: {e['expect']}  ({e['observed']})")
+        say(f"{mark} {script}:{e['line']}: {e['expect']}  ({e['observed']})")
     if summary["error"]:
-        typer.echo(f"error: {summary['error']}")
+        say(f"error: {summary['error']}")
     if summary["violation"]:
-        typer.echo(f"UNSAFE: {summary['violation']}")
+        say(f"UNSAFE: {summary['violation']}")
     chains = " ".join(f"{n}:{'down' if h is None else h}" for n, h in summary["chains"].items())
-    typer.echo(
+    say(
         f"step {summary['step']}  time {summary['time_ms']}ms  digest {summary['digest'][:16]}"
         f"  chains {chains}"
     )
     failed = sum(not e["ok"] for e in summary["expectations"])
-    typer.echo(f"{len(summary['expectations']) - failed} passed, {failed} failed")
+    say(f"{len(summary['expectations']) - failed} passed, {failed} failed")
 
 
 @app.command()
@@ -240,7 +251,7 @@ def replay(
         typer.echo(
             f"digest {sim.digest()} ({'matches' if matches else 'DOES NOT match'} the trace)"
         )
-        typer.echo(f"invariants: {sim.violation or 'SAFE'}")
+        say(f"invariants: {sim.violation or 'SAFE'}")
         raise typer.Exit(0 if matches else 1)
     if not matches:
         fail(f"error: {trace}: the replay does not reproduce the trace's digest", 1)
@@ -294,12 +305,16 @@ def fuzz(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"error: --out {out}: {exc.strerror}")
-    started = time.perf_counter()
+    started = finished = time.perf_counter()
+
+    def ran(_outcome: object) -> None:
+        nonlocal finished
+        bar.update(1)
+        finished = time.perf_counter()  # the last run's end: shrinking is not fuzzing
+
     with typer.progressbar(length=runs, label=f"fuzz {algo.value}", file=None) as bar:
-        report = first_failure(
-            algo.value, runs, seed, nodes, config, on_run=lambda _: bar.update(1)
-        )
-    wall = max(time.perf_counter() - started, 1e-9)
+        report = first_failure(algo.value, runs, seed, nodes, config, on_run=ran)
+    wall = max(finished - started, 1e-9)
     typer.echo(
         f"runs {report.runs}  runs/s {report.runs / wall:.1f}  "
         f"sim s/s {report.sim_ms / 1000 / wall:.1f}  events {report.events}"

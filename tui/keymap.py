@@ -21,6 +21,7 @@ from pathlib import Path
 
 from textual.keys import KEY_TO_UNICODE_NAME, REPLACED_KEYS, Keys, _character_to_key
 
+from engines.lab import limits
 from tui.commands import BY_ID, default_keymap
 
 BUILT_IN = ("default", "vim")
@@ -35,10 +36,11 @@ class KeymapError(Exception):
 def load_keymap(spec: str | Path | None) -> dict[str, str]:
     """The full keymap (every binding id -> its keys) for a built-in name or a file path."""
     name, text = _read(spec)
+    _check_limits(name, text)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise KeymapError(f"{name}: invalid TOML: {e}") from None
+        raise KeymapError(f"{name}:{_toml_line(text, str(e))}: invalid TOML: {e}") from None
     keymap = default_keymap()
     for binding_id, value in _flatten(data):
         where = _where(name, text, binding_id)
@@ -47,6 +49,29 @@ def load_keymap(spec: str | Path | None) -> dict[str, str]:
         keymap[binding_id] = ",".join(_keys(where, binding_id, value))
     _check_clashes(name, text, keymap)
     return keymap
+
+
+def _check_limits(name: str, text: str) -> None:
+    """Refuse a keymap too large or nested too deep before TOML reads it (deep nesting
+    overflows the parser's recursion, long dotted keys take minutes)."""
+    if len(text) > limits.MAX_KEYMAP_BYTES:
+        raise KeymapError(
+            f"{name}: {len(text)} characters is above the keymap limit of {limits.MAX_KEYMAP_BYTES}"
+        )
+    deep = limits.deepest_line(text)
+    if deep is None:
+        deep = next(
+            (i for i, line in enumerate(text.split("\n"), 1) if line.count(".") > limits.MAX_DEPTH),
+            None,
+        )
+    if deep is not None:
+        raise KeymapError(f"{name}:{deep}: nested deeper than {limits.MAX_DEPTH} levels")
+
+
+def _toml_line(text: str, error: str) -> int:
+    """The line a TOML error is at: tomllib says `(at line N, ...)` or `(at end of document)`."""
+    found = re.search(r"\(at line ([0-9]+),", error)
+    return int(found[1]) if found else text.count("\n") + 1
 
 
 def _read(spec: str | Path | None) -> tuple[str, str]:
@@ -78,14 +103,30 @@ def _flatten(data: dict, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def _where(name: str, text: str, binding_id: str) -> str:
-    """`file:line` for the line that sets this id, or just the file when it is not found."""
-    leaf = re.escape(binding_id.rpartition(".")[2])
-    full = re.escape(binding_id)
-    pattern = re.compile(rf'^\s*(?:"{full}"|{full}|"{leaf}"|{leaf})\s*=')
-    for number, text_line in enumerate(text.splitlines(), 1):
-        if pattern.match(text_line):
+    """`file:line` for the line that sets this id (its key, under the table it sits in), or
+    just the file when it is not found."""
+    table = ""
+    for number, line in enumerate(text.split("\n"), 1):
+        header = _TABLE.match(line)
+        if header:
+            table = _plain_key(header[1]) + "."
+            continue
+        setting = _SETTING.match(line)
+        if setting and table + _plain_key(setting[1]) == binding_id:
             return f"{name}:{number}"
     return name
+
+
+_TABLE = re.compile(r"^\s*\[([^\[\]]+)\]")
+_SETTING = re.compile(r'^\s*((?:"[^"]*"|[\w.\- ]+?))\s*=')
+
+
+def _plain_key(key: str) -> str:
+    """A TOML key as a dotted id: `sim . step` and `"sim.step"` both give sim.step."""
+    key = key.strip()
+    if key.startswith('"') and key.endswith('"'):
+        return key[1:-1]
+    return ".".join(part.strip() for part in key.split("."))
 
 
 def _keys(where: str, binding_id: str, value: object) -> list[str]:

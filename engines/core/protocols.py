@@ -58,6 +58,11 @@ def message_types(protocol: Protocol) -> dict[str, str]:
     return names | {kind.short: kind.__name__ for kind in protocol.messages}
 
 
+def invariant_names(protocol: Protocol) -> tuple[str, ...]:
+    """The names of every invariant the protocol's checkers can report violated."""
+    return tuple(name for checker in protocol.make_checkers(3) for name in checker.names)
+
+
 def all_bugs() -> list[tuple[str, str, str]]:
     return [(algo, name, text) for algo in ALGORITHMS for name, text in bugs_for(algo).items()]
 

@@ -42,6 +42,12 @@ CHECKPOINT_EVERY = 256
 MESSAGE, TIMER = 0, 1
 
 
+def _addressee(entry: tuple) -> int:
+    """The node a queued message or timer is for."""
+    _, _, kind, payload = entry
+    return payload.dst if kind == MESSAGE else payload[0]
+
+
 @dataclass(slots=True)
 class InFlight:
     """A message on the wire. `doomed` is decided at send time: "lost" by the drop
@@ -710,7 +716,7 @@ class Simulator:
             return
         w.down[node] = w.nodes.pop(node).persistent
         w.timers[node] = {}
-        w.queue = [e for e in w.queue if not (e[2] == MESSAGE and e[3].dst == node)]
+        w.queue = [e for e in w.queue if _addressee(e) != node]  # its timers die with it
         heapq.heapify(w.queue)
         w.held = [m for m in w.held if m.dst != node]
 

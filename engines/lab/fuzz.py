@@ -24,6 +24,8 @@ LEADER_WAIT_MS = 5_000
 PROBE_WAIT_MS = 10_000
 PROBE_RETRY_MS = 1_000
 MAX_SHRINK_TRIES = 300
+MAX_RUN_STEPS = 200_000  # a run that takes more steps stops and fails as "step budget"
+MAX_SHRINK_STEPS = 2_000_000  # steps all of shrinking's tries may take together
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,10 @@ class Report:
 
 
 # --- generating -----------------------------------------------------------------------------
-def generate(algo: str, run_seed: int, nodes: int | None, config: dict) -> Case:
-    rng = random.Random(f"fuzz/{algo}/{run_seed}")
+def generate(algo: str, seed: int, run: int, nodes: int | None, config: dict) -> Case:
+    """Run number `run` of the campaign with this seed: each (seed, run) pair draws its own
+    stream, so campaigns with neighbouring seeds share no runs."""
+    rng = random.Random(f"fuzz/{algo}/{seed}/{run}")
     n = nodes or rng.randint(3, 7)
     ids = list(range(1, n + 1))
     # Each run weighs the kinds of op differently: some runs are crash storms, some partition
@@ -115,13 +119,29 @@ def execute(case: Case) -> Outcome:
         if sim.violation:
             outcome.failure, outcome.detail = sim.violation.invariant, str(sim.violation)
             return outcome
+        if _spent(sim):
+            return _over_budget(outcome)
     _liveness_phase(outcome)
+    return _over_budget(outcome) if _spent(sim) and not outcome.failure else outcome
+
+
+def _spent(sim: Simulator) -> bool:
+    return sim.step_count >= MAX_RUN_STEPS
+
+
+def _over_budget(outcome: Outcome) -> Outcome:
+    outcome.failure = "step budget"
+    outcome.detail = f"step budget: the run took {MAX_RUN_STEPS} steps without finishing"
     return outcome
+
+
+def _halted(sim: Simulator) -> bool:
+    return sim.violation is not None or _spent(sim)
 
 
 def _apply_op(sim: Simulator, kind: str, args: dict) -> None:
     if kind == "run":
-        sim.run(args["ms"], stop=lambda: sim.violation is not None)
+        sim.run(args["ms"], stop=lambda: _halted(sim))
     elif kind == "churn":
         leader = sim.leader()
         if leader is not None:
@@ -157,23 +177,23 @@ def _liveness_phase(outcome: Outcome) -> None:
     sim.set_network(drop=0.0, dup=0.0, latency_min=5, latency_max=20)
     probe = f"probe {outcome.case.seed}"
     deadline = sim.now + PROBE_WAIT_MS
-    while sim.violation is None and sim.now < deadline:
+    while not _halted(sim) and sim.now < deadline:
         sim.run_until(
-            lambda: sim.leader() is not None or sim.violation is not None,
+            lambda: sim.leader() is not None or _halted(sim),
             time_limit=min(deadline, sim.now + LEADER_WAIT_MS),
         )
         if _everyone_has(sim, probe) or sim.leader() is None:
             break
         sim.propose(probe, sim.leader())
         sim.run_until(
-            lambda: _everyone_has(sim, probe) or sim.violation is not None,
+            lambda: _everyone_has(sim, probe) or _halted(sim),
             time_limit=min(deadline, sim.now + PROBE_RETRY_MS),
         )
         if _everyone_has(sim, probe):
             break
     if sim.violation:
         outcome.failure, outcome.detail = sim.violation.invariant, str(sim.violation)
-    elif not _everyone_has(sim, probe):
+    elif not _everyone_has(sim, probe) and not _spent(sim):
         missing = [f"n{i}" for i in sim.node_ids if not _has(sim, i, probe)]
         outcome.failure = "liveness"
         outcome.detail = (
@@ -193,30 +213,35 @@ def _everyone_has(sim: Simulator, value: str) -> bool:
 
 # --- shrinking ------------------------------------------------------------------------------
 def shrink(failed: Outcome) -> Outcome:
-    """Drop ops and shorten waits while the run still fails the same way."""
+    """Drop ops and shorten waits while the run still fails the same way, within a budget of
+    tries and of steps."""
     best = failed
-    tries = 0
+    tries = steps = 0
+
+    def budget_left() -> bool:
+        return tries < MAX_SHRINK_TRIES and steps < MAX_SHRINK_STEPS
 
     def attempt(ops: list) -> bool:
-        nonlocal best, tries
+        nonlocal best, tries, steps
         tries += 1
         candidate = execute(replace(best.case, ops=tuple(ops)))
+        steps += candidate.sim.step_count
         if candidate.failure == failed.failure:
             best = candidate
             return True
         return False
 
     chunk = max(1, len(best.case.ops) // 2)
-    while chunk >= 1 and tries < MAX_SHRINK_TRIES:
+    while chunk >= 1 and budget_left():
         start = 0
-        while start < len(best.case.ops) and tries < MAX_SHRINK_TRIES:
+        while start < len(best.case.ops) and budget_left():
             ops = list(best.case.ops)
             if not attempt(ops[:start] + ops[start + chunk :]):
                 start += chunk
         chunk //= 2
     for index in range(len(best.case.ops)):
         kind, args = best.case.ops[index]
-        while kind == "run" and args["ms"] > 1 and tries < MAX_SHRINK_TRIES:
+        while kind == "run" and args["ms"] > 1 and budget_left():
             ops = list(best.case.ops)
             ops[index] = ("run", {"ms": args["ms"] // 2})
             if not attempt(ops):
@@ -230,8 +255,8 @@ def fuzz(
     algo: str, runs: int, seed: int, nodes: int | None = None, config: dict | None = None
 ) -> Iterator[Outcome]:
     """Yield each run's outcome in order; the caller stops at the first failure."""
-    for index in range(runs):
-        yield execute(generate(algo, seed + index, nodes, config or {}))
+    for run in range(runs):
+        yield execute(generate(algo, seed, run, nodes, config or {}))
 
 
 def first_failure(

@@ -29,7 +29,7 @@ from engines.core.actions import (
     read_nodes,
 )
 from engines.core.sim import MAX_NODES, MIN_NODES, Simulator
-from engines.lab.limits import MAX_STEPS
+from engines.lab import limits
 
 HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug"}
 COMMANDS = {"run", "step", "expect", "mark", "save"}  # besides the actions' own words
@@ -143,6 +143,10 @@ def parse_file(path: str | Path) -> Script:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScriptError(str(path), 0, f"cannot read script: {exc}") from None
+    try:
+        limits.check_size(text, limits.MAX_INPUT_BYTES)
+    except limits.LimitError as exc:
+        raise ScriptError(str(path), 0, f"script too large: {exc}") from None
     return parse(text, str(path))
 
 
@@ -178,7 +182,26 @@ def parse(text: str, file: str = "<script>") -> Script:
             command.args = _parse_command(script, command, marks)
         except ValueError as exc:
             raise ScriptError(file, command.line, str(exc)) from None
+    _check_totals(script)
     return script
+
+
+def _check_totals(script: Script) -> None:
+    """The script's lines, steps and waits in all stay within the limits (engines/lab/limits)."""
+    steps = waited = 0
+    for count, command in enumerate(script.commands, start=1):
+        if command.name == "step":
+            steps += command.args[0]
+        elif command.name == "run":
+            waited += command.args[0]
+        elif command.name == "expect":
+            waited += command.args[0].within or 0
+        try:
+            limits.check_count("the number of commands", count, limits.MAX_COMMANDS)
+            limits.check_count("the steps asked for in all", steps, limits.MAX_STEPS)
+            limits.check_count("the time waited in all (ms)", waited, limits.MAX_SIM_MS)
+        except limits.LimitError as exc:
+            raise ScriptError(script.file, command.line, str(exc)) from None
 
 
 def _header(script: Script, name: str, args: list[str]) -> None:
@@ -273,7 +296,7 @@ def _parse_command(script: Script, command: Command, marks: set[str]) -> list[An
     if name == "step":
         if len(args) > 1:
             raise ValueError("expected 'step [N]'")
-        return [_int(args[0], "step count", 1, MAX_STEPS) if args else 1]
+        return [_int(args[0], "step count", 1, limits.MAX_STEPS) if args else 1]
     if name == "save":
         return [_one(args, "save PATH")]
     if name == "mark":
@@ -326,7 +349,7 @@ def read_count(words: list[str], what: str) -> Count:
     if not match or (match[1] and match[3]):
         raise ValueError(f"{what} '{' '.join(words)}' should look like 3, >=3, <=3 or 2..4")
     number = int(match[2])
-    if number > MAX_STEPS or (match[3] and int(match[3]) > MAX_STEPS):
+    if number > limits.MAX_STEPS or (match[3] and int(match[3]) > limits.MAX_STEPS):
         raise ValueError(f"{what} {text} is out of range")
     if match[1] == ">=":
         return Count(number, None)
@@ -370,7 +393,14 @@ def _no_words(script: Script, rest: list[str], marks: set[str]) -> dict | None:
 
 
 def _read_violation(script: Script, rest: list[str], marks: set[str]) -> dict | None:
-    return {"name": rest[0] if rest else None} if len(rest) <= 1 else None
+    if len(rest) > 1:
+        return None
+    names = protocols.invariant_names(script.protocol)
+    if rest and rest[0].lower() not in (n.lower() for n in names):
+        raise ValueError(
+            f"no {script.algo} invariant is called {rest[0]!r} (known: {', '.join(names)})"
+        )
+    return {"name": rest[0] if rest else None}
 
 
 def _read_chains(script: Script, rest: list[str], marks: set[str]) -> dict | None:
@@ -432,7 +462,7 @@ def _read_term(script: Script, rest: list[str], marks: set[str]) -> dict | None:
 def _read_block(script: Script, rest: list[str], marks: set[str]) -> dict | None:
     if len(rest) != 3:
         return None
-    index = _int(rest[1], "block index", 0, MAX_STEPS)
+    index = _int(rest[1], "block index", 0, limits.MAX_STEPS)
     return {"node": read_node(rest[0], script.nodes), "index": index, "value": rest[2]}
 
 
@@ -518,31 +548,43 @@ class _Runner:
         except ActionError as exc:
             raise _Stop(str(exc)) from None
 
+    def out_of_steps(self) -> bool:
+        return self.sim.step_count >= limits.MAX_STEPS
+
+    def check_budget(self) -> None:
+        if self.out_of_steps():
+            raise _Stop(f"the script reached the limit of {limits.MAX_STEPS} steps")
+
     def do_run(self, ms: int) -> None:
-        self.sim.run(ms)
+        self.sim.run(ms, stop=self.out_of_steps)
+        self.check_budget()
 
     def do_step(self, count: int) -> None:
-        self.sim.run_until(lambda: False, max_steps=count)
+        self.sim.run_until(self.out_of_steps, max_steps=count)
+        self.check_budget()
 
     def do_mark(self, name: str) -> None:
         self.marks[name] = self.sim.messages_sent()
 
     def do_save(self, path: str) -> None:
-        from engines.lab.trace import save_trace
+        from engines.lab.trace import TraceError, save_trace
 
         try:
             save_trace(self.sim, path)
-        except OSError as exc:
-            raise _Stop(f"cannot save trace to {path}: {exc.strerror}") from None
+        except TraceError as exc:
+            raise _Stop(str(exc)) from None
 
     def do_expect(self, expectation: Expectation) -> None:
         check = getattr(self, f"expect_{expectation.kind}")
         params = expectation.params
         if expectation.within is not None:
             deadline = self.sim.now + expectation.within
-            self.sim.run_until(lambda: check(**params)[0], time_limit=deadline)
+            self.sim.run_until(
+                lambda: check(**params)[0] or self.out_of_steps(), time_limit=deadline
+            )
             if not check(**params)[0] and self.sim.now < deadline:
-                self.sim.run(deadline - self.sim.now)
+                self.sim.run(deadline - self.sim.now, stop=self.out_of_steps)
+            self.check_budget()
         ok, observed = check(**params)
         if expectation.within is not None and not ok:
             observed = f"by {self.sim.now} ms still {observed}"

@@ -17,10 +17,13 @@ from engines.core import protocols
 from engines.core.actions import Action, ActionError, checked
 from engines.core.network import LinkConfig
 from engines.core.sim import Simulator
-from engines.lab.limits import MAX_STEPS
+from engines.lab import limits
 
 FORMAT = "consensus-tui-trace"
 VERSION = 1
+KEYS = {"format", "version", "algo", "nodes", "seed", "config", "network", "actions"}
+KEYS |= {"final_step", "final_digest"}
+MAX_SEED = 2**63
 
 
 class TraceError(Exception):
@@ -47,9 +50,20 @@ def trace_dict(sim: Simulator) -> dict[str, Any]:
 
 
 def save_trace(sim: Simulator, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(trace_dict(sim), indent=1) + "\n", encoding="utf-8")
+    """Write the session as a trace; raise TraceError for one `replay` would refuse (too
+    long) or a path that cannot be written."""
+    data = trace_dict(sim)
+    try:
+        _check_limits(data)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    except limits.LimitError as exc:
+        raise TraceError(f"{path}: cannot save this session: {exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise TraceError(
+            f"cannot save trace to {path!r}: {getattr(exc, 'strerror', exc)}"
+        ) from None
     return path
 
 
@@ -73,10 +87,7 @@ def read_trace(path: str | Path) -> tuple[Simulator, str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TraceError(f"{path}: cannot read trace: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TraceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    data = _parse_json(path, text)
     try:
         sim = simulator_from(data)
         recorded = data["final_digest"]
@@ -87,6 +98,28 @@ def read_trace(path: str | Path) -> tuple[Simulator, str]:
     return sim, recorded
 
 
+def _parse_json(path: Path, text: str) -> Any:
+    """The JSON of a trace, read only once it is known to be small and shallow enough."""
+    try:
+        limits.check_size(text, limits.MAX_INPUT_BYTES)
+    except limits.LimitError as exc:
+        raise TraceError(f"{path}: trace too large: {exc}") from None
+    deep = limits.deepest_line(text)
+    if deep is not None:
+        raise TraceError(f"{path}:{deep}: nested deeper than {limits.MAX_DEPTH} levels")
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError as exc:
+        raise TraceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except limits.LimitError as exc:
+        raise TraceError(f"{path}: {exc}") from None
+
+
+def _bounded_int(digits: str) -> int:
+    limits.check_count("a number of digits", len(digits.lstrip("-")), limits.MAX_DIGITS)
+    return int(digits)
+
+
 def _reason(exc: Exception) -> str:
     return f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
 
@@ -94,17 +127,28 @@ def _reason(exc: Exception) -> str:
 def simulator_from(data: Any) -> Simulator:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} file")
-    if data.get("version") != VERSION:
-        raise ValueError(f"version {data.get('version')!r} is not supported (need {VERSION})")
+    version = data.get("version")
+    if type(version) is not int or version != VERSION:
+        raise ValueError(f"version {version!r} is not supported (need {VERSION})")
+    missing, unknown = sorted(KEYS - set(data)), sorted(set(data) - KEYS)
+    if missing or unknown:
+        raise ValueError(
+            f"missing field {missing[0]!r}" if missing else f"unknown field {unknown[0]!r}"
+        )
     algo = data["algo"]
+    if not isinstance(algo, str):
+        raise ValueError("algo must be a string")
     protocols.get(algo)
     nodes, seed, final = _int(data, "nodes"), _int(data, "seed"), _int(data, "final_step")
     if not 3 <= nodes <= 9:
         raise ValueError(f"node count {nodes} is out of range 3..9")
-    if final > MAX_STEPS:
-        raise ValueError(f"final_step {final} is above the limit of {MAX_STEPS}")
+    if seed > MAX_SEED:
+        raise ValueError(f"seed {seed} is out of range 0..{MAX_SEED}")
     if not isinstance(data["config"], dict) or not isinstance(data["actions"], list):
         raise ValueError("config must be an object and actions a list")
+    _check_limits(data)
+    if data["network"] != asdict(LinkConfig()):
+        raise ValueError("the network header must be the default one (changes are actions)")
     protocols.check_config(algo, data["config"])
     sim = Simulator(algo, nodes, seed, data["config"])
     timeline: dict[int, Action] = {}
@@ -118,6 +162,11 @@ def simulator_from(data: Any) -> Simulator:
     if sim.step_count != final:
         raise ValueError(f"the replay stopped at step {sim.step_count}, before step {final}")
     return sim
+
+
+def _check_limits(data: dict) -> None:
+    limits.check_count("final_step", data["final_step"], limits.MAX_STEPS)
+    limits.check_count("the number of actions", len(data["actions"]), limits.MAX_COMMANDS)
 
 
 def _checked_action(entry: Any, sim: Simulator) -> Action:

@@ -50,6 +50,20 @@ def show_value(value: Proposal | None) -> str:
 
 
 class PaxosInvariants:
+    names = (
+        "one value proposed per ballot",
+        "promise covers accepted",
+        "one value accepted per ballot",
+        "one value chosen per slot",
+        "chosen values were proposed",
+        "promise never decreases",
+        "chosen values never change",
+        "learned values were chosen",
+        "chains are prefixes",
+        StateMachineCheck.CHAIN,
+        StateMachineCheck.KV,
+    )
+
     def __init__(self, n: int) -> None:
         self.majority = n // 2 + 1
         self.proposals = SharedList([None])  # every client proposal, at its number

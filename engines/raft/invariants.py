@@ -347,6 +347,10 @@ class RaftInvariants:
         self.any_role = [c for c in self.checks if not c.leaders_only]
         self.state_machine = StateMachineCheck()
 
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.checks] + [StateMachineCheck.CHAIN, StateMachineCheck.KV]
+
     def check(self, sim: Any, event: Any) -> Violation | None:
         if event.kind == "drop":
             return None  # a dropped message changes nobody
