@@ -12,11 +12,27 @@ from tui.cli import app
 def test_run_all_reports_every_key_with_a_fake_clock():
     ticks = itertools.count()
     report = bench.run_all(
-        lambda: next(ticks) / 1000, steps=2000, history_steps=3000, lincheck_invocations=300
+        lambda: next(ticks) / 1000,
+        steps=2000,
+        history_steps=3000,
+        lincheck_invocations=300,
+        pump_events=1000,
     )
+    assert report["pump_events_per_s"] > 0
     for algo in ("raft", "paxos"):
-        assert set(report[algo]) == {"events_per_s", "events_per_s_unchecked", "sim_seconds_per_s"}
+        assert set(report[algo]) == {
+            "events_per_s",
+            "events_per_s_unchecked",
+            "events_per_s_of_pump",
+            "events_per_s_unchecked_of_pump",
+            "sim_seconds_per_s",
+        }
         assert report[algo]["events_per_s"] > 0
+        assert (
+            report[algo]["events_per_s_of_pump"]
+            == round(report[algo]["events_per_s"] / report["pump_events_per_s"], 4)
+            or report[algo]["events_per_s_of_pump"] > 0
+        )
     assert report["step_back_ms_at_100k"] > 0 and report["memory_mb_at_100k"] > 0
     assert report["lincheck_s_10k_ops"] > 0
 
@@ -32,6 +48,20 @@ def test_under_load_commits_client_values():
 
 def test_bench_json_shape(monkeypatch):
     fake = {"raft": {}, "paxos": {}, "step_back_ms_at_100k": 1.0, "memory_mb_at_100k": 2.0}
-    monkeypatch.setattr(bench, "run_all", lambda clock, steps: fake)
+    monkeypatch.setattr(bench, "run_all", lambda clock, steps, **options: fake)
     result = CliRunner().invoke(app, ["bench", "--json"])
     assert result.exit_code == 0 and json.loads(result.output) == fake
+
+
+def test_long_session_reports_memory_pauses_and_drift():
+    import time
+
+    long = bench.long_session("paxos", time.process_time, steps=12_000)
+    assert set(long) == {
+        "events_per_s",
+        "end_rate_vs_start",
+        "longest_pause_ms",
+        "memory_mb",
+        "step_back_ms",
+    }
+    assert long["memory_mb"] > 0 and long["end_rate_vs_start"] > 0

@@ -1,15 +1,22 @@
 """Benchmarks: engine speed, step-back latency and history memory under a steady client load,
-and the linearizability checker's speed on a generated history.
+a long session, and the linearizability checker's speed on a generated history.
 
-The engine layer never reads the wall clock itself, so the caller passes one in (`clock`, a
-function returning seconds, e.g. time.perf_counter). Memory is measured with tracemalloc.
+Speeds are also given as a fraction of a bare CPython heap-of-events pump (one heappop, one
+method call and one heappush per event) run in the same process, so that figures compare
+across machines. The engine layer never reads the clock itself, so the caller passes one in
+(`clock`, a function returning seconds, e.g. time.process_time). Memory is measured with
+tracemalloc, except in the long session, which runs in a process of its own and reports its
+peak resident size (tracing would slow it several-fold).
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 import tracemalloc
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 from engines.core.protocols import ALGORITHMS
 from engines.core.sim import Simulator
@@ -25,16 +32,45 @@ HISTORY_STEPS = 100_000
 LINCHECK_INVOCATIONS = 10_000
 LINCHECK_CLIENTS = 10
 LINCHECK_KEYS = 5
+PUMP_EVENTS = 2_000_000
+PUMP_QUEUE = 64  # events pending in the pump's heap, about a 5-node cluster's queue
+LONG_STEPS = 1_000_000
+LONG_WINDOW = 50_000  # the rate at the start and at the end is over this many steps
 
 
-def under_load(sim: Simulator, steps: int) -> None:
-    """Advance `steps` steps, proposing to the current leader every LOAD_EVERY_MS."""
+class _Target:
+    def handle(self, time: int) -> int:
+        return time + 7
+
+
+def measure_pump(clock: Clock, events: int = PUMP_EVENTS) -> float:
+    """Events per second of the bare loop every discrete-event simulator runs: pop the next
+    event, call its handler, push the event it schedules."""
+    target = _Target()
+    queue = [(t, t, target) for t in range(PUMP_QUEUE)]
+    pop, push = heapq.heappop, heapq.heappush
+    started = clock()
+    for _ in range(events):
+        time, seq, handler = pop(queue)
+        push(queue, (handler.handle(time), seq, handler))
+    return events / (clock() - started)
+
+
+def under_load(sim: Simulator, steps: int, between: Callable[[], None] | None = None) -> None:
+    """Advance `steps` steps, proposing to the current leader every LOAD_EVERY_MS. `between`
+    is called between every two steps."""
     target = sim.step_count + steps
     count = 0
     next_proposal = sim.now
+
+    def reached() -> bool:
+        if between:
+            between()
+        return sim.step_count >= target
+
     while sim.step_count < target:
         next_proposal += LOAD_EVERY_MS
-        sim.run_until(lambda: sim.step_count >= target, time_limit=next_proposal)
+        sim.run_until(reached, time_limit=next_proposal)
         leader = sim.leader()
         if leader is not None and sim.step_count < target:
             count += 1
@@ -69,6 +105,10 @@ def measure_step_back(algo: str, clock: Clock, steps: int = HISTORY_STEPS) -> fl
     Measured in a run of its own: tracing memory would slow the first restore several-fold."""
     sim = Simulator(algo, NODES, SEED)
     under_load(sim, steps)
+    return step_back_ms(sim, clock)
+
+
+def step_back_ms(sim: Simulator, clock: Clock) -> float:
     times = []
     for _ in range(5):
         started = clock()
@@ -88,21 +128,80 @@ def measure_lincheck(clock: Clock, invocations: int = LINCHECK_INVOCATIONS) -> f
     return wall
 
 
+def measure_long(algo: str, clock: Clock, steps: int = LONG_STEPS) -> dict[str, float]:
+    """A long checked session: its peak memory, the longest time between two steps, the rate
+    over its last LONG_WINDOW steps against its first (after a warm-up), and step back at its
+    end (the median of five in a row, in ms)."""
+    import resource  # Unix only, like the process this runs in
+
+    sim = Simulator(algo, NODES, SEED)
+    under_load(sim, 2_000)
+    window = min(LONG_WINDOW, steps // 4)
+    longest = 0.0
+    session_started = last = clock()
+
+    def between() -> None:
+        nonlocal longest, last
+        now = clock()
+        longest, last = max(longest, now - last), now
+
+    def rate() -> float:
+        started = clock()
+        under_load(sim, window, between)
+        return window / (clock() - started)
+
+    first = rate()
+    under_load(sim, steps - 2_000 - 2 * window, between)
+    end = rate()
+    return {
+        "events_per_s": round((steps - 2_000) / (clock() - session_started)),
+        "end_rate_vs_start": round(end / first, 3),
+        "longest_pause_ms": round(longest * 1000, 2),
+        "memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "step_back_ms": round(step_back_ms(sim, clock), 2),
+    }
+
+
+def long_session(algo: str, clock: Clock, steps: int = LONG_STEPS) -> dict[str, float]:
+    """measure_long in a fresh process, so that its peak memory is its own."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(measure_long, algo, clock, steps).result()
+
+
+def fractions(speeds: dict[str, float], pump: float) -> dict[str, float]:
+    """Each events_per_s figure also as a fraction of the pump's rate."""
+    return speeds | {
+        f"{key}_of_pump": round(value / pump, 4)
+        for key, value in speeds.items()
+        if key.startswith("events_per_s")
+    }
+
+
 def run_all(
     clock: Clock,
     steps: int = 50_000,
     history_steps: int = HISTORY_STEPS,
     lincheck_invocations: int = LINCHECK_INVOCATIONS,
+    long_steps: int | None = None,
+    done: Callable[[str], None] = lambda figure: None,
+    pump_events: int = PUMP_EVENTS,
 ) -> dict:
-    report: dict = {}
+    """Every figure; the long session only with `long_steps`. `done` hears of each figure
+    measured, for a progress display."""
+    pump = measure_pump(clock, pump_events)
+    report: dict = {"pump_events_per_s": round(pump)}
+    done("pump")
     for algo in ALGORITHMS:
         checked = measure_speed(algo, steps, True, clock)
         unchecked = measure_speed(algo, steps, False, clock)
-        report[algo] = {
+        speeds = {
             "events_per_s": round(checked["events_per_s"]),
             "events_per_s_unchecked": round(unchecked["events_per_s"]),
-            "sim_seconds_per_s": round(checked["sim_seconds_per_s"], 1),
         }
+        report[algo] = fractions(speeds, pump) | {
+            "sim_seconds_per_s": round(checked["sim_seconds_per_s"], 1)
+        }
+        done(algo)
     # The history figures are the worse of the two algorithms.
     backs = [measure_step_back(algo, clock, history_steps) for algo in ALGORITHMS]
     report["step_back_ms_at_100k"] = round(max(backs), 2)
@@ -110,4 +209,9 @@ def run_all(
         max(measure_memory(a, history_steps) for a in ALGORITHMS), 1
     )
     report["lincheck_s_10k_ops"] = round(measure_lincheck(clock, lincheck_invocations), 3)
+    done("history")
+    if long_steps:
+        for algo in ALGORITHMS:
+            report[f"{algo}_long"] = fractions(long_session(algo, clock, long_steps), pump)
+            done(f"{algo} long")
     return report
