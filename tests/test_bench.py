@@ -28,11 +28,6 @@ def test_run_all_reports_every_key_with_a_fake_clock():
             "sim_seconds_per_s",
         }
         assert report[algo]["events_per_s"] > 0
-        assert (
-            report[algo]["events_per_s_of_pump"]
-            == round(report[algo]["events_per_s"] / report["pump_events_per_s"], 4)
-            or report[algo]["events_per_s_of_pump"] > 0
-        )
     assert report["step_back_ms_at_100k"] > 0 and report["memory_mb_at_100k"] > 0
     assert report["lincheck_s_10k_ops"] > 0
 
