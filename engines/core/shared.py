@@ -9,7 +9,9 @@ view may see: copy on write.
 - `SharedList`: the view is (storage, length). Appends go on in place, past the view's length.
   Truncation, assignment, or an append after a restore first copies the storage.
 - `SlotMap`: a dict keyed by slot numbers (or tuples that start with one), stored in chunks of
-  64 slots. The view is a copy of the chunk table; a write copies only the chunk it touches.
+  64 slots, 64 chunks a group. The view is a copy of the group table (one entry per 4,096
+  slots, so checkpoints stay small as history grows); a write copies only the chunk it touches
+  and its group's table.
 
 Both also tell a reader (the safety checkers) what changed since it last asked, so that it reads
 only that: a SharedList the lowest index overwritten or removed (appends are visible from its
@@ -138,7 +140,8 @@ class SharedList:
         return (SharedList, (list(self),))
 
 
-CHUNK_BITS = 6
+CHUNK_BITS = 6  # 64 slots a chunk
+GROUP_BITS = 6  # 64 chunks a group: a view copies one table entry per 4,096 slots
 
 
 def _chunk_of(key: int | tuple) -> int:
@@ -149,11 +152,11 @@ class SlotMap:
     """A dict keyed by slot (int, or a tuple whose first item is the slot). Iteration goes in
     chunk order, then insertion order, so it is deterministic; sort when order matters."""
 
-    __slots__ = ("_chunks", "_owned", "_len", "_last_view", "_written")
+    __slots__ = ("_groups", "_owned", "_len", "_last_view", "_written")
 
     def __init__(self, items: Iterable[tuple[Any, Any]] = ()) -> None:
-        self._chunks: dict[int, dict] = {}
-        self._owned: set[int] = set()
+        self._groups: dict[int, dict[int, dict]] = {}  # group -> chunk -> key -> value
+        self._owned: set[tuple[int, int]] = set()  # (group, -1) or (group, chunk) copied since
         self._len = 0
         self._last_view: tuple[dict[int, dict], int, bool] | None = None
         self._written: set | None = None  # recorded only once a reader asks
@@ -174,24 +177,33 @@ class SlotMap:
         # A map unchanged since the last checkpoint hands out the same view again.
         if self._last_view is None:
             self._owned = set()
-            self._last_view = (dict(self._chunks), self._len, self._written is not None)
+            self._last_view = (dict(self._groups), self._len, self._written is not None)
         return self._last_view
 
     @classmethod
     def from_view(cls, view: tuple[dict[int, dict], int, bool]) -> SlotMap:
         restored = cls()
-        restored._chunks, restored._len = dict(view[0]), view[1]
+        restored._groups, restored._len = dict(view[0]), view[1]
         if view[2]:
             restored._written = set()
         return restored
 
+    def _chunk(self, chunk: int) -> dict | None:
+        group = self._groups.get(chunk >> GROUP_BITS)
+        return None if group is None else group.get(chunk)
+
     def _writable(self, chunk: int) -> dict:
+        """The chunk, copied first (with its group) if a view may see it."""
         self._last_view = None
-        if chunk in self._owned:
-            return self._chunks[chunk]
-        copy = dict(self._chunks.get(chunk, ()))
-        self._chunks[chunk] = copy
-        self._owned.add(chunk)
+        number = chunk >> GROUP_BITS
+        if (number, chunk) in self._owned:
+            return self._groups[number][chunk]
+        group = self._groups.get(number, {})
+        if (number, -1) not in self._owned:
+            group = self._groups[number] = dict(group)
+            self._owned.add((number, -1))
+        copy = group[chunk] = dict(group.get(chunk, ()))
+        self._owned.add((number, chunk))
         return copy
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -223,17 +235,17 @@ class SlotMap:
         return self[key]
 
     def __getitem__(self, key: Any) -> Any:
-        chunk = self._chunks.get(_chunk_of(key))
+        chunk = self._chunk(_chunk_of(key))
         if chunk is None:
             raise KeyError(key)
         return chunk[key]
 
     def get(self, key: Any, default: Any = None) -> Any:
-        chunk = self._chunks.get(_chunk_of(key))
+        chunk = self._chunk(_chunk_of(key))
         return default if chunk is None else chunk.get(key, default)
 
     def __contains__(self, key: Any) -> bool:
-        chunk = self._chunks.get(_chunk_of(key))
+        chunk = self._chunk(_chunk_of(key))
         return chunk is not None and key in chunk
 
     def __len__(self) -> int:
@@ -242,19 +254,25 @@ class SlotMap:
     def __bool__(self) -> bool:
         return self._len > 0
 
+    def _chunks(self) -> Iterator[dict]:
+        for number in sorted(self._groups):
+            group = self._groups[number]
+            for chunk in sorted(group):
+                yield group[chunk]
+
     def keys(self) -> Iterator[Any]:
-        for chunk in sorted(self._chunks):
-            yield from self._chunks[chunk]
+        for chunk in self._chunks():
+            yield from chunk
 
     __iter__ = keys
 
     def values(self) -> Iterator[Any]:
-        for chunk in sorted(self._chunks):
-            yield from self._chunks[chunk].values()
+        for chunk in self._chunks():
+            yield from chunk.values()
 
     def items(self) -> Iterator[tuple[Any, Any]]:
-        for chunk in sorted(self._chunks):
-            yield from self._chunks[chunk].items()
+        for chunk in self._chunks():
+            yield from chunk.items()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SlotMap | dict):

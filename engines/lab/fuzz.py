@@ -112,7 +112,9 @@ def _random_op(rng: random.Random, kind: str, ids: list[int], k: int) -> tuple[s
 
 # --- executing ------------------------------------------------------------------------------
 def execute(case: Case) -> Outcome:
-    sim = Simulator(case.algo, case.nodes, case.seed, case.config, keep_events=False)
+    sim = Simulator(
+        case.algo, case.nodes, case.seed, case.config, keep_events=False, checkpoints=False
+    )
     outcome = Outcome(case, sim)
     for kind, args in case.ops:
         _apply_op(sim, kind, args)
