@@ -134,7 +134,8 @@ class _Restorer(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if module == __name__ and name == "_shared_view":
-            return lambda kind, index: kind.from_view(self.views[index])
+            views = self.views  # not self: the unpickler's memo keeps this function
+            return lambda kind, index: kind.from_view(views[index])
         return super().find_class(module, name)
 
 
@@ -367,8 +368,8 @@ class Simulator:
             # Checkpoints and the history before them only grow old: moving every object
             # alive now out of the collector's sight keeps full collections from walking the
             # whole history again and again (they took a quarter to half of the CPU at 1M
-            # steps, in pauses of up to 2 s). Cyclic garbage among them is never freed; the
-            # simulator makes none.
+            # steps, in pauses of up to 2 s). Cyclic garbage among them is never freed: the
+            # simulator makes none (tests/test_sim.py checks).
             gc.freeze()
 
     def run(self, duration: int, stop: Callable[[], bool] | None = None) -> int:
