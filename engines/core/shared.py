@@ -6,8 +6,10 @@ cost as much as the whole history. Instead a checkpoint keeps a `view()` by refe
 `engines.core.sim.Checkpoint`), and the live container copies storage only before changing what a
 view may see: copy on write.
 
-- `SharedList`: the view is (storage, length). Appends go on in place, past the view's length.
-  Truncation, assignment, or an append after a restore first copies the storage.
+- `SharedList`: a list subclass, so reads and appends run at the built-in list's speed. The
+  view is (storage, length); the storage is the live list until it is truncated or an item is
+  assigned, which first gives the storage a copy. Appends go on in place, past every view's
+  length. A restore copies the view's items into a new list.
 - `SlotMap`: a dict keyed by slot numbers (or tuples that start with one), stored in chunks of
   64 slots, 64 chunks a group. The view is a copy of the group table (one entry per 4,096
   slots, so checkpoints stay small as history grows); a write copies only the chunk it touches
@@ -21,23 +23,34 @@ checkers' records are restored from the same checkpoint.
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 
-class SharedList:
-    __slots__ = ("_items", "_n", "_shared", "changed_from")
+class _Storage:
+    """What the views of a SharedList see: the live list itself, until the list changes below
+    its end; then a copy of what it held. Only the views hold it: the list knows it by a weak
+    reference, so no cycle forms (checkpoints gc.freeze() what is alive)."""
 
-    def __init__(self, items: Iterable[Any] = (), *, _view: tuple[list, int] | None = None):
-        if _view is None:
-            self._items: list[Any] = list(items)
-            self._n = len(self._items)
-            self._shared = False
-            self.changed_from: int | None = 0  # a new list is new to a reader from index 0
-        else:
-            self._items, self._n = _view
-            self._shared = True
-            self.changed_from = None
+    __slots__ = ("items", "__weakref__")
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+
+class SharedList(list):
+    """A list: reads and appends are the built-in list's own. Writing an item or truncating
+    first hands the views a copy of the contents (`_changing`); other in-place changes are
+    refused."""
+
+    __slots__ = ("_storage", "changed_from")
+
+    def __init__(self, items: Iterable[Any] = ()) -> None:
+        super().__init__(items)
+        self._storage: weakref.ref[_Storage] | None = None
+        self.changed_from: int | None = 0  # a new list is new to a reader from index 0
 
     def take_changed_from(self) -> int | None:
         """The lowest index overwritten or removed since the last call (None: nothing was)."""
@@ -47,91 +60,55 @@ class SharedList:
     def _changing(self, index: int) -> None:
         if self.changed_from is None or index < self.changed_from:
             self.changed_from = index
+        storage = self._storage and self._storage()
+        if storage is not None:
+            storage.items = list(self)
+        self._storage = None
 
     # --- checkpoints ------------------------------------------------------------------------
-    def view(self) -> tuple[list, int]:
+    def view(self) -> tuple[_Storage, int]:
         """Freeze the current contents for a checkpoint without copying them."""
-        self._shared = True
-        return (self._items, self._n)
+        storage = self._storage and self._storage()
+        if storage is None:
+            storage = _Storage(self)
+            self._storage = weakref.ref(storage)
+        return (storage, len(self))
 
     @classmethod
-    def from_view(cls, view: tuple[list, int]) -> SharedList:
-        return cls(_view=view)
-
-    def _own(self) -> list[Any]:
-        """Storage this list may change in place: copied if a checkpoint may see it."""
-        if self._shared or self._n != len(self._items):
-            self._items = self._items[: self._n]
-            self._shared = False
-        return self._items
+    def from_view(cls, view: tuple[_Storage, int]) -> SharedList:
+        storage, length = view
+        restored = cls(itertools.islice(storage.items, length))
+        restored.changed_from = None
+        return restored
 
     # --- changes ----------------------------------------------------------------------------
-    def append(self, item: Any) -> None:
-        if self._n != len(self._items):
-            self._own()
-        self._items.append(item)
-        self._n += 1
-
-    def extend(self, items: Iterable[Any]) -> None:
-        for item in items:
-            self.append(item)
-
     def truncate(self, length: int) -> None:
         """Keep the first `length` items."""
-        if length < self._n:
+        if length < len(self):
             self._changing(length)
-            self._own()
-            del self._items[length:]
-            self._n = length
+            super().__delitem__(slice(length, None))
 
     def __setitem__(self, index: int, item: Any) -> None:
-        index = self._index(index)
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("SharedList index out of range")
         self._changing(index)
-        self._own()[index] = item
+        super().__setitem__(index, item)
 
     def __delitem__(self, index: slice) -> None:
-        start, stop, step = index.indices(self._n)
-        if step != 1 or stop != self._n:
+        start, stop, step = index.indices(len(self))
+        if step != 1 or stop != len(self):
             raise ValueError("SharedList only deletes a tail: del items[start:]")
         self.truncate(start)
 
+    def _refused(self, *args: Any) -> Any:
+        raise TypeError("a SharedList only grows, truncates or overwrites an item")
+
+    pop = insert = remove = clear = sort = reverse = __imul__ = _refused
+
     # --- reading ----------------------------------------------------------------------------
-    def _index(self, index: int) -> int:
-        if index < 0:
-            index += self._n
-        if not 0 <= index < self._n:
-            raise IndexError("SharedList index out of range")
-        return index
-
-    def __getitem__(self, index: int | slice) -> Any:
-        # The hot path of every log lookup: plain ints first, with no helper call.
-        n = self._n
-        if type(index) is int:
-            if 0 <= index < n:
-                return self._items[index]
-            if -n <= index < 0:
-                return self._items[index + n]
-            raise IndexError("SharedList index out of range")
-        start, stop, step = index.indices(n)
-        return self._items[start:stop:step]
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __iter__(self) -> Iterator[Any]:
-        items, n = self._items, self._n
-        return iter(items) if n == len(items) else iter(items[:n])
-
-    def __bool__(self) -> bool:
-        return self._n > 0
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, SharedList | list):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
     def __repr__(self) -> str:
         return f"SharedList({list(self)!r})"
 
