@@ -87,3 +87,27 @@ def test_shrinking_stops_at_its_step_budget(monkeypatch):
     monkeypatch.setattr(fuzz, "execute", lambda case: steps.append(1) or execute(case))
     fuzz.shrink(report.failed)
     assert len(steps) == 1
+
+
+def _same_report(pool) -> tuple:
+    """A failing campaign and a passing one, as plain data."""
+    failing = first_failure("raft", 20, 1, config={"bug": "no_prevlog_check"}, pool=pool)
+    passing = first_failure("paxos", 24, 3, pool=pool)
+    return tuple(
+        (r.runs, r.events, r.sim_ms)
+        + ((r.failed.case, r.failed.detail, r.shrunk.case, r.shrunk.detail) if r.failed else ())
+        for r in (failing, passing)
+    )
+
+
+def test_a_campaign_reports_the_same_with_one_worker_two_and_a_dask_cluster():
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    alone = _same_report(None)
+    assert alone[0][3:] and not alone[1][3:]  # one campaign fails, one passes
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        assert _same_report(pool) == alone
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(processes=False, n_workers=2, dashboard_address=None) as client:
+        assert _same_report(client.get_executor()) == alone

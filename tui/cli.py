@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+from contextlib import contextmanager
 from enum import StrEnum
 from importlib.metadata import version
 from pathlib import Path
@@ -305,12 +306,24 @@ def fuzz(
     out: Annotated[Path, typer.Option(help="Folder for the shrunk failing trace.")] = Path(
         "traces"
     ),
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="Processes to spread the runs over; by default every core."),
+    ] = None,
+    dask: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Send the runs to this Dask scheduler (tcp://HOST:8786); needs the extra "
+            "consensus-tui[cluster]."
+        ),
+    ] = None,
 ) -> None:
     """Random faults with invariants checked after every step, then a liveness check.
 
-    On the first failure the run is shrunk, its trace saved, and the command exits 1.
-    Exit 0 when every run passes, 2 for bad arguments.
+    On the first failure (in run order, however many workers) the run is shrunk here, its
+    trace saved, and the command exits 1. Exit 0 when every run passes, 2 for bad arguments.
     """
+    import os
     import time
 
     from engines.lab.fuzz import first_failure
@@ -321,15 +334,17 @@ def fuzz(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"error: --out {out}: {exc.strerror}")
-    started = finished = time.perf_counter()
+    with _run_pool(dask, workers or os.cpu_count() or 1) as pool, progress_bar() as progress:
+        task = progress.add_task(f"fuzz {algo.value}", total=runs)
+        started = finished = time.perf_counter()
 
-    def ran(_outcome: object) -> None:
-        nonlocal finished
-        bar.update(1)
-        finished = time.perf_counter()  # the last run's end: shrinking is not fuzzing
+        def ran(summary) -> None:
+            nonlocal finished
+            finished = time.perf_counter()  # the last run's end: shrinking is not fuzzing
+            failed = f", run {summary.run} failed: shrinking" if summary.failure else ""
+            progress.update(task, advance=1, description=f"fuzz {algo.value}{failed}")
 
-    with typer.progressbar(length=runs, label=f"fuzz {algo.value}", file=None) as bar:
-        report = first_failure(algo.value, runs, seed, nodes, config, on_run=ran)
+        report = first_failure(algo.value, runs, seed, nodes, config, on_run=ran, pool=pool)
     wall = max(finished - started, 1e-9)
     typer.echo(
         f"runs {report.runs}  runs/s {report.runs / wall:.1f}  "
@@ -350,6 +365,32 @@ def fuzz(
     typer.echo(f"trace saved: {path}")
     typer.echo(f"open it with: consensus-tui replay {path}")
     raise typer.Exit(1)
+
+
+@contextmanager
+def _run_pool(dask: str | None, workers: int):
+    """Where fuzz runs go: a Dask scheduler, a pool of `workers` processes, or (one worker)
+    this process."""
+    if dask:
+        try:
+            from distributed import Client
+        except ImportError:
+            fail("error: --dask needs the cluster extra: pip install 'consensus-tui[cluster]'")
+        try:
+            client = Client(dask, timeout=10)
+        except OSError as exc:
+            fail(f"error: --dask {dask}: {exc}")
+        with client:
+            yield client.get_executor()
+    elif workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            yield pool
+            pool.shutdown(cancel_futures=True)
+    else:
+        yield None
 
 
 class HistoryModel(StrEnum):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,6 +27,7 @@ PROBE_RETRY_MS = 1_000
 MAX_SHRINK_TRIES = 300
 MAX_RUN_STEPS = 200_000  # a run that takes more steps stops and fails as "step budget"
 MAX_SHRINK_STEPS = 2_000_000  # steps all of shrinking's tries may take together
+CHUNK = 8  # runs a worker process takes at a time (a run is often a few milliseconds)
 
 
 @dataclass(frozen=True)
@@ -261,23 +263,49 @@ def fuzz(
         yield execute(generate(algo, seed, run, nodes, config or {}))
 
 
+@dataclass(frozen=True)
+class RunSummary:
+    """What a worker sends back of one run: little, whatever the run's size."""
+
+    run: int
+    events: int
+    sim_ms: int
+    failure: str | None
+
+
+def summarize(job: tuple[str, int, int, int | None, dict]) -> RunSummary:
+    """Run number `run` of a campaign, in whichever process (or machine) gets the job."""
+    algo, seed, run, nodes, config = job
+    outcome = execute(generate(algo, seed, run, nodes, config))
+    return RunSummary(run, outcome.sim.step_count, outcome.sim.now, outcome.failure)
+
+
 def first_failure(
     algo: str,
     runs: int,
     seed: int,
     nodes: int | None = None,
     config: dict | None = None,
-    on_run: Callable[[Outcome], None] | None = None,
+    on_run: Callable[[RunSummary], None] | None = None,
+    pool: Executor | None = None,
 ) -> Report:
+    """Runs 0, 1, ... until the first that fails, which is then run again here and shrunk.
+    With `pool` (a process pool, or a Dask client's executor) runs go to its workers; the
+    report is the same: runs are taken in order, and those after the first failure are
+    dropped."""
+    config = config or {}
+    jobs = [(algo, seed, run, nodes, config) for run in range(runs)]
     report = Report()
-    for outcome in fuzz(algo, runs, seed, nodes, config):
+    for summary in (
+        map(summarize, jobs) if pool is None else pool.map(summarize, jobs, chunksize=CHUNK)
+    ):
         report.runs += 1
-        report.events += outcome.sim.step_count
-        report.sim_ms += outcome.sim.now
+        report.events += summary.events
+        report.sim_ms += summary.sim_ms
         if on_run:
-            on_run(outcome)
-        if outcome.failure:
-            report.failed = outcome
-            report.shrunk = shrink(outcome)
+            on_run(summary)
+        if summary.failure:
+            report.failed = execute(generate(algo, seed, summary.run, nodes, config))
+            report.shrunk = shrink(report.failed)
             break
     return report
