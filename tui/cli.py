@@ -10,7 +10,6 @@ import gc
 import json
 from contextlib import contextmanager
 from enum import StrEnum
-from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -62,6 +61,8 @@ def fail(message: str, code: int = 2) -> None:
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version
+
         typer.echo(f"consensus-tui {version('consensus-tui')}")
         raise typer.Exit()
 
