@@ -23,7 +23,6 @@ checkers' records are restored from the same checkpoint.
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -45,12 +44,13 @@ class SharedList(list):
     first hands the views a copy of the contents (`_changing`); other in-place changes are
     refused."""
 
-    __slots__ = ("_storage", "changed_from")
+    __slots__ = ("_storage", "changed_from", "_restored_from", "__weakref__")
 
     def __init__(self, items: Iterable[Any] = ()) -> None:
         super().__init__(items)
         self._storage: weakref.ref[_Storage] | None = None
         self.changed_from: int | None = 0  # a new list is new to a reader from index 0
+        self._restored_from: tuple | None = None  # the view, while its items are still ours
 
     def take_changed_from(self) -> int | None:
         """The lowest index overwritten or removed since the last call (None: nothing was)."""
@@ -64,6 +64,7 @@ class SharedList(list):
         if storage is not None:
             storage.items = list(self)
         self._storage = None
+        self._restored_from = None
 
     # --- checkpoints ------------------------------------------------------------------------
     def view(self) -> tuple[_Storage, int]:
@@ -75,9 +76,18 @@ class SharedList(list):
         return (storage, len(self))
 
     @classmethod
-    def from_view(cls, view: tuple[_Storage, int]) -> SharedList:
+    def from_view(cls, view: tuple[_Storage, int], last: SharedList | None = None) -> SharedList:
+        """A list of the view's items. `last`, the list the previous restore of this view made,
+        is taken back when it still holds them and no checkpoint sees it: stepping back
+        again then costs the steps since, not a copy of the whole history (the simulator
+        passes it only when the world that holds it is being dropped)."""
         storage, length = view
-        restored = cls(itertools.islice(storage.items, length))
+        if last is not None and last._restored_from is view and last._storage is None:
+            restored = last
+        else:
+            restored = cls(storage.items)  # one copy, then what was appended after the view
+            restored._restored_from = view
+        super(cls, restored).__delitem__(slice(length, None))
         restored.changed_from = None
         return restored
 

@@ -8,6 +8,7 @@ restore the nearest earlier checkpoint, then replay the recorded timeline of act
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import heapq
@@ -15,8 +16,9 @@ import io
 import json
 import pickle
 import random
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engines.core import protocols
@@ -128,21 +130,36 @@ class _Checkpointer(pickle.Pickler):
 
 
 class _Restorer(pickle.Unpickler):
-    def __init__(self, data: bytes, views: list) -> None:
-        super().__init__(io.BytesIO(data))
-        self.views = views
+    def __init__(self, checkpoint: Checkpoint, take_back: bool) -> None:
+        super().__init__(io.BytesIO(checkpoint.data))
+        self.checkpoint, self.take_back = checkpoint, take_back
 
     def find_class(self, module: str, name: str) -> Any:
         if module == __name__ and name == "_shared_view":
-            views = self.views  # not self: the unpickler's memo keeps this function
-            return lambda kind, index: kind.from_view(views[index])
+            # Not a closure over self: the unpickler's memo keeps this function.
+            return functools.partial(_resolve, self.checkpoint, self.take_back)
         return super().find_class(module, name)
+
+
+def _resolve(
+    checkpoint: Checkpoint, take_back: bool, kind: type, index: int
+) -> SharedList | SlotMap:
+    view = checkpoint.views[index]
+    if kind is not SharedList:
+        return kind.from_view(view)
+    last = checkpoint.restored.get(index) if take_back else None
+    restored = SharedList.from_view(view, last and last())
+    checkpoint.restored[index] = weakref.ref(restored)
+    return restored
 
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     data: bytes
     views: list
+    # The lists its last restore made, by view: the next restore takes them back if the
+    # world holding them is the one being dropped (see SharedList.from_view).
+    restored: dict[int, weakref.ref] = field(default_factory=dict)
 
     @classmethod
     def of(cls, world: World) -> Checkpoint:
@@ -150,8 +167,10 @@ class Checkpoint:
         _Checkpointer(buffer, views).dump(world)
         return cls(buffer.getvalue(), views)
 
-    def restore(self) -> World:
-        return _Restorer(self.data, self.views).load()
+    def restore(self, take_back: bool = False) -> World:
+        """The world as it was. With `take_back`, lists the previous restore made are taken
+        back: the world that restore made must be one being dropped (Simulator.goto)."""
+        return _Restorer(self, take_back).load()
 
 
 @dataclass(frozen=True)
@@ -409,7 +428,8 @@ class Simulator:
         target = max(0, target)
         if target < self.world.step:
             base = max(s for s in self.checkpoints if s <= target)
-            self.world = self.checkpoints[base].restore()
+            # The world a previous restore made, if any, is the one dropped here.
+            self.world = self.checkpoints[base].restore(take_back=True)
             del self.events[base:]
         while self.world.step < target and self.step() is not None:
             pass
