@@ -49,7 +49,7 @@ BugOption = Annotated[
 def say(message: str, err: bool = False) -> None:
     """Print a line whose values may come from a file: control characters (ESC, OSC, ...)
     are shown as escapes, never sent to the terminal."""
-    from tui.text import visible
+    from tui.escapes import visible
 
     typer.echo(visible(message), err=err)
 

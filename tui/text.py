@@ -10,15 +10,9 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.text import Text
 
+from tui.escapes import visible
+
 ELLIPSIS = "…"
-
-
-def visible(value: object) -> str:
-    """Control characters (and other unprintables) as escapes, everything else as is."""
-    text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def cut(text: str, width: int) -> str:
