@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engines.core.shared import SharedList, SlotMap
-from engines.core.sim import Checkpoint
+from engines.core.sim import Checkpoint, Simulator
 
 
 class Holder:
@@ -87,3 +87,38 @@ def test_shared_containers_behave_like_plain_ones_across_checkpoints(operations)
             live, model_list, model_map = state.restore(), list(model_list), dict(model_map)
         assert list(live.log) == model_list
         assert dict(live.slots.items()) == model_map and len(live.slots) == len(model_map)
+
+
+def _checkpoint_entries(sim) -> int:
+    """Table entries the checkpoints hold: each view's group table, and each distinct group
+    and chunk table once (they are shared between views)."""
+    seen: set[int] = set()
+    entries = 0
+    for saved in sim.checkpoints.values():
+        for view in saved.views:
+            if len(view) != 3:  # a SharedList view: (storage, length), nothing copied
+                continue
+            groups = view[0]
+            entries += len(groups)
+            for group in groups.values():
+                if id(group) not in seen:
+                    seen.add(id(group))
+                    entries += len(group)
+                    for chunk in group.values():
+                        if id(chunk) not in seen:
+                            seen.add(id(chunk))
+                            entries += len(chunk)
+    assert any(type(v) is SlotMap for v in vars(sim.world.nodes[1]).values())
+    return entries
+
+
+def test_paxos_checkpoint_memory_grows_linearly_with_history():
+    """Twice the steps, about twice the entries (a copy of the whole slot table at every
+    checkpoint, as before groups, made it four times)."""
+    from engines.lab.bench import under_load
+
+    sim = Simulator("paxos", 5, 1, check=False)
+    under_load(sim, 100_000)
+    half = _checkpoint_entries(sim)
+    under_load(sim, 100_000)
+    assert _checkpoint_entries(sim) < 2.3 * half
