@@ -58,5 +58,6 @@ def test_long_session_reports_memory_pauses_and_drift():
         "longest_pause_ms",
         "memory_mb",
         "step_back_ms",
+        "first_step_back_ms",
     }
     assert long["memory_mb"] > 0 and long["end_rate_vs_start"] > 0

@@ -40,7 +40,7 @@ from engines.core.node import CancelTimer, Message, Node, Note, Proposal, Send, 
 from engines.core.shared import SharedList, SlotMap
 from engines.core.violations import Violation
 
-CHECKPOINT_EVERY = 256
+CHECKPOINT_EVERY = 512  # steps; a step back replays fewer than this many
 
 MESSAGE, TIMER = 0, 1
 
