@@ -9,6 +9,7 @@ block has the same hash on every node and equal chains have equal hashes.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ def block_hash(index: int, timestamp: str, data: str, prev_hash: str) -> str:
     return hashlib.sha256(f"{index}{timestamp}{data}{prev_hash}".encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Block:
     index: int
     timestamp: str
@@ -31,7 +32,14 @@ class Block:
 
     @classmethod
     def make(cls, index: int, timestamp: str, data: str, prev_hash: str) -> Block:
-        return cls(index, timestamp, data, prev_hash, block_hash(index, timestamp, data, prev_hash))
+        """The block with these fields. Every node of a cluster applies the same blocks, so
+        equal blocks are one object while any chain holds it: stored once, hashed once."""
+        key = (index, timestamp, data, prev_hash)
+        block = _made.get(key)
+        if block is None:
+            block = cls(index, timestamp, data, prev_hash, block_hash(*key))
+            _made[key] = block
+        return block
 
     def is_valid(self) -> bool:
         return self.hash == block_hash(self.index, self.timestamp, self.data, self.prev_hash)
@@ -44,6 +52,7 @@ class Block:
         )
 
 
+_made: weakref.WeakValueDictionary[tuple, Block] = weakref.WeakValueDictionary()
 GENESIS = Block.make(0, "0ms", GENESIS_DATA, "")
 
 
