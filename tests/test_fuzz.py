@@ -111,3 +111,20 @@ def test_a_campaign_reports_the_same_with_one_worker_two_and_a_dask_cluster():
     distributed = pytest.importorskip("distributed")
     with distributed.Client(processes=False, n_workers=2, dashboard_address=None) as client:
         assert _same_report(client.get_executor()) == alone
+
+
+def test_fuzz_command_prints_the_same_on_one_worker_two_and_dask(tmp_path):
+    args = ["fuzz", "--runs", "20", "--bug", "no_prevlog_check", "--out", str(tmp_path)]
+
+    def printed(*more: str) -> list[str]:
+        result = CliRunner().invoke(app, [*args, *more])
+        assert result.exit_code == 1, result.output
+        return [line for line in result.output.splitlines() if not line.startswith("runs ")]
+
+    alone = printed("--workers", "1")
+    assert printed("--workers", "2") == alone
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(processes=False, n_workers=2, dashboard_address=None) as cluster:
+        assert printed("--dask", cluster.scheduler_address) == alone
+    bad = CliRunner().invoke(app, ["fuzz", "--runs", "1", "--dask", "tcp://127.0.0.1:1"])
+    assert bad.exit_code == 2 and "--dask" in bad.output
