@@ -13,7 +13,7 @@ view may see: copy on write.
 - `SlotMap`: a dict keyed by slot numbers (or tuples that start with one), stored in chunks of
   64 slots, 64 chunks a group. The view is a copy of the group table (one entry per 4,096
   slots, so checkpoints stay small as history grows); a write copies only the chunk it touches
-  and its group's table.
+  and its group's table. Reads go through a flat table of every chunk.
 
 Both also tell a reader (the safety checkers) what changed since it last asked, so that it reads
 only that: a SharedList the lowest index overwritten or removed (appends are visible from its
@@ -139,11 +139,13 @@ class SlotMap:
     """A dict keyed by slot (int, or a tuple whose first item is the slot). Iteration goes in
     chunk order, then insertion order, so it is deterministic; sort when order matters."""
 
-    __slots__ = ("_groups", "_owned", "_len", "_last_view", "_written")
+    __slots__ = ("_chunks", "_groups", "_owned", "_owned_groups", "_len", "_last_view", "_written")
 
     def __init__(self, items: Iterable[tuple[Any, Any]] = ()) -> None:
-        self._groups: dict[int, dict[int, dict]] = {}  # group -> chunk -> key -> value
-        self._owned: set[tuple[int, int]] = set()  # (group, -1) or (group, chunk) copied since
+        self._chunks: dict[int, dict] = {}  # chunk -> key -> value: every chunk, for reads
+        self._groups: dict[int, dict[int, dict]] = {}  # group -> chunk -> ...: what views copy
+        self._owned: set[int] = set()  # chunks copied since the last view
+        self._owned_groups: set[int] = set()  # and groups
         self._len = 0
         self._last_view: tuple[dict[int, dict], int, bool] | None = None
         self._written: set | None = None  # recorded only once a reader asks
@@ -163,7 +165,7 @@ class SlotMap:
     def view(self) -> tuple[dict[int, dict], int, bool]:
         # A map unchanged since the last checkpoint hands out the same view again.
         if self._last_view is None:
-            self._owned = set()
+            self._owned, self._owned_groups = set(), set()
             self._last_view = (dict(self._groups), self._len, self._written is not None)
         return self._last_view
 
@@ -171,26 +173,23 @@ class SlotMap:
     def from_view(cls, view: tuple[dict[int, dict], int, bool]) -> SlotMap:
         restored = cls()
         restored._groups, restored._len = dict(view[0]), view[1]
+        restored._chunks = {c: chunk for group in view[0].values() for c, chunk in group.items()}
         if view[2]:
             restored._written = set()
         return restored
 
-    def _chunk(self, chunk: int) -> dict | None:
-        group = self._groups.get(chunk >> GROUP_BITS)
-        return None if group is None else group.get(chunk)
-
     def _writable(self, chunk: int) -> dict:
-        """The chunk, copied first (with its group) if a view may see it."""
+        """The chunk, copied first (with its group's table) if a view may see it."""
         self._last_view = None
+        if chunk in self._owned:
+            return self._chunks[chunk]
         number = chunk >> GROUP_BITS
-        if (number, chunk) in self._owned:
-            return self._groups[number][chunk]
         group = self._groups.get(number, {})
-        if (number, -1) not in self._owned:
+        if number not in self._owned_groups:
             group = self._groups[number] = dict(group)
-            self._owned.add((number, -1))
-        copy = group[chunk] = dict(group.get(chunk, ()))
-        self._owned.add((number, chunk))
+            self._owned_groups.add(number)
+        copy = group[chunk] = self._chunks[chunk] = dict(self._chunks.get(chunk, ()))
+        self._owned.add(chunk)
         return copy
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -222,17 +221,17 @@ class SlotMap:
         return self[key]
 
     def __getitem__(self, key: Any) -> Any:
-        chunk = self._chunk(_chunk_of(key))
+        chunk = self._chunks.get(_chunk_of(key))
         if chunk is None:
             raise KeyError(key)
         return chunk[key]
 
     def get(self, key: Any, default: Any = None) -> Any:
-        chunk = self._chunk(_chunk_of(key))
+        chunk = self._chunks.get(_chunk_of(key))
         return default if chunk is None else chunk.get(key, default)
 
     def __contains__(self, key: Any) -> bool:
-        chunk = self._chunk(_chunk_of(key))
+        chunk = self._chunks.get(_chunk_of(key))
         return chunk is not None and key in chunk
 
     def __len__(self) -> int:
@@ -241,25 +240,19 @@ class SlotMap:
     def __bool__(self) -> bool:
         return self._len > 0
 
-    def _chunks(self) -> Iterator[dict]:
-        for number in sorted(self._groups):
-            group = self._groups[number]
-            for chunk in sorted(group):
-                yield group[chunk]
-
     def keys(self) -> Iterator[Any]:
-        for chunk in self._chunks():
-            yield from chunk
+        for chunk in sorted(self._chunks):
+            yield from self._chunks[chunk]
 
     __iter__ = keys
 
     def values(self) -> Iterator[Any]:
-        for chunk in self._chunks():
-            yield from chunk.values()
+        for chunk in sorted(self._chunks):
+            yield from self._chunks[chunk].values()
 
     def items(self) -> Iterator[tuple[Any, Any]]:
-        for chunk in self._chunks():
-            yield from chunk.items()
+        for chunk in sorted(self._chunks):
+            yield from self._chunks[chunk].items()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SlotMap | dict):
