@@ -259,10 +259,16 @@ def replay(
     """
     from engines.lab.trace import TraceError, read_trace
 
-    try:
-        sim, recorded = read_trace(trace)
-    except TraceError as exc:
-        fail(f"error: {exc}")
+    with progress_bar() as progress:
+        task = progress.add_task(f"replay {trace.name}", total=None)
+
+        def replayed(step: int, final: int) -> None:
+            progress.update(task, completed=step, total=final)
+
+        try:
+            sim, recorded = read_trace(trace, replayed)
+        except TraceError as exc:
+            fail(f"error: {exc}")
     matches = sim.digest() == recorded
     if headless:
         typer.echo(f"step {sim.step_count}  time {sim.now}ms")

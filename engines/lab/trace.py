@@ -9,6 +9,7 @@ determinism makes the final digest match.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ VERSION = 1
 KEYS = {"format", "version", "algo", "nodes", "seed", "config", "network", "actions"}
 KEYS |= {"final_step", "final_digest"}
 MAX_SEED = 2**63
+PROGRESS_EVERY = 10_000  # steps replayed between two progress reports
+Progress = Callable[[int, int], None]
 
 
 class TraceError(Exception):
@@ -79,9 +82,10 @@ def load_trace(path: str | Path) -> Simulator:
     return sim
 
 
-def read_trace(path: str | Path) -> tuple[Simulator, str]:
+def read_trace(path: str | Path, progress: Progress | None = None) -> tuple[Simulator, str]:
     """Replay a trace; return the session at its final step and the digest the trace
-    recorded there. Raises TraceError for a file that is not a valid trace."""
+    recorded there. Raises TraceError for a file that is not a valid trace. `progress`
+    hears (steps replayed, final step) as the replay goes."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -89,7 +93,7 @@ def read_trace(path: str | Path) -> tuple[Simulator, str]:
         raise TraceError(f"{path}: cannot read trace: {exc}") from None
     data = _parse_json(path, text)
     try:
-        sim = simulator_from(data)
+        sim = simulator_from(data, progress)
         recorded = data["final_digest"]
         if not isinstance(recorded, str):
             raise ValueError("final_digest must be a string")
@@ -124,7 +128,7 @@ def _reason(exc: Exception) -> str:
     return f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
 
 
-def simulator_from(data: Any) -> Simulator:
+def simulator_from(data: Any, progress: Progress | None = None) -> Simulator:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"not a {FORMAT} file")
     version = data.get("version")
@@ -158,7 +162,11 @@ def simulator_from(data: Any) -> Simulator:
         if not 1 <= step <= final or step in timeline:
             raise ValueError(f"action step {step} is repeated or outside 1..{final}")
         timeline[step] = action
-    sim.replay(timeline, final)
+    sim.replay(timeline, 0)
+    for until in range(min(final, PROGRESS_EVERY), final + PROGRESS_EVERY, PROGRESS_EVERY):
+        sim.goto(min(until, final))
+        if progress:
+            progress(sim.step_count, final)
     if sim.step_count != final:
         raise ValueError(f"the replay stopped at step {sim.step_count}, before step {final}")
     return sim
