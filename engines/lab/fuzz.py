@@ -14,10 +14,10 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engines.core.actions import ACTIONS, FUZZ_WEIGHTS, Action, ActionError
+from engines.core.actions import ACTIONS, FUZZ_WEIGHTS, LEADER_OR_FIRST, Action, ActionError
 from engines.core.sim import Simulator
 
 LEADER_WAIT_MS = 5_000
@@ -53,12 +53,33 @@ class Outcome:
 
 
 @dataclass
+class Coverage:
+    """How far the runs reached: the longest log (Raft entries, Paxos slots) on any node at the
+    end of a run, and the sends a batch limit cut short (AppendEntries of MAX_BATCH entries,
+    CatchUp answers of CATCHUP_BATCH slots), as counted by the nodes up at the end of each run
+    (a crash forgets a node's count). Read from node state, so the engines' hot path pays
+    nothing but the count itself."""
+
+    longest_log: int = 0
+    batch_limited: int = 0
+
+    def add(self, sim: Simulator) -> None:
+        nodes = sim.nodes.values()
+        self.longest_log = max([self.longest_log, *(n.log_length() for n in nodes)])
+        self.batch_limited += sum(n.batch_limited for n in nodes)
+
+    def describe(self) -> str:
+        return f"longest log {self.longest_log}, batch-limited sends {self.batch_limited}"
+
+
+@dataclass
 class Report:
     runs: int = 0
     events: int = 0
     sim_ms: int = 0
     failed: Outcome | None = None
     shrunk: Outcome | None = None
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 # --- generating -----------------------------------------------------------------------------
@@ -76,13 +97,23 @@ def generate(algo: str, seed: int, run: int, nodes: int | None, config: dict) ->
     ops: list[tuple[str, dict]] = [("set_network", loss)]
     for k in range(rng.randint(15, 60)):
         kind = rng.choices(kinds, cum_weights=cumulative)[0]
-        ops.extend(_flip_flop(rng, k) if kind == "flip_flop" else [_random_op(rng, kind, ids, k)])
+        ops.extend(
+            SEQUENCES[kind](rng, k) if kind in SEQUENCES else [_random_op(rng, kind, ids, k)]
+        )
     return Case(algo, n, rng.randrange(2**31), dict(config), tuple(ops))
 
 
 # The fuzzer's own ops, beside the user actions it draws with the weights of the action table.
-FUZZ_OPS = {"run": 3.0, "churn": 0.8, "rotate": 0.8, "flip_flop": 0.3}
+FUZZ_OPS = {
+    "run": 3.0,
+    "churn": 0.8,
+    "rotate": 0.8,
+    "flip_flop": 0.3,
+    "burst": 0.3,
+    "far_behind": 0.2,
+}
 OP_WEIGHTS = FUZZ_OPS | FUZZ_WEIGHTS
+MAX_BURST = 150  # proposals in one burst: past two AppendEntries batches
 
 
 def _flip_flop(rng: random.Random, k: int) -> list[tuple[str, dict]]:
@@ -99,7 +130,30 @@ def _flip_flop(rng: random.Random, k: int) -> list[tuple[str, dict]]:
     ]  # fmt: skip
 
 
+def _far_behind(rng: random.Random, k: int) -> list[tuple[str, dict]]:
+    """A long partition: one follower is cut off while the others take a burst of values, then
+    it rejoins more than a batch behind and catches up in batches (AppendEntries of MAX_BATCH
+    entries in Raft, CatchUp answers in Paxos)."""
+    return [
+        ("strand", {"pick": rng.randrange(64)}),
+        _burst(rng, k),
+        ("run", {"ms": rng.randint(500, 2_000)}),
+        ("heal", {}),
+        ("run", {"ms": rng.randint(200, 1_000)}),
+    ]
+
+
+def _burst(rng: random.Random, k: int) -> tuple[str, dict]:
+    """Many proposals in a row, to the leader: logs grow past a batch between two heartbeats."""
+    return ("burst", {"count": rng.randint(10, MAX_BURST), "tag": k})
+
+
+SEQUENCES = {"flip_flop": _flip_flop, "far_behind": _far_behind}
+
+
 def _random_op(rng: random.Random, kind: str, ids: list[int], k: int) -> tuple[str, dict]:
+    if kind == "burst":
+        return _burst(rng, k)
     if kind == "run":
         # Short waits catch an entry half-replicated; long ones let elections finish.
         return ("run", {"ms": rng.randint(1, 30) if rng.random() < 0.5 else rng.randint(30, 400)})
@@ -147,6 +201,18 @@ def _apply_op(sim: Simulator, kind: str, args: dict) -> None:
         if leader is not None:
             sim.isolate(leader)
             sim.propose(args["value"], leader)
+    elif kind == "burst":
+        for i in range(args["count"]):
+            _take(
+                sim,
+                Action("propose", {"value": f"burst {args['tag']}.{i}", "node": LEADER_OR_FIRST}),
+            )
+    elif kind == "strand":
+        # A follower, picked among the live nodes that do not lead, is cut off.
+        leader = sim.leader()
+        followers = [i for i in sorted(sim.nodes) if i != leader]
+        if followers:
+            sim.isolate(followers[args["pick"] % len(followers)])
     elif kind == "rotate":
         # The cut-off side rejoins and the current leader is cut off instead.
         leader = sim.leader()
@@ -272,6 +338,7 @@ def first_failure(
         report.runs += 1
         report.events += outcome.sim.step_count
         report.sim_ms += outcome.sim.now
+        report.coverage.add(outcome.sim)
         if on_run:
             on_run(outcome)
         if outcome.failure:
