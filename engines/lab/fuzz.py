@@ -203,10 +203,10 @@ def _apply_op(sim: Simulator, kind: str, args: dict) -> None:
             sim.propose(args["value"], leader)
     elif kind == "burst":
         for i in range(args["count"]):
-            _take(
-                sim,
-                Action("propose", {"value": f"burst {args['tag']}.{i}", "node": LEADER_OR_FIRST}),
-            )
+            if _halted(sim):  # a violation ends the run at its step; so does the budget
+                break
+            value = f"burst {args['tag']}.{i}"
+            _take(sim, Action("propose", {"value": value, "node": LEADER_OR_FIRST}))
     elif kind == "strand":
         # A follower, picked among the live nodes that do not lead, is cut off.
         leader = sim.leader()
