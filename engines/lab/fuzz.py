@@ -4,7 +4,8 @@ Each run draws its own fault rates and schedule from its seed (TigerBeetle's VOP
 A run has two phases. In the safety phase faults are on and every invariant is checked after
 every step. In the liveness phase the faults stop, the network heals, every node restarts, and
 every node must commit a fresh probe value within a bounded simulated time. The first failing
-run is shrunk: ops are dropped and waits shortened while the same failure still happens.
+run is shrunk: ops are dropped, and waits and bursts shortened, while the same failure still
+happens.
 
 Runs are plain data (`Case`), so a case is reproducible and a shrunk one replays exactly.
 """
@@ -279,8 +280,8 @@ def _everyone_has(sim: Simulator, value: str) -> bool:
 
 # --- shrinking ------------------------------------------------------------------------------
 def shrink(failed: Outcome) -> Outcome:
-    """Drop ops and shorten waits while the run still fails the same way, within a budget of
-    tries and of steps."""
+    """Shorten bursts, drop ops, then shorten waits and bursts, while the run still fails the
+    same way, within a budget of tries and of steps."""
     best = failed
     tries = steps = 0
 
@@ -297,6 +298,18 @@ def shrink(failed: Outcome) -> Outcome:
             return True
         return False
 
+    def halve(kinds: dict[str, str]) -> None:
+        """Halve the named argument of each op of these kinds while the run still fails."""
+        for index in range(len(best.case.ops)):
+            kind, args = best.case.ops[index]
+            while kind in kinds and args[kinds[kind]] > 1 and budget_left():
+                ops = list(best.case.ops)
+                ops[index] = (kind, args | {kinds[kind]: args[kinds[kind]] // 2})
+                if not attempt(ops):
+                    break
+                kind, args = best.case.ops[index]
+
+    halve({"burst": "count"})  # first: bursts make every later try slow
     chunk = max(1, len(best.case.ops) // 2)
     while chunk >= 1 and budget_left():
         start = 0
@@ -305,14 +318,7 @@ def shrink(failed: Outcome) -> Outcome:
             if not attempt(ops[:start] + ops[start + chunk :]):
                 start += chunk
         chunk //= 2
-    for index in range(len(best.case.ops)):
-        kind, args = best.case.ops[index]
-        while kind == "run" and args["ms"] > 1 and budget_left():
-            ops = list(best.case.ops)
-            ops[index] = ("run", {"ms": args["ms"] // 2})
-            if not attempt(ops):
-                break
-            kind, args = best.case.ops[index]
+    halve({"run": "ms", "burst": "count"})
     return best
 
 
