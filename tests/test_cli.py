@@ -1,5 +1,6 @@
 """The command line: help, version, exit codes, and errors without tracebacks."""
 
+import re
 import subprocess
 import sys
 
@@ -124,3 +125,10 @@ def test_fuzz_out_that_cannot_be_a_folder_fails_before_fuzzing(tmp_path):
     blocker.write_text("x")
     result = invoke("fuzz", "--runs", "1", "--out", str(blocker / "sub"))
     assert result.exit_code == 2 and "--out" in result.output and "runs" not in result.output
+
+
+def test_the_fuzz_summary_shows_coverage():
+    result = invoke("fuzz", "--runs", "3", "--seed", "1")
+    assert result.exit_code == 0
+    found = re.search(r"coverage: longest log (\d+), batch-limited sends (\d+)", result.output)
+    assert found and int(found[1]) > 64 and int(found[2]) > 0

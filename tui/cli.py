@@ -319,6 +319,7 @@ def fuzz(
         f"runs {report.runs}  runs/s {report.runs / wall:.1f}  "
         f"sim s/s {report.sim_ms / 1000 / wall:.1f}  events {report.events}"
     )
+    typer.echo(f"coverage: {report.coverage.describe()}")
     if report.failed is None:
         typer.echo(f"all {report.runs} runs passed")
         return

@@ -317,6 +317,8 @@ class RaftNode(Node):
         log = self.persistent.log
         nxt = self.next_index[peer]
         entries = tuple(log[nxt : nxt + MAX_BATCH])
+        if len(entries) == MAX_BATCH:
+            self.batch_limited += 1
         self.send(
             peer, AppendEntries(self.term, nxt - 1, log[nxt - 1].term, entries, self.commit_index)
         )
@@ -455,6 +457,9 @@ class RaftNode(Node):
 
     def rank(self) -> tuple:
         return (self.term,)
+
+    def log_length(self) -> int:
+        return self.last_index
 
     def describe(self, recent: int | None = None) -> dict[str, Any]:
         p = self.persistent
