@@ -123,3 +123,15 @@ def test_fuzz_out_that_cannot_be_a_folder_fails_before_fuzzing(tmp_path):
     blocker.write_text("x")
     result = invoke("fuzz", "--runs", "1", "--out", str(blocker / "sub"))
     assert result.exit_code == 2 and "--out" in result.output and "runs" not in result.output
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_the_app_exit_code_reaches_the_shell(monkeypatch, code):
+    class App:
+        return_code = None
+
+        def run(self):
+            self.return_code = code  # what Textual sets: 1 after an unhandled exception
+
+    monkeypatch.setattr("tui.app.make_app", lambda *args, **kwargs: App())
+    assert invoke().exit_code == code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from echo import ECHO
@@ -39,6 +40,7 @@ def log_text(app: ConsensusApp) -> str:
 
 
 def new_app(algo="raft", nodes=5, **kwargs) -> ConsensusApp:
+    kwargs.setdefault("save_dir", Path("/nonexistent/consensus-tui"))  # tests never save there
     app = make_app(algo, nodes, 1, **kwargs)
     app.cursor_blink = False
     return app
@@ -433,9 +435,8 @@ async def test_bug_commands_in_the_palette():
     async with app.run_test(size=SIZE) as pilot:
         titles = {c.title: c for c in app.get_system_commands(app.screen)}
         assert "Bug: ignore_promise" in titles
-        await titles["Bug: ignore_promise"].callback()
-        await pilot.pause()
-        assert app.sim.config["bug"] == "ignore_promise"
+        titles["Bug: ignore_promise"].callback()  # at step 0 there is nothing to ask about
+        await wait_for(pilot, lambda: app.sim.config["bug"] == "ignore_promise")
         assert "bug ignore_promise" in status(app)
 
 

@@ -29,6 +29,7 @@ from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
 from tui.screens.prompts import (
     ConfirmPrompt,
+    DiscardPrompt,
     NetworkPrompt,
     PartitionPrompt,
     PathPrompt,
@@ -47,6 +48,7 @@ MAX_BUDGET_S = 0.008  # wall time spent stepping per tick at "max", so keys get 
 FRAME_S = 1 / 20  # during autoplay, redraw the panels at most this often
 SCENARIOS = PRESETS  # the shipped preset scripts, inside the engines package
 NARROW = 100  # below this width the diagram takes the whole screen under the status bar
+SAVE_DIR = Path.home() / "consensus-tui"  # traces and exports, unless a name says otherwise
 BOTTOM_SHARE, BOTTOM_MIN, BOTTOM_MAX = 0.35, 6, 16  # network and events: rows above the footer
 
 
@@ -108,9 +110,12 @@ class ConsensusApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "consensus-tui"
 
-    def __init__(self, sim: Simulator, keymap: dict[str, str], message: str = "") -> None:
+    def __init__(
+        self, sim: Simulator, keymap: dict[str, str], message: str = "", save_dir: Path = SAVE_DIR
+    ) -> None:
         super().__init__()
         self.sim = sim
+        self.save_dir = save_dir
         self.keymap = keymap
         self.selected = sim.node_ids[0]
         self.playing = False
@@ -283,19 +288,29 @@ class ConsensusApp(App):
 
     # --- actions: sessions -------------------------------------------------------------------
     def confirm_discard(self, title: str, then: Callable[[], Awaitable[None]]) -> None:
-        """Run `then`, which replaces the session, after a yes: history is not undoable."""
+        """Run `then`, which replaces the session, after a yes or after saving the trace:
+        history is not undoable."""
         if self.sim.max_step == 0:
-            self.run_worker(then(), exclusive=True, group="session")
+            self.go(then)
             return
 
-        def done(yes: bool | None) -> None:
-            if yes:
-                self.run_worker(then(), exclusive=True, group="session")
+        def done(answer: bool | str | None) -> None:
+            if answer == "save":
+                self.action_save_trace(then=partial(self.go, then))
+            elif answer:
+                self.go(then)
 
-        question = (
-            f"This session has {self.sim.max_step} steps. Discard it? (s saves it as a trace first)"
-        )
-        self.push_screen(ConfirmPrompt(title, question), done)
+        self.push_screen(DiscardPrompt(title, self.sim.max_step), done)
+
+    def go(self, then: Callable[[], Awaitable[None]]) -> None:
+        self.run_worker(then(), exclusive=True, group="session")
+
+    async def action_quit(self) -> None:
+        """q, ctrl+q and the palette: quit, after asking when there is a session to lose."""
+        self.confirm_discard("Quit", self.leave)
+
+    async def leave(self) -> None:
+        self.exit()
 
     def action_reset(self) -> None:
         self.confirm_discard("Reset", self.reset)
@@ -320,8 +335,11 @@ class ConsensusApp(App):
             return
         await self.use_simulator(new)
 
+    def ask_bug(self, bug: str | None) -> None:
+        """The palette's bug commands: restart with one named bug on (or none)."""
+        self.confirm_discard(f"Bug: {bug or 'off'}", partial(self.set_bug, bug))
+
     async def set_bug(self, bug: str | None) -> None:
-        """Restart the session with one named bug switched on (or none)."""
         sim = self.sim
         config = {k: v for k, v in sim.user_config.items() if k != "bug"}
         if bug:
@@ -334,9 +352,9 @@ class ConsensusApp(App):
             self.notify("no preset scenarios found", severity="warning")
             return
 
-        async def done(path: Path | None) -> None:
+        def done(path: Path | None) -> None:
             if path is not None:
-                await self.load_scenario(path)
+                self.confirm_discard(f"Open {path.stem}", partial(self.load_scenario, path))
 
         self.push_screen(PresetPicker(presets), done)
 
@@ -352,20 +370,16 @@ class ConsensusApp(App):
         if result.error:
             self.notify(result.error, severity="warning", markup=False)
 
-    def action_save_trace(self) -> None:
-        from engines.trace import save_trace
-
-        self.ask_path("Save the trace", default_name(self.sim, "trace.json"), save_trace, "trace")
-
     def action_open_trace(self) -> None:
-        def done(path: str | None) -> None:
+        def done(path: Path | None) -> None:
             if path is not None:
-                self.run_worker(self.open_trace(path), group="trace", exclusive=True)
+                self.confirm_discard(f"Open {path.name}", partial(self.open_trace, path))
 
-        found = sorted(p.name for p in Path.cwd().glob("*.trace.json"))[:8]
-        self.push_screen(PathPrompt("Open a trace", must_exist=True, choices=found), done)
+        folder = self.save_dir
+        found = sorted(p.name for p in folder.glob("*.trace.json"))[:8] if folder.is_dir() else []
+        self.push_screen(PathPrompt("Open a trace", folder, must_exist=True, choices=found), done)
 
-    async def open_trace(self, path: str) -> None:
+    async def open_trace(self, path: Path) -> None:
         """Replay a trace in a thread (a long one takes a while; keys keep working), then
         make it the session. A damaged or foreign file only earns a message."""
         from engines.trace import TraceError, load_trace
@@ -380,12 +394,18 @@ class ConsensusApp(App):
         await self.use_simulator(sim)
         self.notify(f"opened {path} at step {sim.step_count}", markup=False)
 
+    def action_save_trace(self, then: Callable[[], None] | None = None) -> None:
+        from engines.trace import save_trace
+
+        name = default_name(self.sim, "trace.json")
+        self.ask_path("Save the trace", name, save_trace, "trace", then)
+
     def action_export_diagram(self) -> None:
         from tui.exports import diagram_svg, write_file
 
         mode = self.diagram_mode()
 
-        def export(sim: Simulator, path: str) -> Path:
+        def export(sim: Simulator, path: Path) -> Path:
             svg, drawn, total = diagram_svg(sim, mode)
             if drawn < total:
                 self.notify(f"the SVG shows the latest {drawn} of {total} rows", markup=False)
@@ -397,26 +417,42 @@ class ConsensusApp(App):
     def action_export_log(self) -> None:
         from tui.exports import event_log_text, write_file
 
-        def export(sim: Simulator, path: str) -> Path:
+        def export(sim: Simulator, path: Path) -> Path:
             return write_file(path, event_log_text(sim))
 
         name = default_name(self.sim, "events.txt")
         self.ask_path("Export the event log (text)", name, export, "event log")
 
-    def ask_path(self, title: str, default: str, write, what: str) -> None:
-        """Ask for a file name, then write(sim, path) and say where it went."""
+    def ask_path(
+        self, title: str, default: str, write, what: str, then: Callable[[], None] | None = None
+    ) -> None:
+        """Ask for a file name (in the save folder unless it names another), ask again before
+        replacing a file, then write(sim, path), say where it went, and run `then`."""
 
-        def done(path: str | None) -> None:
-            if path is None:
-                return
+        def save(path: Path) -> None:
             try:
+                if path.parent == self.save_dir:
+                    path.parent.mkdir(exist_ok=True)  # the app's own folder, named in the README
                 saved = write(self.sim, path)
             except OSError as e:
-                self.notify(f"cannot write {path}: {e}", severity="error", markup=False)
+                self.notify(f"cannot write {path}: {e.strerror}", severity="error", markup=False)
                 return
             self.notify(f"{what} saved to {saved}", markup=False)
+            if then is not None:
+                then()
 
-        self.push_screen(PathPrompt(title, default), done)
+        def chosen(path: Path | None) -> None:
+            if path is None:
+                return
+            if not path.exists():
+                save(path)
+                return
+            question = f"{path} exists. Replace it?"
+            self.push_screen(
+                ConfirmPrompt("Replace the file?", question), lambda yes: yes and save(path)
+            )
+
+        self.push_screen(PathPrompt(title, self.save_dir, default), chosen)
 
     # --- actions: the diagram ----------------------------------------------------------------
     def action_toggle_diagram(self) -> None:
@@ -474,10 +510,10 @@ class ConsensusApp(App):
 
         for name, text in bugs_for(algo).items():
             yield SystemCommand(
-                f"Bug: {name}", f"Reset with this bug on: {text}", partial(self.set_bug, name)
+                f"Bug: {name}", f"Reset with this bug on: {text}", partial(self.ask_bug, name)
             )
         if self.sim.config.get("bug"):
-            yield SystemCommand("Bug: off", "Reset with no bug", partial(self.set_bug, None))
+            yield SystemCommand("Bug: off", "Reset with no bug", partial(self.ask_bug, None))
 
 
 def default_name(sim: Simulator, what: str) -> str:
@@ -512,6 +548,7 @@ def make_app(
     keymap: str | Path | None = None,
     config: dict | None = None,
     sim: Simulator | None = None,
+    save_dir: Path = SAVE_DIR,
 ) -> ConsensusApp:
     """The app for the CLI and the tests. Raises KeymapError or ScriptError before it runs."""
     keys = load_keymap(keymap)
@@ -523,4 +560,4 @@ def make_app(
         sim, message = result.sim, result.error or ""
     if sim is None:
         sim = Simulator(algo, nodes, seed, config)
-    return ConsensusApp(sim, keys, message)
+    return ConsensusApp(sim, keys, message, save_dir)

@@ -119,7 +119,14 @@ def main(
         tui_app = make_app(algo.value, nodes, seed, scenario, keymap, config)
     except (KeymapError, ScriptError) as exc:
         fail(f"error: {exc}")
+    _run_app(tui_app)
+
+
+def _run_app(tui_app) -> None:
+    """Run the app to its end. An unexpected error inside it (Textual prints it) sets a
+    non-zero return code: pass it on, so a crash never looks like success to the shell."""
     tui_app.run()
+    raise typer.Exit(tui_app.return_code or 0)
 
 
 def _collect_garbage_less_often() -> None:
@@ -251,7 +258,7 @@ def replay(
         tui_app = make_app(sim=sim, keymap=keymap)
     except KeymapError as exc:
         fail(f"error: {exc}")
-    tui_app.run()
+    _run_app(tui_app)
 
 
 @app.command()
