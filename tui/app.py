@@ -17,19 +17,21 @@ from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.keys import format_key
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
 from engines import protocols
 from engines.script import PRESETS
-from engines.sim import Simulator
+from engines.sim import Simulator, StepEvent, Violation
 from tui import commands
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
 from tui.screens.prompts import (
     ConfirmPrompt,
     DiscardPrompt,
+    GotoPrompt,
     NetworkPrompt,
     PartitionPrompt,
     PathPrompt,
@@ -48,8 +50,19 @@ MAX_BUDGET_S = 0.008  # wall time spent stepping per tick at "max", so keys get 
 FRAME_S = 1 / 20  # during autoplay, redraw the panels at most this often
 SCENARIOS = PRESETS  # the shipped preset scripts, inside the engines package
 NARROW = 100  # below this width the diagram takes the whole screen under the status bar
+NOTABLE_HORIZON = 10_000  # steps searched for the next notable event
+NOTABLE_NOTES = {"role", "commit"}
 SAVE_DIR = Path.home() / "consensus-tui"  # traces and exports, unless a name says otherwise
 BOTTOM_SHARE, BOTTOM_MIN, BOTTOM_MAX = 0.35, 6, 16  # network and events: rows above the footer
+
+
+def notable(event: StepEvent, violation: Violation | None) -> bool:
+    """An event worth stopping at: a user action, a role change, a commit, the violation."""
+    return (
+        event.kind == "action"
+        or any(note.kind in NOTABLE_NOTES for note in event.notes)
+        or (violation is not None and violation.step == event.step)
+    )
 
 
 def speed_label(speed: int) -> str:
@@ -99,7 +112,7 @@ class MainScreen(Screen):
     ) -> None:
         with self.app.batch_update():
             self.status.show(sim, playing, speed, selected)
-            self.banner.show(sim)
+            self.banner.show(sim, self.app.violation, self.app.key_for("sim.violation"))
             self.grid.show(sim, selected)
             self.network.show(sim)
             self.events.show(sim)
@@ -115,6 +128,7 @@ class ConsensusApp(App):
     ) -> None:
         super().__init__()
         self.sim = sim
+        self.violation = sim.violation  # the timeline's, also while stepped back before it
         self.save_dir = save_dir
         self.keymap = keymap
         self.selected = sim.node_ids[0]
@@ -146,9 +160,23 @@ class ConsensusApp(App):
     def refresh_view(self, follow: bool = False) -> None:
         """Show the simulator's current step on every panel. `follow` brings the diagram
         back to the current step even when it was scrolled back."""
+        self.track_violation()
         screen = self.main_screen
         if screen is not None and screen.composed:
             screen.show(self.sim, self.playing, speed_label(self.speed), self.selected, follow)
+
+    def track_violation(self) -> None:
+        """Remember the timeline's violation while the user is before it; forget it once the
+        timeline no longer reaches it (a fork before it)."""
+        sim, known = self.sim, self.violation
+        if sim.violation is not None:
+            self.violation = sim.violation
+        elif known is not None and not sim.step_count < known.step <= sim.max_step:
+            self.violation = None
+
+    def key_for(self, binding_id: str) -> str:
+        """The first key of a binding in the keymap in effect, as the footer shows it."""
+        return format_key(self.keymap[binding_id].split(",")[0])
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -160,6 +188,7 @@ class ConsensusApp(App):
         self.pause()
         resize = sim.node_ids != self.sim.node_ids
         self.sim = sim
+        self.violation = None
         if self.selected not in sim.node_ids:
             self.selected = sim.node_ids[0]
         if resize and self.main_screen is not None:
@@ -217,6 +246,51 @@ class ConsensusApp(App):
     def action_step_back(self) -> None:
         self.pause()
         self.sim.step_back()
+        self.refresh_view(follow=True)
+
+    def action_goto_step(self) -> None:
+        def done(step: int | None) -> None:
+            if step is not None:
+                self.goto(step)
+
+        self.push_screen(GotoPrompt(self.sim.step_count, self.sim.max_step), done)
+
+    def action_goto_start(self) -> None:
+        self.goto(0)
+
+    def action_goto_end(self) -> None:
+        self.goto(self.sim.max_step)
+
+    def action_goto_violation(self) -> None:
+        if self.violation is None:
+            self.notify("no safety violation in this timeline so far", markup=False)
+        else:
+            self.goto(self.violation.step)
+
+    def goto(self, step: int) -> None:
+        self.pause()
+        self.sim.goto(step)
+        if self.sim.step_count < step:
+            self.notify(f"nothing left to happen after step {self.sim.step_count}", markup=False)
+        self.refresh_view(follow=True)
+
+    def action_notable(self, direction: int) -> None:
+        """To the previous or next notable event (an action, a role change, a commit, the
+        violation); forward, at most NOTABLE_HORIZON steps are tried."""
+        self.pause()
+        sim = self.sim
+        if direction < 0:
+            steps = [e.step for e in sim.events[:-1] if notable(e, sim.violation)]
+            self.goto(steps[-1] if steps else 0)
+            return
+        start = sim.step_count
+        for _ in range(NOTABLE_HORIZON):
+            event = sim.step()
+            if event is None or notable(event, sim.violation):
+                break
+        else:
+            sim.goto(start)
+            self.notify(f"nothing notable in the next {NOTABLE_HORIZON} steps", markup=False)
         self.refresh_view(follow=True)
 
     def action_faster(self) -> None:
@@ -469,7 +543,7 @@ class ConsensusApp(App):
 
     def action_diagram_scroll(self, where: str) -> None:
         if not self.diagram_shown:
-            key = self.keymap["view.diagram"].split(",")[0]
+            key = self.key_for("view.diagram")
             self.notify(f"the diagram is hidden: {key} shows it", severity="warning")
             return
         rows = self.main_screen.diagram.rows

@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 from engines.network import LinkConfig
 
 HINT = "Enter submits · Escape cancels"
+GOTO_AHEAD = 100_000  # how far past the recorded end "go to step" runs the simulation on
 
 
 class Dialog(ModalScreen[Any]):
@@ -143,6 +144,32 @@ class ProposePrompt(Prompt):
         if not value.strip():
             raise ValueError("type a value to propose")
         return value
+
+
+def parse_step(text: str, last: int) -> int:
+    """A step number for go to: 0..`last` + GOTO_AHEAD (past the end the run goes on)."""
+    if not text.strip().isdigit():
+        raise ValueError(f"{text.strip()!r} is not a step number (0..{last})")
+    step = int(text)
+    if step > last + GOTO_AHEAD:
+        raise ValueError(f"at most {GOTO_AHEAD} steps past the end: up to {last + GOTO_AHEAD}")
+    return step
+
+
+class GotoPrompt(Prompt):
+    prompt_title = "Go to step"
+
+    def __init__(self, current: int, last: int) -> None:
+        super().__init__()
+        self.current = current
+        self.last = last
+
+    def body(self) -> ComposeResult:
+        yield Static(f"Now at step {self.current}; the timeline has steps 0..{self.last}.")
+        yield self.make_input(placeholder=str(self.last), id="step")
+
+    def submit(self) -> int:
+        return parse_step(self.query_one("#step", Input).value, self.last)
 
 
 def parse_groups(text: str, node_ids: list[int]) -> list[list[int]]:
