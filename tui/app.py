@@ -39,6 +39,7 @@ from tui.screens.prompts import (
     ProposePrompt,
 )
 from tui.widgets.diagram import DiagramPane
+from tui.widgets.inspector import Inspector
 from tui.widgets.nodes import NodeGrid
 from tui.widgets.panels import Banner, EventLog, NetworkPanel, StatusBar
 
@@ -77,14 +78,16 @@ class MainScreen(Screen):
         self.status = StatusBar(id="status")
         self.banner = Banner(id="banner")
         self.grid = NodeGrid(self.app.sim.node_ids)
+        self.inspector = Inspector()
         self.network = NetworkPanel(id="network")
         self.events = EventLog(id="events")
         self.diagram = DiagramPane(id="diagram")
         yield self.status
         yield self.banner
         with Horizontal(id="body"):
-            with Vertical(id="main"):
+            with Vertical(id="main") as self.main:
                 yield self.grid
+                yield self.inspector
                 with Horizontal(id="bottom"):
                     yield self.network
                     yield self.events
@@ -94,6 +97,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.show_diagram(self.app.diagram_shown)
+        self.show_inspector(self.app.inspecting)
         self.app.refresh_view()
 
     def on_resize(self) -> None:
@@ -102,6 +106,15 @@ class MainScreen(Screen):
         # A share of the screen above the footer, not of #main (a CSS percentage would be).
         rows = int(BOTTOM_SHARE * (height - 1))
         self.query_one("#bottom").styles.height = max(BOTTOM_MIN, min(BOTTOM_MAX, rows))
+
+    def show_inspector(self, shown: bool) -> None:
+        """The inspector in place of the node panels; it takes the scrolling keys."""
+        self.main.set_class(shown, "-inspecting")
+        self.inspector.set_class(shown, "-shown")
+        if shown:
+            self.inspector.focus()
+        else:
+            self.set_focus(None)
 
     def show_diagram(self, shown: bool) -> None:
         self.diagram.set_class(shown, "-shown")
@@ -113,7 +126,10 @@ class MainScreen(Screen):
         with self.app.batch_update():
             self.status.show(sim, playing, speed, selected)
             self.banner.show(sim, self.app.violation, self.app.key_for("sim.violation"))
-            self.grid.show(sim, selected)
+            if self.app.inspecting:
+                self.inspector.show(sim, selected)
+            else:
+                self.grid.show(sim, selected)
             self.network.show(sim)
             self.events.show(sim)
             self.diagram.show(sim, follow)
@@ -138,6 +154,7 @@ class ConsensusApp(App):
         self.drawn_at = 0.0  # wall time of the last autoplay redraw
         self.cursor_blink = True  # the prompts' input cursor; tests turn it off
         self.diagram_shown = False
+        self.inspecting = False  # the inspector in place of the node panels
         self.start_message = message
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -316,6 +333,12 @@ class ConsensusApp(App):
     def action_select_next(self, delta: int) -> None:
         ids = self.sim.node_ids
         self.selected = ids[(ids.index(self.selected) + delta) % len(ids)]
+        self.refresh_view()
+
+    def action_inspect(self) -> None:
+        self.inspecting = not self.inspecting
+        if self.main_screen is not None:
+            self.main_screen.show_inspector(self.inspecting)
         self.refresh_view()
 
     def action_propose(self) -> None:

@@ -81,6 +81,14 @@ COMMANDS: list[Command] = [
         "node.prev", "shift+tab", "select_next(-1)", "Previous node", "Select the previous node."
     ),
     Command(
+        "node.inspect",
+        "enter,v",
+        "inspect",
+        "Inspect",
+        "Inspect the selected node: its whole log, chain, KV store and state (again: close).",
+        True,
+    ),
+    Command(
         "node.propose",
         "p",
         "propose",
