@@ -26,6 +26,7 @@ from engines import protocols
 from engines.script import PRESETS
 from engines.sim import Simulator, StepEvent, Violation
 from tui import commands
+from tui.actions import no_op
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
 from tui.screens.prompts import (
@@ -346,40 +347,45 @@ class ConsensusApp(App):
 
         def done(value: str | None) -> None:
             if value is not None:
-                self.act(self.sim.propose, value, node)
+                self.act("propose", value=value, node=node)
 
         self.push_screen(ProposePrompt(node), done)
 
     def action_crash(self) -> None:
-        sim, node = self.sim, self.selected
-        self.act(sim.crash if sim.is_up(node) else sim.restart, node)
+        node = self.selected
+        self.act("crash" if self.sim.is_up(node) else "restart", node=node)
 
     def action_campaign(self) -> None:
-        self.act(self.sim.campaign, self.selected)
+        self.act("campaign", node=self.selected)
 
     def action_isolate(self) -> None:
-        self.act(self.sim.isolate, self.selected)
+        self.act("isolate", node=self.selected)
 
-    def act(self, action, *args: Any, **kwargs: Any) -> None:
-        """Take a user action as one step (at an earlier step this forks a new future)."""
-        action(*args, **kwargs)
+    def act(self, kind: str, **args: Any) -> None:
+        """Take a user action (a Simulator method) as one step: at an earlier step this forks
+        a new future. One that would change nothing is refused with the reason instead."""
+        reason = no_op(self.sim, kind, args)
+        if reason:
+            self.notify(reason, severity="warning", markup=False)
+            return
+        getattr(self.sim, kind)(**args)
         self.refresh_view(follow=True)
 
     # --- actions: network --------------------------------------------------------------------
     def action_partition(self) -> None:
         def done(groups: list[list[int]] | None) -> None:
             if groups is not None:
-                self.act(self.sim.partition, groups)
+                self.act("partition", groups=groups)
 
         self.push_screen(PartitionPrompt(self.sim.node_ids, self.sim.leader()), done)
 
     def action_heal(self) -> None:
-        self.act(self.sim.heal)
+        self.act("heal")
 
     def action_network(self) -> None:
         def done(settings: dict | None) -> None:
             if settings is not None:
-                self.act(self.sim.set_network, **settings)
+                self.act("set_network", **settings)
 
         self.push_screen(NetworkPrompt(self.sim.network.default), done)
 

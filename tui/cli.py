@@ -28,6 +28,7 @@ class Algo(StrEnum):
     paxos = "paxos"
 
 
+FLAG = ""  # the metavar of a flag: Typer would show `<bool>`, as if it took a value
 AlgoOption = Annotated[Algo, typer.Option("--algo", "-a", help="Consensus algorithm to run.")]
 NodesOption = Annotated[
     int, typer.Option("--nodes", "-n", min=3, max=9, help="Number of nodes in the cluster (3..9).")
@@ -55,20 +56,29 @@ def _version(value: bool) -> None:
 
 
 PrevoteOption = Annotated[
-    bool, typer.Option("--prevote", help="Raft: PreVote, so a rejoining node cannot disrupt.")
+    bool,
+    typer.Option(
+        "--prevote", metavar=FLAG, help="Raft: PreVote, so a rejoining node cannot disrupt."
+    ),
 ]
 CheckquorumOption = Annotated[
     bool,
     typer.Option(
-        "--checkquorum", help="Raft: a leader that lost touch with a majority steps down."
+        "--checkquorum",
+        metavar=FLAG,
+        help="Raft: a leader that lost touch with a majority steps down.",
     ),
 ]
 
 
 def _config(algo: str, bug: str | None, prevote: bool = False, checkquorum: bool = False) -> dict:
     """Protocol settings from the command line; exits 2 on a bug or toggle that does not fit."""
+    from engines.bugs import all_bugs
     from engines.protocols import check_config
 
+    owners = [owner for owner, name, _ in all_bugs() if name == bug]
+    if owners and algo not in owners:
+        fail(f"error: {bug!r} is a {owners[0]} bug, not a {algo} one (see 'consensus-tui bugs')")
     config: dict = {"bug": bug} if bug is not None else {}
     for name, on in (("prevote", prevote), ("checkquorum", checkquorum)):
         if on and algo != "raft":
@@ -100,7 +110,9 @@ def main(
     checkquorum: CheckquorumOption = False,
     show_version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, metavar=FLAG, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """Open the app (when no command is given)."""
@@ -158,7 +170,9 @@ def _refuse_app_options(ctx: typer.Context) -> None:
 @app.command()
 def run(
     script: Annotated[Path, typer.Argument(help="Scenario script to run headless.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=FLAG, help="Print one JSON object.")
+    ] = False,
     bug: BugOption = None,
 ) -> None:
     """Run a scenario script headless and check its expectations.
@@ -226,7 +240,10 @@ def demo(algo: AlgoOption = Algo.raft, nodes: NodesOption = 5, seed: SeedOption 
 def replay(
     trace: Annotated[Path, typer.Argument(help="Trace file saved by the app or a script.")],
     headless: Annotated[
-        bool, typer.Option(help="Print the final digest and invariant state instead of the app.")
+        bool,
+        typer.Option(
+            metavar=FLAG, help="Print the final digest and invariant state instead of the app."
+        ),
     ] = False,
     keymap: Annotated[str, typer.Option(help="Keymap for the app.")] = "default",
 ) -> None:
@@ -330,7 +347,9 @@ def fuzz(
 
 @app.command()
 def bench(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=FLAG, help="Print one JSON object.")
+    ] = False,
     steps: Annotated[int, typer.Option(min=1000, help="Steps per speed measurement.")] = 50_000,
 ) -> None:
     """Measure engine speed, step-back time and history memory (5 nodes, steady client load)."""
