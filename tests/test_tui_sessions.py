@@ -3,6 +3,8 @@ question, and files are saved where the app says."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from snapshot_apps.support import (
     burst,
@@ -221,4 +223,48 @@ async def test_preset_picker_double_enter_loads_once(tmp_path):
         assert isinstance(app.screen, PresetPicker)
         await burst(pilot, "enter", "enter")
         await wait_for(pilot, lambda: app.sim.step_count > 0)
+        assert app.is_running
+
+
+EXTRA_KEYS = ["enter", "escape", "tab", "up", "down", "backspace", "y", "n", "s", "ctrl+p"]
+
+
+@pilot_test
+async def test_a_thousand_random_keys_never_crash(tmp_path):
+    """Every binding of the default keymap and the keys prompts take, in a seeded order,
+    sometimes several at once; quitting is counted instead of done."""
+    from tui.commands import COMMANDS
+
+    keys = sorted({k for c in COMMANDS for k in c.keys.split(",")} | set(EXTRA_KEYS))
+    rng = random.Random(12)
+    app = new_app(tmp_path)
+    quits = []
+
+    async def leave() -> None:
+        quits.append(app.sim.step_count)
+
+    app.leave = leave
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(1000):
+            key = rng.choice(keys)
+            if rng.random() < 0.1:
+                await burst(pilot, key, "enter", "enter")
+            else:
+                await pilot.press(key)
+            assert app.is_running
+    assert app.return_code in (None, 0)
+
+
+@pilot_test
+async def test_the_command_palette_survives_a_double_enter(tmp_path):
+    app = new_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p", *"Crash")
+        await wait_for(pilot, lambda: "Crash the selected node" in screen_text(app))
+        await burst(pilot, "enter", "enter", "enter")
+        await wait_for(pilot, lambda: actions(app) > 0)
+        assert app.is_running and not app.sim.is_up(1)  # the command ran once: n1 is down
+        assert actions(app) == 1
+        await pilot.press("ctrl+p")
+        await burst(pilot, "escape", "escape")
         assert app.is_running

@@ -29,6 +29,7 @@ from tui import commands
 from tui.actions import no_op
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
+from tui.screens.palette import Palette
 from tui.screens.prompts import (
     ConfirmPrompt,
     DiscardPrompt,
@@ -594,6 +595,11 @@ class ConsensusApp(App):
         self.push_screen(HelpScreen(self.keymap))
 
     # --- command palette ---------------------------------------------------------------------
+    def action_command_palette(self) -> None:
+        """ctrl+p: Textual's palette, in the version that survives a double Enter."""
+        if self.use_command_palette and not Palette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
+
     def get_system_commands(self, screen: Screen):
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
