@@ -5,7 +5,6 @@ pilot tests of the pane (toggle, follow, filter, scroll back), of saving and reo
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from rich.cells import cell_len
 from snapshot_apps.support import pilot_test, screen_text, wait_for
@@ -171,7 +170,6 @@ def test_exports_are_whole_and_plain():
 
 # --- the pane in the app -----------------------------------------------------------------------
 def new_app(algo="raft", nodes=5, **kwargs) -> ConsensusApp:
-    kwargs.setdefault("save_dir", Path("/nonexistent/consensus-tui"))  # tests never save there
     app = make_app(algo, nodes, 1, **kwargs)
     app.cursor_blink = False
     app.messages = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from echo import ECHO
@@ -40,7 +39,6 @@ def log_text(app: ConsensusApp) -> str:
 
 
 def new_app(algo="raft", nodes=5, **kwargs) -> ConsensusApp:
-    kwargs.setdefault("save_dir", Path("/nonexistent/consensus-tui"))  # tests never save there
     app = make_app(algo, nodes, 1, **kwargs)
     app.cursor_blink = False
     return app

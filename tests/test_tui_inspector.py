@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from snapshot_apps.support import pilot_test, screen_text, wait_for
 
 from tui.app import ConsensusApp, make_app
@@ -13,7 +11,7 @@ SIZE = (120, 40)
 
 
 def new_app(algo: str = "raft") -> ConsensusApp:
-    app = make_app(algo, 5, 1, save_dir=Path("/nonexistent"))
+    app = make_app(algo, 5, 1)
     app.cursor_blink = False
     return app
 

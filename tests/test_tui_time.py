@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from snapshot_apps.broken import BROKEN
 from snapshot_apps.support import notifications, pilot_test, screen_text, wait_for
 from textual.widgets import Input
@@ -19,7 +17,7 @@ SIZE = (120, 40)
 
 
 def new_app(algo: str = "raft", nodes: int = 5) -> ConsensusApp:
-    app = make_app(algo, nodes, 1, save_dir=Path("/nonexistent"))
+    app = make_app(algo, nodes, 1)
     app.cursor_blink = False
     return app
 

@@ -142,12 +142,16 @@ class ConsensusApp(App):
     TITLE = "consensus-tui"
 
     def __init__(
-        self, sim: Simulator, keymap: dict[str, str], message: str = "", save_dir: Path = SAVE_DIR
+        self,
+        sim: Simulator,
+        keymap: dict[str, str],
+        message: str = "",
+        save_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.sim = sim
         self.violation = sim.violation  # the timeline's, also while stepped back before it
-        self.save_dir = save_dir
+        self.save_dir = save_dir or SAVE_DIR
         self.keymap = keymap
         self.selected = sim.node_ids[0]
         self.playing = False
@@ -657,7 +661,7 @@ def make_app(
     keymap: str | Path | None = None,
     config: dict | None = None,
     sim: Simulator | None = None,
-    save_dir: Path = SAVE_DIR,
+    save_dir: Path | None = None,
 ) -> ConsensusApp:
     """The app for the CLI and the tests. Raises KeymapError or ScriptError before it runs."""
     keys = load_keymap(keymap)

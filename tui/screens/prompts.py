@@ -319,6 +319,12 @@ class PresetPicker(Prompt):
         self.finish(self.presets[int(event.option.id)][2])
 
 
+def tilde(path: Path) -> str:
+    """A path under the home folder written from `~`, as a shell user reads it."""
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
+
+
 class PathPrompt(Prompt):
     """A file name to confirm, in `folder` unless it names another: prefilled for saving,
     where its folder must exist; for opening, the file must exist, and files offered in
@@ -340,7 +346,7 @@ class PathPrompt(Prompt):
         self.choices = list(choices)
 
     def body(self) -> ComposeResult:
-        yield Static(Text(f"File name (in {self.folder} unless you give a folder):"))
+        yield Static(Text(f"File name (in {tilde(self.folder)} unless you give a folder):"))
         yield self.make_input(self.default, id="name")
         if self.choices:
             yield Static("Found there (Tab, then ↑↓ and Enter):")

@@ -16,7 +16,7 @@ from textual.strip import Strip
 
 from engines.chain import Block
 from engines.sim import Simulator
-from tui.text import ballot, line, literal, node_label, short_hash
+from tui.text import ballot, count, line, literal, node_label, short_hash
 from tui.widgets.nodes import persisted, raft_entry, slot_lines, value_text
 
 WIDE = 400  # cells a value may take before it is cut; the view cuts lines at its width
@@ -59,7 +59,7 @@ def raft_sections(sim: Simulator, node, state: dict) -> list[Text]:
     lines = [
         heading("persistent (kept across a crash)"),
         field_line(("term", state["term"]), ("vote", node_label(state["voted_for"]))),
-        field_line(("log", f"{len(log)} entries, below")),
+        field_line(("log", f"{count(len(log), 'entry', 'entries')}, below")),
         heading("volatile (lost in a crash)"),
         field_line(
             ("role", state["role"]),
@@ -100,7 +100,7 @@ def paxos_sections(state: dict) -> list[Text]:
     lines = [
         heading("persistent (kept across a crash)"),
         field_line(("promised", ballot(state["promised"]))),
-        field_line(("accepted", f"{len(state['accepted'])} slots, below")),
+        field_line(("accepted", f"{count(len(state['accepted']), 'slot')}, below")),
         heading("volatile (lost in a crash)"),
         field_line(
             ("role", state["role"]),
@@ -139,7 +139,7 @@ def crashed_sections(algo: str, state: dict) -> list[Text]:
 
 # --- shared sections -------------------------------------------------------------------------
 def chain_section(chain: list[Block]) -> list[Text]:
-    lines = [heading(f"chain ({len(chain) - 1} blocks after genesis)")]
+    lines = [heading(f"chain ({count(len(chain) - 1, 'block')} after genesis)")]
     for block in chain:
         link = f"←{short_hash(block.prev_hash)}" if block.index else " genesis"
         data = f"  {literal(block.data, WIDE)}" if block.index else ""
@@ -155,7 +155,7 @@ def chain_section(chain: list[Block]) -> list[Text]:
 
 
 def kv_section(kv: dict[str, str]) -> list[Text]:
-    lines = [heading(f"key-value store ({len(kv)} keys)")]
+    lines = [heading(f"key-value store ({count(len(kv), 'key')})")]
     pairs = sorted(kv.items())
     rows = [line("  ", literal(k, WIDE), (" = ", "dim"), literal(v, WIDE)) for k, v in pairs]
     return lines + (rows or [empty("empty")])
