@@ -133,3 +133,18 @@ async def test_a_fork_before_the_violation_forgets_it():
         assert not app.screen.query_one(Banner).display
         await pilot.press("exclamation_mark")
         assert "no safety violation" in notifications(app)
+
+
+@pilot_test
+async def test_the_next_notable_event_stops_at_the_end_of_the_timeline():
+    app = new_app()
+    async with app.run_test(size=SIZE) as pilot:
+        sim = app.sim
+        sim.run_until(lambda: sim.leader() is not None)
+        sim.run(100)  # heartbeats only, after the election
+        end = sim.step_count
+        sim.goto(end - 3)
+        app.refresh_view()
+        await pilot.press("right_square_bracket")
+        assert sim.step_count == sim.max_step == end
+        assert f"nothing notable before the end: now at step {end}" in notifications(app)

@@ -298,22 +298,27 @@ class ConsensusApp(App):
         self.refresh_view(follow=True)
 
     def action_notable(self, direction: int) -> None:
-        """To the previous or next notable event (an action, a role change, a commit, the
-        violation); forward, at most NOTABLE_HORIZON steps are tried."""
+        """To the previous or next notable event: an action, a role change, a commit, the
+        violation. Forward, the search stops at the end of the recorded timeline; from the
+        end it runs the simulation on, at most NOTABLE_HORIZON steps."""
         self.pause()
         sim = self.sim
         if direction < 0:
             steps = [e.step for e in sim.events[:-1] if notable(e, sim.violation)]
             self.goto(steps[-1] if steps else 0)
             return
-        start = sim.step_count
-        for _ in range(NOTABLE_HORIZON):
+        at_end = sim.step_count == sim.max_step
+        limit = sim.step_count + NOTABLE_HORIZON if at_end else sim.max_step
+        while sim.step_count < limit:
             event = sim.step()
-            if event is None or notable(event, sim.violation):
+            if event is None:
+                self.notify(f"nothing left to happen after step {sim.step_count}", markup=False)
+                break
+            if notable(event, sim.violation):
                 break
         else:
-            sim.goto(start)
-            self.notify(f"nothing notable in the next {NOTABLE_HORIZON} steps", markup=False)
+            where = f"in the next {NOTABLE_HORIZON} steps" if at_end else "before the end"
+            self.notify(f"nothing notable {where}: now at step {limit}", markup=False)
         self.refresh_view(follow=True)
 
     def action_faster(self) -> None:
