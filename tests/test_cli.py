@@ -132,3 +132,32 @@ def test_the_fuzz_summary_shows_coverage():
     assert result.exit_code == 0
     found = re.search(r"coverage: longest log (\d+), batch-limited sends (\d+)", result.output)
     assert found and int(found[1]) > 64 and int(found[2]) > 0
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_the_app_exit_code_reaches_the_shell(monkeypatch, code):
+    class App:
+        return_code = None
+
+        def run(self):
+            self.return_code = code  # what Textual sets: 1 after an unhandled exception
+
+    monkeypatch.setattr("tui.app.make_app", lambda *args, **kwargs: App())
+    assert invoke().exit_code == code
+
+
+def test_toggles_are_plain_flags_in_help():
+    for command in ([], ["fuzz"]):
+        lines = invoke(*command, "--help").output.splitlines()
+        for flag in ("--prevote", "--checkquorum"):
+            line = next(text for text in lines if flag in text)
+            assert "<bool>" not in line, line
+
+
+def test_a_bug_of_the_other_algorithm_names_its_algorithm(monkeypatch):
+    monkeypatch.setattr("tui.app.make_app", lambda *args, **kwargs: pytest.fail("app started"))
+    result = invoke("--bug", "ignore_promise")
+    assert result.exit_code == 2
+    assert "'ignore_promise' is a paxos bug, not a raft one" in result.output
+    result = invoke("fuzz", "--algo", "paxos", "--bug", "figure8")
+    assert result.exit_code == 2 and "'figure8' is a raft bug, not a paxos one" in result.output

@@ -455,6 +455,12 @@ class RaftNode(Node):
         """A candidate still asking for pre-votes has not started its term: a precandidate."""
         return "precandidate" if self.role == "candidate" and self.pre else self.role
 
+    def progress(self) -> dict[int, tuple[int, int, int]]:
+        """A leader's view of each follower: (next index, match index, time it last answered)."""
+        if self.role != "leader":
+            return {}
+        return {p: (self.next_index[p], self.match_index[p], self.heard_at[p]) for p in self.peers}
+
     def rank(self) -> tuple:
         return (self.term,)
 
