@@ -120,7 +120,7 @@ def test_an_action_the_simulator_cannot_take_is_refused_before_recording(action,
         ({"seed": -4}, "seed -4 must be a whole number"),
         ({"config": {"heartbeat": -5}}, "heartbeat=-5 is invalid"),
         ({"config": {"election_timeout_min": 400}}, "election_timeout range 400..300 is empty"),
-        ({"config": {"bug": "ignore_promise"}}, "it is a paxos bug"),
+        ({"config": {"bug": "ignore_promise"}}, "is a paxos bug, not a raft one"),
         ({"config": {"speed": 3}}, "unknown raft setting 'speed'"),
     ],
 )

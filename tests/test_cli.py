@@ -1,5 +1,6 @@
 """The command line: help, version, exit codes, and errors without tracebacks."""
 
+import re
 import subprocess
 import sys
 
@@ -124,3 +125,39 @@ def test_fuzz_out_that_cannot_be_a_folder_fails_before_fuzzing(tmp_path):
     blocker.write_text("x")
     result = invoke("fuzz", "--runs", "1", "--out", str(blocker / "sub"))
     assert result.exit_code == 2 and "--out" in result.output and "runs" not in result.output
+
+
+def test_the_fuzz_summary_shows_coverage():
+    result = invoke("fuzz", "--runs", "3", "--seed", "1")
+    assert result.exit_code == 0
+    found = re.search(r"coverage: longest log (\d+), batch-limited sends (\d+)", result.output)
+    assert found and int(found[1]) > 64 and int(found[2]) > 0
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_the_app_exit_code_reaches_the_shell(monkeypatch, code):
+    class App:
+        return_code = None
+
+        def run(self):
+            self.return_code = code  # what Textual sets: 1 after an unhandled exception
+
+    monkeypatch.setattr("tui.app.make_app", lambda *args, **kwargs: App())
+    assert invoke().exit_code == code
+
+
+def test_toggles_are_plain_flags_in_help():
+    for command in ([], ["fuzz"]):
+        lines = invoke(*command, "--help").output.splitlines()
+        for flag in ("--prevote", "--checkquorum"):
+            line = next(text for text in lines if flag in text)
+            assert "<bool>" not in line, line
+
+
+def test_a_bug_of_the_other_algorithm_names_its_algorithm(monkeypatch):
+    monkeypatch.setattr("tui.app.make_app", lambda *args, **kwargs: pytest.fail("app started"))
+    result = invoke("--bug", "ignore_promise")
+    assert result.exit_code == 2
+    assert "'ignore_promise' is a paxos bug, not a raft one" in result.output
+    result = invoke("fuzz", "--algo", "paxos", "--bug", "figure8")
+    assert result.exit_code == 2 and "'figure8' is a raft bug, not a paxos one" in result.output

@@ -7,12 +7,15 @@ from engines.core.protocols import all_bugs
 from engines.lab import fuzz
 from engines.lab.fuzz import execute, first_failure, generate
 from engines.lab.trace import load_trace, save_trace
+from engines.paxos.node import CATCHUP_BATCH
+from engines.raft.node import MAX_BATCH
 from tui.cli import app
 
 # A bound on the runs each bug needs from seed 1; the issue allows up to 500. Measured on
-# 2026-12-01, with each run's seed drawn from (campaign seed, run number): figure8 38,
-# forget_vote 2, no_prevlog_check 3, vote_any_log 7, accept_stale_append 3, ignore_promise 3,
-# ignore_accepted 2, forget_promise 2, every one caught by a safety check. The bounds leave
+# 2026-12-01, with each run's seed drawn from (campaign seed, run number) and bursts and
+# far-behind followers among the ops: figure8 32, forget_vote 1, no_prevlog_check 5,
+# vote_any_log 4, accept_stale_append 5, ignore_promise 4, ignore_accepted 2, forget_promise 1,
+# every one caught by a safety check. The bounds leave
 # room for engine timing changes; the fuzzer stops at the first failure, so a loose bound
 # costs no time.
 RUNS_TO_FIND = {
@@ -48,6 +51,15 @@ def test_the_fuzzer_catches_each_bug_and_shrinks_it(algo, bug, tmp_path):
 def test_correct_engines_pass_both_phases(algo):
     report = first_failure(algo, 25, 1)
     assert report.failed is None and report.runs == 25 and report.events > 0
+
+
+@pytest.mark.parametrize(("algo", "batch"), [("raft", MAX_BATCH), ("paxos", CATCHUP_BATCH)])
+def test_a_campaign_reaches_the_batch_limits(algo, batch):
+    """Bursts and far-behind followers grow logs past one batch: some AppendEntries carry
+    MAX_BATCH entries (Raft), some CatchUp answers CATCHUP_BATCH slots (Paxos)."""
+    report = first_failure(algo, 5, 1)
+    assert report.failed is None
+    assert report.coverage.longest_log > batch and report.coverage.batch_limited > 0
 
 
 def test_a_run_is_reproducible_from_its_seed():

@@ -103,3 +103,26 @@ def test_engines_never_read_the_wall_clock_or_global_random():
         ):
             assert banned not in text, f"{path.name} uses {banned}"
         assert "import time" not in text and "import datetime" not in text, path.name
+
+
+def test_engine_modules_import_each_other_without_cycles():
+    """Module-level imports form no cycle (the registry loads a protocol lazily, by name)."""
+    modules = {module_name(p): p for p in SOURCES}
+    graph = {
+        name: {m for m in top_level_imports(path) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+    visiting, done = set(), set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        assert name not in visiting, " -> ".join(trail + [name])
+        if name in done:
+            return
+        visiting.add(name)
+        for imported in graph[name]:
+            visit(imported, trail + [name])
+        visiting.discard(name)
+        done.add(name)
+
+    for name in graph:
+        visit(name, [])

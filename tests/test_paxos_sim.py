@@ -14,7 +14,7 @@ from engines.lab.bench import under_load
 from engines.lab.fuzz import fuzz
 from engines.lab.script import PRESETS, run_file
 from engines.paxos.invariants import PaxosInvariants
-from engines.paxos.node import BUGS
+from engines.paxos.node import BUGS, CATCHUP_BATCH
 
 SCENARIOS = sorted((PRESETS / "paxos").glob("*.scn"))
 P1 = Proposal("p1", "set x 1", 0, 1)
@@ -107,6 +107,22 @@ def test_a_restarted_node_rebuilds_its_chain_from_the_leader():
     sim.run(500)
     assert sim.nodes[follower].sm.chain == before
     assert sim.violation is None
+
+
+def test_a_restarted_node_far_behind_catches_up_in_batches():
+    """150 chosen slots: CatchUp answers of CATCHUP_BATCH, CATCHUP_BATCH, then the rest."""
+    sim = Simulator("paxos", 3, seed=1)
+    sim.run_until(lambda: sim.leader() is not None, time_limit=5_000)
+    leader = sim.leader()
+    behind = next(i for i in sim.node_ids if i != leader)
+    sim.crash(behind)
+    for i in range(150):
+        sim.propose(f"data {i}", leader)
+    sim.run(2_000)
+    sim.restart(behind)
+    sim.run(2_000)
+    assert sim.height(behind) == 150 > 2 * CATCHUP_BATCH
+    assert sim.nodes[leader].batch_limited == 2
 
 
 def test_same_seed_same_run_and_step_back_is_exact():

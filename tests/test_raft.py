@@ -24,7 +24,7 @@ from engines.raft.messages import (
     TimeoutNow,
     VoteReply,
 )
-from engines.raft.node import DEFAULT_CONFIG, RaftNode
+from engines.raft.node import DEFAULT_CONFIG, MAX_BATCH, RaftNode
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -759,3 +759,19 @@ def test_a_duplicated_forward_is_appended_once():
     for _ in range(2):
         deliver(lead, 1, Forward(proposal()))
     assert [e.pid for e in lead.persistent.log].count("p9") == 1
+
+
+def test_a_far_behind_follower_catches_up_in_batches_and_the_leader_counts_them():
+    """5.3 with etcd's size limit: 150 entries behind, a follower is sent MAX_BATCH at a time."""
+    sim = Simulator("raft", 3, 1)
+    sim.run_until(lambda: sim.leader() is not None, time_limit=5_000)
+    leader = sim.leader()
+    behind = next(i for i in sim.node_ids if i != leader)
+    sim.isolate(behind)
+    for i in range(150):
+        sim.propose(f"data {i}", leader)
+    sim.run(1_000)
+    sim.heal()
+    sim.run(2_000)
+    assert sim.height(behind) == 150 and sim.nodes[behind].log_length() > MAX_BATCH
+    assert sum(n.batch_limited for n in sim.nodes.values()) > 0

@@ -61,6 +61,42 @@ def test_raft_crashed_node(snap_compare):
     assert snap_compare(app_for(), terminal_size=SIZE, run_before=engine(act))
 
 
+def inspect(act, node):
+    """A run_before that acts on the engine, then opens the inspector of node(sim)."""
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        act(app.sim)
+        app.selected = node(app.sim)
+        app.action_inspect()
+        await pilot.pause()
+
+    return run_before
+
+
+def test_inspector_on_a_leader(snap_compare):
+    def act(sim):
+        elect_and_commit(sim)
+        sim.propose("set pending [b]1[/b]", sim.leader())  # not committed yet
+
+    leader = inspect(act, lambda sim: sim.leader())
+    assert snap_compare(app_for(), terminal_size=SIZE, run_before=leader)
+
+
+def test_inspector_on_a_crashed_node(snap_compare):
+    crashed = []
+
+    def act(sim):
+        elect_and_commit(sim)
+        crashed.append(sim.leader())
+        sim.crash(crashed[0])
+        sim.run(40)
+
+    assert snap_compare(
+        app_for(), terminal_size=SIZE, run_before=inspect(act, lambda sim: crashed[0])
+    )
+
+
 def test_raft_partition(snap_compare):
     def act(sim):
         elect_and_commit(sim)

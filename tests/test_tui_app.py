@@ -7,7 +7,7 @@ import json
 import pytest
 from echo import ECHO
 from snapshot_apps.broken import BROKEN
-from snapshot_apps.support import pilot_test, screen_text, wait_for
+from snapshot_apps.support import notifications, pilot_test, screen_text, wait_for
 from textual.widgets import Input
 
 from engines.core import protocols
@@ -142,7 +142,7 @@ async def test_violation_pauses_autoplay_and_shows_the_banner():
         assert "UNSAFE" in status(app)
         assert "≠#1" in screen_text(app)  # the first differing block is highlighted
         await pilot.press("b")
-        assert app.sim.violation is None and not banner.display
+        assert app.sim.violation is None and "VIOLATION AHEAD" in banner.lines[0].plain
 
 
 @pilot_test
@@ -433,9 +433,8 @@ async def test_bug_commands_in_the_palette():
     async with app.run_test(size=SIZE) as pilot:
         titles = {c.title: c for c in app.get_system_commands(app.screen)}
         assert "Bug: ignore_promise" in titles
-        await titles["Bug: ignore_promise"].callback()
-        await pilot.pause()
-        assert app.sim.config["bug"] == "ignore_promise"
+        titles["Bug: ignore_promise"].callback()  # at step 0 there is nothing to ask about
+        await wait_for(pilot, lambda: app.sim.config["bug"] == "ignore_promise")
         assert "bug ignore_promise" in status(app)
 
 
@@ -445,7 +444,7 @@ async def test_acting_at_an_earlier_step_forks_the_future():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"n" * 6, *"b" * 3)
         assert "step 3/6" in status(app)
-        await pilot.press("h")
+        await pilot.press("i")
         assert app.sim.step_count == 4 and app.sim.max_step == 4
         assert "step 4/4" in status(app)
 
@@ -550,3 +549,40 @@ async def test_saving_to_a_path_with_a_nul_only_earns_a_message(tmp_path):
         await pilot.press("enter")
         await pilot.pause()
         assert "cannot save trace" in notices(app) and app.is_running
+
+
+@pilot_test
+async def test_an_action_that_changes_nothing_says_so_and_keeps_the_future():
+    app = new_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"n" * 6, *"b" * 3)
+        refused = [
+            (("h",), "the network is whole: nothing to heal"),
+            (("l", "enter"), "those are the network settings already"),
+        ]
+        for keys, reason in refused:
+            await pilot.press(*keys)
+            assert reason in notifications(app)
+            assert app.sim.step_count == 3 and app.sim.max_step == 6
+        await pilot.press("2", "x", "3", "i")  # two real actions: the future is forked
+        assert app.sim.max_step == 5
+        refused = [
+            (("2", "t"), "n2 is down: restart it first"),
+            (("2", "p", "a", "enter"), "n2 is down: restart it first"),
+            (("3", "i"), "n3 is already cut off alone"),
+            (("g", *"1 2 4 5 | 3", "enter"), "the network is already split that way"),
+        ]
+        for keys, reason in refused:
+            await pilot.press(*keys)
+            assert reason in notifications(app)
+            assert app.sim.step_count == app.sim.max_step == 5
+
+
+@pilot_test
+async def test_a_partition_event_shows_the_groups_it_left():
+    app = new_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g", *"1 2 | 3", "enter")
+        assert "partition n1 n2 | n3; groups now n1 n2 | n3 | n4 | n5" in log_text(app)
+        await pilot.press("h", "4", "i")
+        assert "isolate n4; groups now n1 n2 n3 n5 | n4" in log_text(app)

@@ -66,6 +66,16 @@ def test_single_characters_become_key_names(tmp_path):
         ('[sim]\nstep = "ctrl+nope"\n', "invalid key 'ctrl+nope'"),
         ('[sim]\nstep = "hyperdrive+n"\n', "invalid key 'hyperdrive+n'"),
         ('[sim]\nstep = ""\n', "keys.toml:2: empty key for 'sim.step'"),
+        (
+            '[sim]\nback = ","\n',
+            "keys.toml:2: ',' separates keys for 'sim.back': write the comma key as 'comma'",
+        ),
+        ('[sim]\nstep = "banana"\n', "keys.toml:2: invalid key 'banana' for 'sim.step'"),
+        (
+            '[sim]\nplay = "Space"\n',
+            "keys.toml:2: invalid key 'Space' for 'sim.play'; did you mean 'space'?",
+        ),
+        ('[sim]\nstep = "pgdown"\n', "did you mean 'pagedown'?"),
         ("[sim]\nstep = 3\n", "keys.toml:2: keys for 'sim.step' must be a string"),
         ('[sim]\nstep = "n\n', "keys.toml:2: invalid TOML"),
         (
@@ -104,12 +114,16 @@ def test_make_app_raises_before_running(tmp_path):
         make_app(keymap=write(tmp_path, '"app.fly" = "f"\n'))
 
 
-@pytest.mark.parametrize("key", ["a", "H", "space", "plus", "question_mark", "ctrl+p", "f1"])
+@pytest.mark.parametrize(
+    "key", ["a", "H", "space", "plus", "comma", "question_mark", "ctrl+p", "f1", "enter"]
+)
 def test_valid_keys(key):
     assert is_valid_key(key)
 
 
-@pytest.mark.parametrize("key", ["", "nope", "ctrl+", "ctrl+nope", "\x07"])
+@pytest.mark.parametrize(
+    "key", ["", "nope", "ctrl+", "ctrl+nope", "\x07", "banana", "Space", "Ctrl+x", "<any>"]
+)
 def test_invalid_keys(key):
     assert not is_valid_key(key)
 

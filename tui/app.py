@@ -17,19 +17,25 @@ from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.keys import format_key
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
 from engines.core import protocols
-from engines.core.sim import Simulator
+from engines.core.sim import Simulator, StepEvent
+from engines.core.violations import Violation
 from engines.lab.script import PRESETS
 from engines.lab.trace import TraceError
 from tui import commands
+from tui.actions import no_op
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
+from tui.screens.palette import Palette
 from tui.screens.prompts import (
     ConfirmPrompt,
+    DiscardPrompt,
+    GotoPrompt,
     NetworkPrompt,
     PartitionPrompt,
     PathPrompt,
@@ -37,6 +43,7 @@ from tui.screens.prompts import (
     ProposePrompt,
 )
 from tui.widgets.diagram import DiagramPane
+from tui.widgets.inspector import Inspector
 from tui.widgets.nodes import NodeGrid
 from tui.widgets.panels import Banner, EventLog, NetworkPanel, StatusBar
 
@@ -48,7 +55,19 @@ MAX_BUDGET_S = 0.008  # wall time spent stepping per tick at "max", so keys get 
 FRAME_S = 1 / 20  # during autoplay, redraw the panels at most this often
 SCENARIOS = PRESETS  # the shipped preset scripts, inside the engines package
 NARROW = 100  # below this width the diagram takes the whole screen under the status bar
+NOTABLE_HORIZON = 10_000  # steps searched for the next notable event
+NOTABLE_NOTES = {"role", "commit"}
+SAVE_DIR = Path.home() / "consensus-tui"  # traces and exports, unless a name says otherwise
 BOTTOM_SHARE, BOTTOM_MIN, BOTTOM_MAX = 0.35, 6, 16  # network and events: rows above the footer
+
+
+def notable(event: StepEvent, violation: Violation | None) -> bool:
+    """An event worth stopping at: a user action, a role change, a commit, the violation."""
+    return (
+        event.kind == "action"
+        or any(note.kind in NOTABLE_NOTES for note in event.notes)
+        or (violation is not None and violation.step == event.step)
+    )
 
 
 def speed_label(speed: int) -> str:
@@ -63,14 +82,16 @@ class MainScreen(Screen):
         self.status = StatusBar(id="status")
         self.banner = Banner(id="banner")
         self.grid = NodeGrid(self.app.sim.node_ids)
+        self.inspector = Inspector()
         self.network = NetworkPanel(id="network")
         self.events = EventLog(id="events")
         self.diagram = DiagramPane(id="diagram")
         yield self.status
         yield self.banner
         with Horizontal(id="body"):
-            with Vertical(id="main"):
+            with Vertical(id="main") as self.main:
                 yield self.grid
+                yield self.inspector
                 with Horizontal(id="bottom"):
                     yield self.network
                     yield self.events
@@ -80,6 +101,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.show_diagram(self.app.diagram_shown)
+        self.show_inspector(self.app.inspecting)
         self.app.refresh_view()
 
     def on_resize(self) -> None:
@@ -88,6 +110,15 @@ class MainScreen(Screen):
         # A share of the screen above the footer, not of #main (a CSS percentage would be).
         rows = int(BOTTOM_SHARE * (height - 1))
         self.query_one("#bottom").styles.height = max(BOTTOM_MIN, min(BOTTOM_MAX, rows))
+
+    def show_inspector(self, shown: bool) -> None:
+        """The inspector in place of the node panels; it takes the scrolling keys."""
+        self.main.set_class(shown, "-inspecting")
+        self.inspector.set_class(shown, "-shown")
+        if shown:
+            self.inspector.focus()
+        else:
+            self.set_focus(None)
 
     def show_diagram(self, shown: bool) -> None:
         self.diagram.set_class(shown, "-shown")
@@ -98,8 +129,11 @@ class MainScreen(Screen):
     ) -> None:
         with self.app.batch_update():
             self.status.show(sim, playing, speed, selected)
-            self.banner.show(sim)
-            self.grid.show(sim, selected)
+            self.banner.show(sim, self.app.violation, self.app.key_for("sim.violation"))
+            if self.app.inspecting:
+                self.inspector.show(sim, selected)
+            else:
+                self.grid.show(sim, selected)
             self.network.show(sim)
             self.events.show(sim)
             self.diagram.show(sim, follow)
@@ -109,9 +143,17 @@ class ConsensusApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "consensus-tui"
 
-    def __init__(self, sim: Simulator, keymap: dict[str, str], message: str = "") -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        keymap: dict[str, str],
+        message: str = "",
+        save_dir: Path | None = None,
+    ) -> None:
         super().__init__()
         self.sim = sim
+        self.violation = sim.violation  # the timeline's, also while stepped back before it
+        self.save_dir = save_dir or SAVE_DIR
         self.keymap = keymap
         self.selected = sim.node_ids[0]
         self.playing = False
@@ -120,6 +162,7 @@ class ConsensusApp(App):
         self.drawn_at = 0.0  # wall time of the last autoplay redraw
         self.cursor_blink = True  # the prompts' input cursor; tests turn it off
         self.diagram_shown = False
+        self.inspecting = False  # the inspector in place of the node panels
         self.start_message = message
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -142,9 +185,23 @@ class ConsensusApp(App):
     def refresh_view(self, follow: bool = False) -> None:
         """Show the simulator's current step on every panel. `follow` brings the diagram
         back to the current step even when it was scrolled back."""
+        self.track_violation()
         screen = self.main_screen
         if screen is not None and screen.composed:
             screen.show(self.sim, self.playing, speed_label(self.speed), self.selected, follow)
+
+    def track_violation(self) -> None:
+        """Remember the timeline's violation while the user is before it; forget it once the
+        timeline no longer reaches it (a fork before it)."""
+        sim, known = self.sim, self.violation
+        if sim.violation is not None:
+            self.violation = sim.violation
+        elif known is not None and not sim.step_count < known.step <= sim.max_step:
+            self.violation = None
+
+    def key_for(self, binding_id: str) -> str:
+        """The first key of a binding in the keymap in effect, as the footer shows it."""
+        return format_key(self.keymap[binding_id].split(",")[0])
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -156,6 +213,7 @@ class ConsensusApp(App):
         self.pause()
         resize = sim.node_ids != self.sim.node_ids
         self.sim = sim
+        self.violation = None
         if self.selected not in sim.node_ids:
             self.selected = sim.node_ids[0]
         if resize and self.main_screen is not None:
@@ -215,6 +273,56 @@ class ConsensusApp(App):
         self.sim.step_back()
         self.refresh_view(follow=True)
 
+    def action_goto_step(self) -> None:
+        def done(step: int | None) -> None:
+            if step is not None:
+                self.goto(step)
+
+        self.push_screen(GotoPrompt(self.sim.step_count, self.sim.max_step), done)
+
+    def action_goto_start(self) -> None:
+        self.goto(0)
+
+    def action_goto_end(self) -> None:
+        self.goto(self.sim.max_step)
+
+    def action_goto_violation(self) -> None:
+        if self.violation is None:
+            self.notify("no safety violation in this timeline so far", markup=False)
+        else:
+            self.goto(self.violation.step)
+
+    def goto(self, step: int) -> None:
+        self.pause()
+        self.sim.goto(step)
+        if self.sim.step_count < step:
+            self.notify(f"nothing left to happen after step {self.sim.step_count}", markup=False)
+        self.refresh_view(follow=True)
+
+    def action_notable(self, direction: int) -> None:
+        """To the previous or next notable event: an action, a role change, a commit, the
+        violation. Forward, the search stops at the end of the recorded timeline; from the
+        end it runs the simulation on, at most NOTABLE_HORIZON steps."""
+        self.pause()
+        sim = self.sim
+        if direction < 0:
+            steps = [e.step for e in sim.events[:-1] if notable(e, sim.violation)]
+            self.goto(steps[-1] if steps else 0)
+            return
+        at_end = sim.step_count == sim.max_step
+        limit = sim.step_count + NOTABLE_HORIZON if at_end else sim.max_step
+        while sim.step_count < limit:
+            event = sim.step()
+            if event is None:
+                self.notify(f"nothing left to happen after step {sim.step_count}", markup=False)
+                break
+            if notable(event, sim.violation):
+                break
+        else:
+            where = f"in the next {NOTABLE_HORIZON} steps" if at_end else "before the end"
+            self.notify(f"nothing notable {where}: now at step {limit}", markup=False)
+        self.refresh_view(follow=True)
+
     def action_faster(self) -> None:
         self.change_speed(1)
 
@@ -240,63 +348,84 @@ class ConsensusApp(App):
         self.selected = ids[(ids.index(self.selected) + delta) % len(ids)]
         self.refresh_view()
 
+    def action_inspect(self) -> None:
+        self.inspecting = not self.inspecting
+        if self.main_screen is not None:
+            self.main_screen.show_inspector(self.inspecting)
+        self.refresh_view()
+
     def action_propose(self) -> None:
         node = self.selected
 
         def done(value: str | None) -> None:
             if value is not None:
-                self.act(self.sim.propose, value, node)
+                self.act("propose", value=value, node=node)
 
         self.push_screen(ProposePrompt(node), done)
 
     def action_crash(self) -> None:
-        sim, node = self.sim, self.selected
-        self.act(sim.crash if sim.is_up(node) else sim.restart, node)
+        node = self.selected
+        self.act("crash" if self.sim.is_up(node) else "restart", node=node)
 
     def action_campaign(self) -> None:
-        self.act(self.sim.campaign, self.selected)
+        self.act("campaign", node=self.selected)
 
     def action_isolate(self) -> None:
-        self.act(self.sim.isolate, self.selected)
+        self.act("isolate", node=self.selected)
 
-    def act(self, action, *args: Any, **kwargs: Any) -> None:
-        """Take a user action as one step (at an earlier step this forks a new future)."""
-        action(*args, **kwargs)
+    def act(self, kind: str, **args: Any) -> None:
+        """Take a user action (a Simulator method) as one step: at an earlier step this forks
+        a new future. One that would change nothing is refused with the reason instead."""
+        reason = no_op(self.sim, kind, args)
+        if reason:
+            self.notify(reason, severity="warning", markup=False)
+            return
+        getattr(self.sim, kind)(**args)
         self.refresh_view(follow=True)
 
     # --- actions: network --------------------------------------------------------------------
     def action_partition(self) -> None:
         def done(groups: list[list[int]] | None) -> None:
             if groups is not None:
-                self.act(self.sim.partition, groups)
+                self.act("partition", groups=groups)
 
         self.push_screen(PartitionPrompt(self.sim.node_ids, self.sim.leader()), done)
 
     def action_heal(self) -> None:
-        self.act(self.sim.heal)
+        self.act("heal")
 
     def action_network(self) -> None:
         def done(settings: dict | None) -> None:
             if settings is not None:
-                self.act(self.sim.set_network, **settings)
+                self.act("set_network", **settings)
 
         self.push_screen(NetworkPrompt(self.sim.network.default), done)
 
     # --- actions: sessions -------------------------------------------------------------------
     def confirm_discard(self, title: str, then: Callable[[], Awaitable[None]]) -> None:
-        """Run `then`, which replaces the session, after a yes: history is not undoable."""
+        """Run `then`, which replaces the session, after a yes or after saving the trace:
+        history is not undoable."""
         if self.sim.max_step == 0:
-            self.run_worker(then(), exclusive=True, group="session")
+            self.go(then)
             return
 
-        def done(yes: bool | None) -> None:
-            if yes:
-                self.run_worker(then(), exclusive=True, group="session")
+        def done(answer: bool | str | None) -> None:
+            if answer == "save":
+                self.action_save_trace(then=partial(self.go, then))
+            elif answer:
+                self.go(then)
 
-        question = (
-            f"This session has {self.sim.max_step} steps. Discard it? (s saves it as a trace first)"
-        )
-        self.push_screen(ConfirmPrompt(title, question), done)
+        self.push_screen(DiscardPrompt(title, self.sim.max_step), done)
+
+    def go(self, then: Callable[[], Awaitable[None]]) -> None:
+        self.run_worker(then(), exclusive=True, group="session")
+
+    async def action_quit(self) -> None:
+        """q, ctrl+q and the palette: quit, after asking when there is a session to lose."""
+        self.confirm_discard("Quit", self.leave)
+
+    async def leave(self) -> None:
+        self.exit()
 
     def action_reset(self) -> None:
         self.confirm_discard("Reset", self.reset)
@@ -321,8 +450,11 @@ class ConsensusApp(App):
             return
         await self.use_simulator(new)
 
+    def ask_bug(self, bug: str | None) -> None:
+        """The palette's bug commands: restart with one named bug on (or none)."""
+        self.confirm_discard(f"Bug: {bug or 'off'}", partial(self.set_bug, bug))
+
     async def set_bug(self, bug: str | None) -> None:
-        """Restart the session with one named bug switched on (or none)."""
         sim = self.sim
         config = {k: v for k, v in sim.user_config.items() if k != "bug"}
         if bug:
@@ -335,9 +467,9 @@ class ConsensusApp(App):
             self.notify("no preset scenarios found", severity="warning")
             return
 
-        async def done(path: Path | None) -> None:
+        def done(path: Path | None) -> None:
             if path is not None:
-                await self.load_scenario(path)
+                self.confirm_discard(f"Open {path.stem}", partial(self.load_scenario, path))
 
         self.push_screen(PresetPicker(presets), done)
 
@@ -353,20 +485,16 @@ class ConsensusApp(App):
         if result.error:
             self.notify(result.error, severity="warning", markup=False)
 
-    def action_save_trace(self) -> None:
-        from engines.lab.trace import save_trace
-
-        self.ask_path("Save the trace", default_name(self.sim, "trace.json"), save_trace, "trace")
-
     def action_open_trace(self) -> None:
-        def done(path: str | None) -> None:
+        def done(path: Path | None) -> None:
             if path is not None:
-                self.run_worker(self.open_trace(path), group="trace", exclusive=True)
+                self.confirm_discard(f"Open {path.name}", partial(self.open_trace, path))
 
-        found = sorted(p.name for p in Path.cwd().glob("*.trace.json"))[:8]
-        self.push_screen(PathPrompt("Open a trace", must_exist=True, choices=found), done)
+        folder = self.save_dir
+        found = sorted(p.name for p in folder.glob("*.trace.json"))[:8] if folder.is_dir() else []
+        self.push_screen(PathPrompt("Open a trace", folder, must_exist=True, choices=found), done)
 
-    async def open_trace(self, path: str) -> None:
+    async def open_trace(self, path: Path) -> None:
         """Replay a trace in a thread (a long one takes a while; keys keep working), then
         make it the session. A damaged or foreign file only earns a message."""
         from engines.lab.trace import load_trace
@@ -381,12 +509,18 @@ class ConsensusApp(App):
         await self.use_simulator(sim)
         self.notify(f"opened {path} at step {sim.step_count}", markup=False)
 
+    def action_save_trace(self, then: Callable[[], None] | None = None) -> None:
+        from engines.lab.trace import save_trace
+
+        name = default_name(self.sim, "trace.json")
+        self.ask_path("Save the trace", name, save_trace, "trace", then)
+
     def action_export_diagram(self) -> None:
         from tui.exports import diagram_svg, write_file
 
         mode = self.diagram_mode()
 
-        def export(sim: Simulator, path: str) -> Path:
+        def export(sim: Simulator, path: Path) -> Path:
             svg, drawn, total = diagram_svg(sim, mode)
             if drawn < total:
                 self.notify(f"the SVG shows the latest {drawn} of {total} rows", markup=False)
@@ -398,26 +532,42 @@ class ConsensusApp(App):
     def action_export_log(self) -> None:
         from tui.exports import event_log_text, write_file
 
-        def export(sim: Simulator, path: str) -> Path:
+        def export(sim: Simulator, path: Path) -> Path:
             return write_file(path, event_log_text(sim))
 
         name = default_name(self.sim, "events.txt")
         self.ask_path("Export the event log (text)", name, export, "event log")
 
-    def ask_path(self, title: str, default: str, write, what: str) -> None:
-        """Ask for a file name, then write(sim, path) and say where it went."""
+    def ask_path(
+        self, title: str, default: str, write, what: str, then: Callable[[], None] | None = None
+    ) -> None:
+        """Ask for a file name (in the save folder unless it names another), ask again before
+        replacing a file, then write(sim, path), say where it went, and run `then`."""
 
-        def done(path: str | None) -> None:
-            if path is None:
-                return
+        def save(path: Path) -> None:
             try:
+                if path.parent == self.save_dir:
+                    path.parent.mkdir(exist_ok=True)  # the app's own folder, named in the README
                 saved = write(self.sim, path)
             except (OSError, ValueError, TraceError) as e:  # ValueError: a NUL in the path
                 self.notify(f"cannot write {path}: {e}", severity="error", markup=False)
                 return
             self.notify(f"{what} saved to {saved}", markup=False)
+            if then is not None:
+                then()
 
-        self.push_screen(PathPrompt(title, default), done)
+        def chosen(path: Path | None) -> None:
+            if path is None:
+                return
+            if not path.exists():
+                save(path)
+                return
+            question = f"{path} exists. Replace it?"
+            self.push_screen(
+                ConfirmPrompt("Replace the file?", question), lambda yes: yes and save(path)
+            )
+
+        self.push_screen(PathPrompt(title, self.save_dir, default), chosen)
 
     # --- actions: the diagram ----------------------------------------------------------------
     def action_toggle_diagram(self) -> None:
@@ -434,7 +584,7 @@ class ConsensusApp(App):
 
     def action_diagram_scroll(self, where: str) -> None:
         if not self.diagram_shown:
-            key = self.keymap["view.diagram"].split(",")[0]
+            key = self.key_for("view.diagram")
             self.notify(f"the diagram is hidden: {key} shows it", severity="warning")
             return
         rows = self.main_screen.diagram.rows
@@ -456,6 +606,11 @@ class ConsensusApp(App):
         self.push_screen(HelpScreen(self.keymap))
 
     # --- command palette ---------------------------------------------------------------------
+    def action_command_palette(self) -> None:
+        """ctrl+p: Textual's palette, in the version that survives a double Enter."""
+        if self.use_command_palette and not Palette.is_open(self):
+            self.push_screen(Palette(id="--command-palette"))
+
     def get_system_commands(self, screen: Screen):
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
@@ -475,10 +630,10 @@ class ConsensusApp(App):
 
         for name, text in bugs_for(algo).items():
             yield SystemCommand(
-                f"Bug: {name}", f"Reset with this bug on: {text}", partial(self.set_bug, name)
+                f"Bug: {name}", f"Reset with this bug on: {text}", partial(self.ask_bug, name)
             )
         if self.sim.config.get("bug"):
-            yield SystemCommand("Bug: off", "Reset with no bug", partial(self.set_bug, None))
+            yield SystemCommand("Bug: off", "Reset with no bug", partial(self.ask_bug, None))
 
 
 def default_name(sim: Simulator, what: str) -> str:
@@ -513,6 +668,7 @@ def make_app(
     keymap: str | Path | None = None,
     config: dict | None = None,
     sim: Simulator | None = None,
+    save_dir: Path | None = None,
 ) -> ConsensusApp:
     """The app for the CLI and the tests. Raises KeymapError or ScriptError before it runs."""
     keys = load_keymap(keymap)
@@ -524,4 +680,4 @@ def make_app(
         sim, message = result.sim, result.error or ""
     if sim is None:
         sim = Simulator(algo, nodes, seed, config)
-    return ConsensusApp(sim, keys, message)
+    return ConsensusApp(sim, keys, message, save_dir)

@@ -28,6 +28,7 @@ class Algo(StrEnum):
     paxos = "paxos"
 
 
+FLAG = ""  # the metavar of a flag: Typer would show `<bool>`, as if it took a value
 AlgoOption = Annotated[Algo, typer.Option("--algo", "-a", help="Consensus algorithm to run.")]
 NodesOption = Annotated[
     int, typer.Option("--nodes", "-n", min=3, max=9, help="Number of nodes in the cluster (3..9).")
@@ -68,12 +69,17 @@ def _version(value: bool) -> None:
 
 
 PrevoteOption = Annotated[
-    bool, typer.Option("--prevote", help="Raft: PreVote, so a rejoining node cannot disrupt.")
+    bool,
+    typer.Option(
+        "--prevote", metavar=FLAG, help="Raft: PreVote, so a rejoining node cannot disrupt."
+    ),
 ]
 CheckquorumOption = Annotated[
     bool,
     typer.Option(
-        "--checkquorum", help="Raft: a leader that lost touch with a majority steps down."
+        "--checkquorum",
+        metavar=FLAG,
+        help="Raft: a leader that lost touch with a majority steps down.",
     ),
 ]
 
@@ -113,7 +119,9 @@ def main(
     checkquorum: CheckquorumOption = False,
     show_version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, metavar=FLAG, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """Open the app (when no command is given)."""
@@ -132,7 +140,14 @@ def main(
         tui_app = make_app(algo.value, nodes, seed, scenario, keymap, config)
     except (KeymapError, ScriptError) as exc:
         fail(f"error: {exc}")
+    _run_app(tui_app)
+
+
+def _run_app(tui_app) -> None:
+    """Run the app to its end. An unexpected error inside it (Textual prints it) sets a
+    non-zero return code: pass it on, so a crash never looks like success to the shell."""
     tui_app.run()
+    raise typer.Exit(tui_app.return_code or 0)
 
 
 def progress_bar():
@@ -180,7 +195,9 @@ def _refuse_app_options(ctx: typer.Context) -> None:
 @app.command()
 def run(
     script: Annotated[Path, typer.Argument(help="Scenario script to run headless.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=FLAG, help="Print one JSON object.")
+    ] = False,
     bug: BugOption = None,
 ) -> None:
     """Run a scenario script headless and check its expectations.
@@ -248,7 +265,10 @@ def demo(algo: AlgoOption = Algo.raft, nodes: NodesOption = 5, seed: SeedOption 
 def replay(
     trace: Annotated[Path, typer.Argument(help="Trace file saved by the app or a script.")],
     headless: Annotated[
-        bool, typer.Option(help="Print the final digest and invariant state instead of the app.")
+        bool,
+        typer.Option(
+            metavar=FLAG, help="Print the final digest and invariant state instead of the app."
+        ),
     ] = False,
     keymap: Annotated[str, typer.Option(help="Keymap for the app.")] = "default",
 ) -> None:
@@ -286,7 +306,7 @@ def replay(
         tui_app = make_app(sim=sim, keymap=keymap)
     except KeymapError as exc:
         fail(f"error: {exc}")
-    tui_app.run()
+    _run_app(tui_app)
 
 
 @app.command()
@@ -357,6 +377,7 @@ def fuzz(
         f"runs {report.runs}  runs/s {report.runs / wall:.1f}  "
         f"sim s/s {report.sim_ms / 1000 / wall:.1f}  events {report.events}"
     )
+    typer.echo(f"coverage: {report.coverage.describe()}")
     if report.failed is None:
         typer.echo(f"all {report.runs} runs passed")
         return
@@ -463,10 +484,13 @@ def _print_lincheck(history: Path, result, timeout: float) -> None:
 
 @app.command()
 def bench(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=FLAG, help="Print one JSON object.")
+    ] = False,
     steps: Annotated[int, typer.Option(min=1000, help="Steps per speed measurement.")] = 50_000,
     long: Annotated[
-        bool, typer.Option("--long", help="Add a 1,000,000-step session per algorithm.")
+        bool,
+        typer.Option("--long", metavar=FLAG, help="Add a 1,000,000-step session per algorithm."),
     ] = False,
 ) -> None:
     """Measure engine speed, step-back time and history memory (5 nodes, steady client load),

@@ -32,6 +32,42 @@ COMMANDS: list[Command] = [
         "Step one event back; acting there forks a new future.",
         True,
     ),
+    Command(
+        "sim.goto",
+        "colon",
+        "goto_step",
+        "Go to step",
+        "Go to step N of the timeline (a prompt; past the end the run goes on to N).",
+    ),
+    Command("sim.start", "less_than_sign", "goto_start", "Start", "Go to step 0."),
+    Command(
+        "sim.end",
+        "greater_than_sign",
+        "goto_end",
+        "End",
+        "Go to the last step of the timeline (after stepping back).",
+    ),
+    Command(
+        "sim.prev_event",
+        "left_square_bracket",
+        "notable(-1)",
+        "Previous event",
+        "Back to the previous notable event: an action, a role change, a commit, a violation.",
+    ),
+    Command(
+        "sim.next_event",
+        "right_square_bracket",
+        "notable(1)",
+        "Next event",
+        "On to the next notable event: an action, a role change, a commit, a violation.",
+    ),
+    Command(
+        "sim.violation",
+        "exclamation_mark",
+        "goto_violation",
+        "Go to violation",
+        "Go to the step where a safety property was violated (the banner's step).",
+    ),
     Command("sim.faster", "plus,equals_sign", "faster", "Faster", "Raise the autoplay speed."),
     Command("sim.slower", "minus", "slower", "Slower", "Lower the autoplay speed."),
     *(
@@ -43,6 +79,14 @@ COMMANDS: list[Command] = [
     Command("node.next", "tab", "select_next(1)", "Next node", "Select the next node."),
     Command(
         "node.prev", "shift+tab", "select_next(-1)", "Previous node", "Select the previous node."
+    ),
+    Command(
+        "node.inspect",
+        "enter,v",
+        "inspect",
+        "Inspect",
+        "Inspect the selected node: its whole log, chain, KV store and state (again: close).",
+        True,
     ),
     Command(
         "node.propose",

@@ -60,7 +60,7 @@ def diagram_svg(sim: Simulator, mode: str = ALL) -> tuple[str, int, int]:
 
 
 def write_file(path: str | Path, text: str) -> Path:
+    """Write into an existing folder (a missing one is an OSError, never created here)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path

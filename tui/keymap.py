@@ -13,20 +13,24 @@ the file, the line when it can be found, and the problem.
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
-import unicodedata
 from importlib import resources
 from pathlib import Path
 
-from textual.keys import KEY_TO_UNICODE_NAME, REPLACED_KEYS, Keys, _character_to_key
+from textual.keys import Keys, _character_to_key
 
 from engines.lab import limits
 from tui.commands import BY_ID, default_keymap
 
 BUILT_IN = ("default", "vim")
 MODIFIERS = {"ctrl", "shift", "alt", "meta", "super", "hyper"}
-NAMED_KEYS = {k.value.rpartition("+")[2] for k in Keys}
+# Textual's names for keys: named keys (escape, pageup, f1) and the names of the printable
+# ASCII characters (comma, plus, space). Other Unicode names (`banana`) are no keyboard's.
+NAMED_KEYS = {k.value.rpartition("+")[2] for k in Keys if not k.value.startswith("<")}
+CHARACTER_NAMES = {_character_to_key(chr(c)) for c in range(32, 127)}
+KEY_NAMES = {name for name in NAMED_KEYS | CHARACTER_NAMES if len(name) > 1}
 
 
 class KeymapError(Exception):
@@ -137,11 +141,17 @@ def _keys(where: str, binding_id: str, value: object) -> list[str]:
     else:
         raise KeymapError(f"{where}: keys for {binding_id!r} must be a string or list of strings")
     keys = [k.strip() for k in keys]
-    if not keys or not all(keys):
+    if len(keys) > 1 and not all(keys):
+        raise KeymapError(
+            f"{where}: ',' separates keys for {binding_id!r}: write the comma key as 'comma'"
+        )
+    if not all(keys):
         raise KeymapError(f"{where}: empty key for {binding_id!r}")
     for key in keys:
         if not is_valid_key(key):
-            raise KeymapError(f"{where}: invalid key {key!r} for {binding_id!r}")
+            hint = nearest_key(key)
+            also = f"; did you mean {hint!r}?" if hint else ""
+            raise KeymapError(f"{where}: invalid key {key!r} for {binding_id!r}{also}")
     return [_character_to_key(k) if len(k) == 1 else k for k in keys]
 
 
@@ -150,19 +160,16 @@ def is_valid_key(key: str) -> bool:
     *mods, base = key.split("+") if key != "+" else [key]
     if not base or any(m not in MODIFIERS for m in mods):
         return False
-    if len(base) == 1:
-        return base.isprintable()
-    return base in NAMED_KEYS or _is_character_name(base)
+    return (len(base) == 1 and base.isprintable()) or base in KEY_NAMES
 
 
-def _is_character_name(name: str) -> bool:
-    """Names like `plus`, `question_mark`, `equals_sign` that stand for one character."""
-    original = REPLACED_KEYS.get(name, name)
-    unicode_name = KEY_TO_UNICODE_NAME.get(original, original.replace("_", " ").upper())
-    try:
-        return len(unicodedata.lookup(unicode_name)) == 1
-    except KeyError:
-        return False
+def nearest_key(key: str) -> str:
+    """The valid key name closest to an invalid one (`Space` -> `space`), or ""."""
+    *mods, base = key.lower().split("+")
+    if len(base) > 1 and base not in KEY_NAMES:
+        base = next(iter(difflib.get_close_matches(base, KEY_NAMES, n=1, cutoff=0.6)), "")
+    candidate = "+".join([*mods, base])
+    return candidate if base and is_valid_key(candidate) else ""
 
 
 def _check_clashes(name: str, text: str, keymap: dict[str, str]) -> None:

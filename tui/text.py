@@ -61,5 +61,10 @@ def line(*parts: str | tuple[str, str]) -> Text:
     return Text.assemble(*parts, no_wrap=True, overflow="ellipsis", end="")
 
 
+def count(n: int, word: str, plural: str = "") -> str:
+    """`1 block`, `2 blocks`: a number and a noun that agrees with it."""
+    return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
+
+
 def seconds(ms: int) -> str:
     return f"{ms / 1000:.3f}s"

@@ -122,6 +122,7 @@ class Node:
         self.sm = StateMachine()
         self.role = "follower"
         self.persistent = persistent if persistent is not None else self.new_persistent()
+        self.batch_limited = 0  # sends a batch limit cut short since this node started
 
     # --- effects -------------------------------------------------------------------------
     def send(self, dst: int, msg: Message) -> None:
@@ -185,6 +186,10 @@ class Node:
     def rank(self) -> tuple:
         """Term or ballot, comparable: used to pick `leader` among several self-declared ones."""
         return (0,)
+
+    def log_length(self) -> int:
+        """How far this node's history reaches: log entries (Raft), slots (Paxos)."""
+        return 0
 
     def describe(self, recent: int | None = None) -> dict[str, Any]:
         """Canonical JSON-able state, for the digest and the UI. With `recent`, the parts that

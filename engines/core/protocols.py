@@ -78,7 +78,7 @@ def check_config(algo: str | Protocol, config: dict[str, Any]) -> None:
     for key, value in config.items():
         if key == "bug":
             if value is not None and value not in protocol.bugs:
-                raise ValueError(f"unknown {name} bug {value!r}{_elsewhere(name, value)}")
+                raise ValueError(_unknown_bug(name, value))
         elif key not in defaults:
             raise ValueError(f"unknown {name} setting {key!r}")
         elif type(value) is not type(defaults[key]) or (
@@ -93,9 +93,9 @@ def check_config(algo: str | Protocol, config: dict[str, Any]) -> None:
                 raise ValueError(f"{name} {key[:-4]} range {low}..{high} is empty (MIN > MAX)")
 
 
-def _elsewhere(algo: str, bug: str) -> str:
+def _unknown_bug(algo: str, bug: Any) -> str:
     """Name the algorithm that does have the bug, or point at the catalogue."""
     owners = [other for other in ALGORITHMS if other != algo and bug in get(other).bugs]
     if owners:
-        return f": it is a {owners[0]} bug (use --algo {owners[0]})"
-    return " (see 'consensus-tui bugs')"
+        return f"{bug!r} is a {owners[0]} bug, not a {algo} one (see 'consensus-tui bugs')"
+    return f"unknown {algo} bug {bug!r} (see 'consensus-tui bugs')"

@@ -777,10 +777,17 @@ class Simulator:
 
     def _do_partition(self, event: StepEvent, groups: list[list[int]]) -> None:
         self.world.network.partition(groups)
+        self._note_groups(event)
 
     def _do_isolate(self, event: StepEvent, node: int) -> None:
         event.node = node
         self.world.network.isolate(node)
+        self._note_groups(event)
+
+    def _note_groups(self, event: StepEvent) -> None:
+        """The groups a cut left, unlisted nodes alone: more than what was typed."""
+        groups = " | ".join(" ".join(map(node_name, g)) for g in self.world.network.groups())
+        event.notes += (Note("info", f"groups now {groups}"),)
 
     def _do_heal(self, event: StepEvent) -> None:
         self.world.network.heal()

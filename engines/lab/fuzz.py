@@ -4,7 +4,8 @@ Each run draws its own fault rates and schedule from its seed (TigerBeetle's VOP
 A run has two phases. In the safety phase faults are on and every invariant is checked after
 every step. In the liveness phase the faults stop, the network heals, every node restarts, and
 every node must commit a fresh probe value within a bounded simulated time. The first failing
-run is shrunk: ops are dropped and waits shortened while the same failure still happens.
+run is shrunk: ops are dropped, and waits and bursts shortened, while the same failure still
+happens.
 
 Runs are plain data (`Case`), so a case is reproducible and a shrunk one replays exactly.
 """
@@ -15,10 +16,10 @@ import itertools
 import random
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engines.core.actions import ACTIONS, FUZZ_WEIGHTS, Action, ActionError
+from engines.core.actions import ACTIONS, FUZZ_WEIGHTS, LEADER_OR_FIRST, Action, ActionError
 from engines.core.sim import Simulator
 
 LEADER_WAIT_MS = 5_000
@@ -55,12 +56,38 @@ class Outcome:
 
 
 @dataclass
+class Coverage:
+    """How far the runs reached: the longest log (Raft entries, Paxos slots) on any node at the
+    end of a run, and the sends a batch limit cut short (AppendEntries of MAX_BATCH entries,
+    CatchUp answers of CATCHUP_BATCH slots), as counted by the nodes up at the end of each run
+    (a crash forgets a node's count). Read from node state, so the engines' hot path pays
+    nothing but the count itself."""
+
+    longest_log: int = 0
+    batch_limited: int = 0
+
+    @classmethod
+    def of(cls, sim: Simulator) -> Coverage:
+        """One run's coverage, read at its end."""
+        nodes = sim.nodes.values()
+        return cls(max([0, *(n.log_length() for n in nodes)]), sum(n.batch_limited for n in nodes))
+
+    def add(self, run: Coverage) -> None:
+        self.longest_log = max(self.longest_log, run.longest_log)
+        self.batch_limited += run.batch_limited
+
+    def describe(self) -> str:
+        return f"longest log {self.longest_log}, batch-limited sends {self.batch_limited}"
+
+
+@dataclass
 class Report:
     runs: int = 0
     events: int = 0
     sim_ms: int = 0
     failed: Outcome | None = None
     shrunk: Outcome | None = None
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 # --- generating -----------------------------------------------------------------------------
@@ -78,13 +105,23 @@ def generate(algo: str, seed: int, run: int, nodes: int | None, config: dict) ->
     ops: list[tuple[str, dict]] = [("set_network", loss)]
     for k in range(rng.randint(15, 60)):
         kind = rng.choices(kinds, cum_weights=cumulative)[0]
-        ops.extend(_flip_flop(rng, k) if kind == "flip_flop" else [_random_op(rng, kind, ids, k)])
+        ops.extend(
+            SEQUENCES[kind](rng, k) if kind in SEQUENCES else [_random_op(rng, kind, ids, k)]
+        )
     return Case(algo, n, rng.randrange(2**31), dict(config), tuple(ops))
 
 
 # The fuzzer's own ops, beside the user actions it draws with the weights of the action table.
-FUZZ_OPS = {"run": 3.0, "churn": 0.8, "rotate": 0.8, "flip_flop": 0.3}
+FUZZ_OPS = {
+    "run": 3.0,
+    "churn": 0.8,
+    "rotate": 0.8,
+    "flip_flop": 0.3,
+    "burst": 0.3,
+    "far_behind": 0.2,
+}
 OP_WEIGHTS = FUZZ_OPS | FUZZ_WEIGHTS
+MAX_BURST = 150  # proposals in one burst: past two AppendEntries batches
 
 
 def _flip_flop(rng: random.Random, k: int) -> list[tuple[str, dict]]:
@@ -101,7 +138,30 @@ def _flip_flop(rng: random.Random, k: int) -> list[tuple[str, dict]]:
     ]  # fmt: skip
 
 
+def _far_behind(rng: random.Random, k: int) -> list[tuple[str, dict]]:
+    """A long partition: one follower is cut off while the others take a burst of values, then
+    it rejoins more than a batch behind and catches up in batches (AppendEntries of MAX_BATCH
+    entries in Raft, CatchUp answers in Paxos)."""
+    return [
+        ("strand", {"pick": rng.randrange(64)}),
+        _burst(rng, k),
+        ("run", {"ms": rng.randint(500, 2_000)}),
+        ("heal", {}),
+        ("run", {"ms": rng.randint(200, 1_000)}),
+    ]
+
+
+def _burst(rng: random.Random, k: int) -> tuple[str, dict]:
+    """Many proposals in a row, to the leader: logs grow past a batch between two heartbeats."""
+    return ("burst", {"count": rng.randint(10, MAX_BURST), "tag": k})
+
+
+SEQUENCES = {"flip_flop": _flip_flop, "far_behind": _far_behind}
+
+
 def _random_op(rng: random.Random, kind: str, ids: list[int], k: int) -> tuple[str, dict]:
+    if kind == "burst":
+        return _burst(rng, k)
     if kind == "run":
         # Short waits catch an entry half-replicated; long ones let elections finish.
         return ("run", {"ms": rng.randint(1, 30) if rng.random() < 0.5 else rng.randint(30, 400)})
@@ -151,6 +211,18 @@ def _apply_op(sim: Simulator, kind: str, args: dict) -> None:
         if leader is not None:
             sim.isolate(leader)
             sim.propose(args["value"], leader)
+    elif kind == "burst":
+        for i in range(args["count"]):
+            if _halted(sim):  # a violation ends the run at its step; so does the budget
+                break
+            value = f"burst {args['tag']}.{i}"
+            _take(sim, Action("propose", {"value": value, "node": LEADER_OR_FIRST}))
+    elif kind == "strand":
+        # A follower, picked among the live nodes that do not lead, is cut off.
+        leader = sim.leader()
+        followers = [i for i in sorted(sim.nodes) if i != leader]
+        if followers:
+            sim.isolate(followers[args["pick"] % len(followers)])
     elif kind == "rotate":
         # The cut-off side rejoins and the current leader is cut off instead.
         leader = sim.leader()
@@ -217,8 +289,8 @@ def _everyone_has(sim: Simulator, value: str) -> bool:
 
 # --- shrinking ------------------------------------------------------------------------------
 def shrink(failed: Outcome) -> Outcome:
-    """Drop ops and shorten waits while the run still fails the same way, within a budget of
-    tries and of steps."""
+    """Shorten bursts, drop ops, then shorten waits and bursts, while the run still fails the
+    same way, within a budget of tries and of steps."""
     best = failed
     tries = steps = 0
 
@@ -235,6 +307,18 @@ def shrink(failed: Outcome) -> Outcome:
             return True
         return False
 
+    def halve(kinds: dict[str, str]) -> None:
+        """Halve the named argument of each op of these kinds while the run still fails."""
+        for index in range(len(best.case.ops)):
+            kind, args = best.case.ops[index]
+            while kind in kinds and args[kinds[kind]] > 1 and budget_left():
+                ops = list(best.case.ops)
+                ops[index] = (kind, args | {kinds[kind]: args[kinds[kind]] // 2})
+                if not attempt(ops):
+                    break
+                kind, args = best.case.ops[index]
+
+    halve({"burst": "count"})  # first: bursts make every later try slow
     chunk = max(1, len(best.case.ops) // 2)
     while chunk >= 1 and budget_left():
         start = 0
@@ -243,14 +327,7 @@ def shrink(failed: Outcome) -> Outcome:
             if not attempt(ops[:start] + ops[start + chunk :]):
                 start += chunk
         chunk //= 2
-    for index in range(len(best.case.ops)):
-        kind, args = best.case.ops[index]
-        while kind == "run" and args["ms"] > 1 and budget_left():
-            ops = list(best.case.ops)
-            ops[index] = ("run", {"ms": args["ms"] // 2})
-            if not attempt(ops):
-                break
-            kind, args = best.case.ops[index]
+    halve({"run": "ms", "burst": "count"})
     return best
 
 
@@ -271,13 +348,15 @@ class RunSummary:
     events: int
     sim_ms: int
     failure: str | None
+    coverage: Coverage
 
 
 def summarize(job: tuple[str, int, int, int | None, dict]) -> RunSummary:
     """Run number `run` of a campaign, in whichever process (or machine) gets the job."""
     algo, seed, run, nodes, config = job
     outcome = execute(generate(algo, seed, run, nodes, config))
-    return RunSummary(run, outcome.sim.step_count, outcome.sim.now, outcome.failure)
+    sim = outcome.sim
+    return RunSummary(run, sim.step_count, sim.now, outcome.failure, Coverage.of(sim))
 
 
 def first_failure(
@@ -302,6 +381,7 @@ def first_failure(
         report.runs += 1
         report.events += summary.events
         report.sim_ms += summary.sim_ms
+        report.coverage.add(summary.coverage)
         if on_run:
             on_run(summary)
         if summary.failure:

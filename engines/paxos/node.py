@@ -142,6 +142,9 @@ class PaxosNode(Node):
     def rank(self) -> tuple:
         return self.ballot
 
+    def log_length(self) -> int:
+        return self.top_slot
+
     # --- delivery helpers ------------------------------------------------------------------
     def _to(self, dst: int, msg: Message) -> None:
         """Send, or handle at once when the destination is this node's own role."""
@@ -372,6 +375,8 @@ class PaxosNode(Node):
 
     def _on_catchup(self, src: int, msg: CatchUp) -> None:
         end = min(self.applied, msg.have + CATCHUP_BATCH)
+        if end - msg.have == CATCHUP_BATCH:
+            self.batch_limited += 1
         if end > msg.have:
             entries = tuple((s, self.chosen[s]) for s in range(msg.have + 1, end + 1))
             self.send(src, Chosen(entries))

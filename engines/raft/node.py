@@ -317,6 +317,8 @@ class RaftNode(Node):
         log = self.persistent.log
         nxt = self.next_index[peer]
         entries = tuple(log[nxt : nxt + MAX_BATCH])
+        if len(entries) == MAX_BATCH:
+            self.batch_limited += 1
         self.send(
             peer, AppendEntries(self.term, nxt - 1, log[nxt - 1].term, entries, self.commit_index)
         )
@@ -453,8 +455,17 @@ class RaftNode(Node):
         """A candidate still asking for pre-votes has not started its term: a precandidate."""
         return "precandidate" if self.role == "candidate" and self.pre else self.role
 
+    def progress(self) -> dict[int, tuple[int, int, int]]:
+        """A leader's view of each follower: (next index, match index, time it last answered)."""
+        if self.role != "leader":
+            return {}
+        return {p: (self.next_index[p], self.match_index[p], self.heard_at[p]) for p in self.peers}
+
     def rank(self) -> tuple:
         return (self.term,)
+
+    def log_length(self) -> int:
+        return self.last_index
 
     def describe(self, recent: int | None = None) -> dict[str, Any]:
         p = self.persistent

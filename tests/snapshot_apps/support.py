@@ -37,3 +37,33 @@ def pilot_test(test):
         return asyncio.run(test(*args, **kwargs))
 
     return run
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Keys arriving together, as a held key or a paste without bracketed paste sends them:
+    all are queued before the app handles the first (pilot.press waits after each)."""
+    from textual import events
+
+    app = pilot.app
+    for key in keys:
+        char = key if len(key) == 1 else {"enter": "\r", "tab": "\t"}.get(key)
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def paste(pilot, text: str) -> None:
+    """A bracketed paste: one Paste event with the whole text, newlines included."""
+    from textual import events
+
+    event = events.Paste(text)
+    event.set_sender(pilot.app)
+    pilot.app._driver.send_message(event)
+    await pilot.pause()
+
+
+def notifications(app) -> str:
+    """The messages of the toasts on screen, whole (a toast wraps long lines)."""
+    return "\n".join(n.message for n in app._notifications)

@@ -8,10 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.keys import format_key
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.commands import COMMANDS
+from tui.screens.prompts import Dialog
 
 INTRO = (
     "consensus-tui runs Raft or Multi-Paxos on a deterministic simulator. One step is one "
@@ -42,7 +42,7 @@ def help_table(keymap: dict[str, str]) -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
@@ -52,7 +52,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen .intro { margin-bottom: 1; }
     """
     BINDINGS = [
-        Binding("escape,question_mark,q,enter", "dismiss", "Close", id="help.close"),
+        Binding("escape,question_mark,q,enter", "close", "Close", id="help.close"),
     ]
 
     def __init__(self, keymap: dict[str, str]) -> None:
@@ -64,3 +64,6 @@ class HelpScreen(ModalScreen[None]):
             scroll.border_title = "Help · Escape closes"
             yield Static(Text(INTRO), classes="intro")
             yield Static(help_table(self.keymap))
+
+    def action_close(self) -> None:
+        self.finish()

@@ -21,9 +21,22 @@ from textual.widgets.option_list import Option
 from engines.core.network import LinkConfig
 
 HINT = "Enter submits · Escape cancels"
+GOTO_AHEAD = 100_000  # how far past the recorded end "go to step" runs the simulation on
 
 
-class Prompt(ModalScreen[Any]):
+class Dialog(ModalScreen[Any]):
+    """A modal screen that closes once: keys that arrive together (a double Enter, a paste,
+    a held key) find it already closing instead of dismissing it a second time."""
+
+    closing = False
+
+    def finish(self, result: Any = None) -> None:
+        if not self.closing:
+            self.closing = True
+            self.dismiss(result)
+
+
+class Prompt(Dialog):
     """A titled box with inputs, an error line and a hint; subclasses add `submit`."""
 
     DEFAULT_CSS = """
@@ -38,13 +51,14 @@ class Prompt(ModalScreen[Any]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
     prompt_title = ""
+    hint = HINT
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = self.prompt_title
             yield from self.body()
             yield Label("", classes="error")
-            yield Static(HINT, classes="hint")
+            yield Static(self.hint, classes="hint")
 
     def body(self) -> ComposeResult:
         yield from ()
@@ -55,19 +69,21 @@ class Prompt(ModalScreen[Any]):
         return field
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.finish(None)
 
     def fail(self, message: str) -> None:
         self.query_one("Label.error", Label).update(Text(message))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.closing:
+            return
         try:
             result = self.submit()
         except ValueError as e:
             self.fail(str(e))
         else:
-            self.dismiss(result)
+            self.finish(result)
 
     def submit(self) -> Any:
         raise NotImplementedError
@@ -80,6 +96,7 @@ class ConfirmPrompt(Prompt):
         Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
+    hint = "y or Enter: yes · n or Escape: no"
 
     def __init__(self, title: str, question: str) -> None:
         super().__init__()
@@ -93,10 +110,24 @@ class ConfirmPrompt(Prompt):
         with Vertical() as box:
             box.border_title = self.prompt_title
             yield from self.body()
-            yield Static("y or Enter: yes · n or Escape: no", classes="hint")
+            yield Static(self.hint, classes="hint")
 
     def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
+        self.finish(yes)
+
+
+class DiscardPrompt(ConfirmPrompt):
+    """Before replacing a session that has steps: yes, no, or s to save its trace first
+    (dismissed with "save")."""
+
+    BINDINGS = [Binding("s", "save", "Save first", id="confirm.save")]
+    hint = "y or Enter: yes · s: save the trace first · n or Escape: no"
+
+    def __init__(self, title: str, steps: int) -> None:
+        super().__init__(title, f"This session has {steps} steps. Discard it?")
+
+    def action_save(self) -> None:
+        self.finish("save")
 
 
 class ProposePrompt(Prompt):
@@ -113,6 +144,32 @@ class ProposePrompt(Prompt):
         if not value.strip():
             raise ValueError("type a value to propose")
         return value
+
+
+def parse_step(text: str, last: int) -> int:
+    """A step number for go to: 0..`last` + GOTO_AHEAD (past the end the run goes on)."""
+    if not text.strip().isdigit():
+        raise ValueError(f"{text.strip()!r} is not a step number (0..{last})")
+    step = int(text)
+    if step > last + GOTO_AHEAD:
+        raise ValueError(f"at most {GOTO_AHEAD} steps past the end: up to {last + GOTO_AHEAD}")
+    return step
+
+
+class GotoPrompt(Prompt):
+    prompt_title = "Go to step"
+
+    def __init__(self, current: int, last: int) -> None:
+        super().__init__()
+        self.current = current
+        self.last = last
+
+    def body(self) -> ComposeResult:
+        yield Static(f"Now at step {self.current}; the timeline has steps 0..{self.last}.")
+        yield self.make_input(placeholder=str(self.last), id="step")
+
+    def submit(self) -> int:
+        return parse_step(self.query_one("#step", Input).value, self.last)
 
 
 def parse_groups(text: str, node_ids: list[int]) -> list[list[int]]:
@@ -184,7 +241,7 @@ class PartitionPrompt(Prompt):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(self.presets[int(event.option.id)][1])
+        self.finish(self.presets[int(event.option.id)][1])
 
 
 def parse_network(latency: str, drop: str, dup: str) -> dict[str, Any]:
@@ -259,37 +316,55 @@ class PresetPicker(Prompt):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(self.presets[int(event.option.id)][2])
+        self.finish(self.presets[int(event.option.id)][2])
+
+
+def tilde(path: Path) -> str:
+    """A path under the home folder written from `~`, as a shell user reads it."""
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
 
 
 class PathPrompt(Prompt):
-    """A file name to confirm: prefilled for saving; for opening, it must exist, and files
-    offered in `choices` can be picked from a list."""
+    """A file name to confirm, in `folder` unless it names another: prefilled for saving,
+    where its folder must exist; for opening, the file must exist, and files offered in
+    `choices` (names in `folder`) can be picked from a list."""
 
     def __init__(
-        self, title: str, default: str = "", must_exist: bool = False, choices: list[str] = ()
+        self,
+        title: str,
+        folder: Path,
+        default: str = "",
+        must_exist: bool = False,
+        choices: list[str] = (),
     ) -> None:
         super().__init__()
         self.prompt_title = title
+        self.folder = folder
         self.default = default
         self.must_exist = must_exist
         self.choices = list(choices)
 
     def body(self) -> ComposeResult:
-        yield Static("File name (relative to the current directory):")
+        yield Static(Text(f"File name (in {tilde(self.folder)} unless you give a folder):"))
         yield self.make_input(self.default, id="name")
         if self.choices:
-            yield Static("Found here (Tab, then ↑↓ and Enter):")
+            yield Static("Found there (Tab, then ↑↓ and Enter):")
             yield OptionList(*(Option(Text(c), id=str(i)) for i, c in enumerate(self.choices)))
 
-    def submit(self) -> str:
+    def submit(self) -> Path:
         name = self.query_one("#name", Input).value.strip()
         if not name:
             raise ValueError("type a file name")
-        if self.must_exist and not Path(name).is_file():
-            raise ValueError(f"no such file: {name}")
-        return name
+        path = self.folder / Path(name).expanduser()  # an absolute name replaces the folder
+        if self.must_exist and not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder: add a file name")
+        if not path.parent.is_dir() and path.parent != self.folder:
+            raise ValueError(f"no folder {path.parent}: create it first, or choose another")
+        return path
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(self.choices[int(event.option.id)])
+        self.finish(self.folder / self.choices[int(event.option.id)])

@@ -7,6 +7,7 @@ Each panel turns its view into lines in `relayout`, fitting the sections to its 
 
 from __future__ import annotations
 
+import heapq
 import math
 import string
 from dataclasses import dataclass, field, fields
@@ -43,24 +44,33 @@ class NodeView:
     up: bool
     selected: bool
     group: str  # partition group letter, "" when the network is whole
-    state: dict[str, Any] = field(default_factory=dict)  # describe(), or persistent when down
+    state: dict[str, Any] = field(default_factory=dict)  # describe(), or persisted() when down
     chain: list[tuple[int, str, str]] = field(default_factory=list)  # (index, hash, prev_hash)
     diverged: tuple[int, str, str] | None = None  # first differing block, when chains diverge
     kv: list[tuple[str, str]] = field(default_factory=list)
     timer: tuple[int, int] | None = None  # (ms left on the election timer, full timeout)
 
 
-def persistent_summary(persistent: Any) -> dict[str, Any]:
-    """A crashed node's persistent fields, with logs and slot tables shown by their size only
-    (turning them into plain data would cost the whole history on every redraw)."""
+def persisted(algo: str, persistent: Any, recent: int | None = None) -> dict[str, Any]:
+    """What a crashed node keeps, under the keys its describe() uses: Raft's term, vote and
+    log, Paxos' promise and accepted slots (other protocols: every field). With `recent`,
+    only the last `recent` entries or slots (a whole history would cost every redraw)."""
     if persistent is None:
         return {}
-    summary = {}
-    for f in fields(persistent):
-        value = getattr(persistent, f.name)
-        sized = hasattr(value, "__len__") and not isinstance(value, str | tuple)
-        summary[f.name] = f"{len(value)} entries" if sized else plain(value)
-    return summary
+    if algo == "raft":
+        log = persistent.log
+        first = 1 if recent is None else max(1, len(log) - recent)  # index 0 is the sentinel
+        entries = [[i, e.term, e.value, e.pid] for i, e in enumerate(log[first:], first)]
+        return {"term": persistent.term, "voted_for": persistent.voted_for, "log": entries}
+    if algo == "paxos":
+        accepted = persistent.accepted
+        slots = sorted(accepted.keys()) if recent is None else heapq.nlargest(recent, accepted)
+        shown = {}
+        for slot in sorted(slots):
+            bal, value = accepted[slot]
+            shown[slot] = [list(bal), value.value if value else None, value.id if value else None]
+        return {"promised": list(persistent.promised), "accepted": shown}
+    return {f.name: plain(getattr(persistent, f.name)) for f in fields(persistent)}
 
 
 def first_divergence(sim: Simulator) -> int | None:
@@ -93,7 +103,7 @@ def node_view(
 ) -> NodeView:
     view = NodeView(node_id, sim.protocol.name, sim.is_up(node_id), selected, group)
     if not view.up:
-        view.state = persistent_summary(sim.world.down[node_id])
+        view.state = persisted(view.algo, sim.world.down[node_id], recent=2 * MAX_ENTRIES)
         return view
     node = sim.nodes[node_id]
     # Only the window the panel can show: a full describe() costs the whole history.
@@ -151,7 +161,7 @@ class NodePanel(LineView):
             return
         height, width = self.rows, max(8, self.size.width)
         if not view.up:
-            lines = crashed_lines(view, width)
+            lines = crashed_lines(view, height, width)
         elif view.algo == "paxos":
             lines = paxos_lines(view, height, width)
         elif view.algo == "raft":
@@ -197,10 +207,15 @@ def timer_parts(view: NodeView) -> list[tuple[str, str]]:
     return [(bar(fraction, TIMER_BAR), style), (f" {left}ms", "dim")]
 
 
-def raft_entry(entry: list, commit: int, width: int) -> Text:
+def raft_entry(entry: list, commit: int | None, width: int) -> Text:
+    """One log entry: ● committed, ○ not yet, · unknown (a crashed node forgot its commit)."""
     index, term, value = entry[0], entry[1], entry[2]
-    committed = index <= commit
-    mark, style = ("●", "green") if committed else ("○", "yellow italic")
+    if commit is None:
+        mark, style = "·", "dim"
+    elif index <= commit:
+        mark, style = "●", "green"
+    else:
+        mark, style = "○", "yellow italic"
     text = value_text(value, width)
     return line((f"{mark}{index:>3} ", style), (f"t{term} ", "dim"), (text, style))
 
@@ -317,16 +332,28 @@ def kv_lines(view: NodeView, rows: int) -> list[Text]:
     return [line(("kv ", "dim"), pairs)]
 
 
-def crashed_lines(view: NodeView, width: int) -> list[Text]:
-    """A crashed node keeps only its persistent state: show what will survive."""
-    lines = [line(("down; persistent state:", "italic"))]
-    for key, value in view.state.items():
-        if view.algo == "paxos" and key == "promised":
-            shown = ballot(value)
-        else:
-            shown = literal(value, width)
-        lines.append(line(f"{key} ", shown))
-    return lines
+def crashed_lines(view: NodeView, height: int, width: int) -> list[Text]:
+    """A crashed node keeps only its persistent state: show what will survive, in the words
+    of a live panel."""
+    s = view.state
+    head = [line(("down; persistent state:", "italic"))]
+    if view.algo == "raft":
+        head.append(
+            line(
+                ("term ", "dim"),
+                (str(s.get("term")), "bold"),
+                (" vote ", "dim"),
+                node_label(s.get("voted_for")),
+            )
+        )
+        rows = max(0, height - len(head))
+        log = s.get("log", [])
+        body = [raft_entry(e, None, width) for e in log[-rows:]] if rows else []
+        return head + (body if log else [line(("log empty", "dim"))])
+    if view.algo == "paxos":
+        head.append(line(("ballot ", "dim"), (ballot(s.get("promised")), "bold")))
+        return head + slot_lines(s, max(1, height - len(head)), width)
+    return head + [line(f"{key} ", literal(value, width)) for key, value in s.items()]
 
 
 def generic_lines(view: NodeView, height: int, width: int) -> list[Text]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from engines.core.sim import InFlight, Simulator, StepEvent
+from engines.core.violations import Violation
 from tui.text import line, literal, seconds, visible
 from tui.widgets.lines import LineView
 
@@ -83,22 +84,29 @@ class StatusBar(Lines):
 
 
 class Banner(Lines):
-    """The red violation banner, wrapped to at most two lines; hidden while the run is safe."""
+    """The red violation banner, wrapped to at most two lines; hidden while the timeline is
+    safe. Before the violation (stepped back) it says the violation is ahead."""
 
     DEFAULT_CSS = """
     Banner { height: 1; background: $error; color: $text; display: none; }
     Banner.-shown { display: block; }
+    Banner.-ahead { background: $warning 40%; }
     """
 
-    def show(self, sim: Simulator) -> None:
-        v = sim.violation
-        self.set_class(v is not None, "-shown")
-        if v is None:
+    def show(self, sim: Simulator, violation: Violation | None, key: str) -> None:
+        self.set_class(violation is not None, "-shown")
+        if violation is None:
             self.set_content([])
             return
+        ahead = sim.step_count < violation.step
+        self.set_class(ahead, "-ahead")
+        where = f"step {violation.step}"
+        if sim.step_count != violation.step:
+            where += f" ({key} goes there)"
+        head = "VIOLATION AHEAD" if ahead else "SAFETY VIOLATION"
         text = Text.assemble(
-            (f" ✖ SAFETY VIOLATION: {v.invariant} at step {v.step}: ", "bold"),
-            visible(v.explanation),
+            (f" ✖ {head}: {violation.invariant} at {where}: ", "bold"),
+            visible(violation.explanation),
         )
         self.set_content([text])
 
