@@ -106,7 +106,7 @@ def _same_report(pool) -> tuple:
     failing = first_failure("raft", 20, 1, config={"bug": "no_prevlog_check"}, pool=pool)
     passing = first_failure("paxos", 24, 3, pool=pool)
     return tuple(
-        (r.runs, r.events, r.sim_ms)
+        (r.runs, r.events, r.sim_ms, r.coverage)
         + ((r.failed.case, r.failed.detail, r.shrunk.case, r.shrunk.detail) if r.failed else ())
         for r in (failing, passing)
     )
@@ -117,7 +117,7 @@ def test_a_campaign_reports_the_same_with_one_worker_two_and_a_dask_cluster():
     from multiprocessing import get_context
 
     alone = _same_report(None)
-    assert alone[0][3:] and not alone[1][3:]  # one campaign fails, one passes
+    assert alone[0][4:] and not alone[1][4:]  # one campaign fails, one passes
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
         assert _same_report(pool) == alone
     distributed = pytest.importorskip("distributed")
