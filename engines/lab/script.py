@@ -228,7 +228,7 @@ def _option(script: Script, algo: str, args: list[str]) -> None:
         raise ValueError(f"'{algo}' options need 'algo {algo}' first")
     defaults = script.protocol.default_config
     if args and all("=" in word for word in args):
-        settings = [_timing(algo, defaults, word) for word in args]
+        settings = [_setting(script.protocol, word) for word in args]
     elif len(args) == 2 and args[1] in ("on", "off"):
         if not isinstance(defaults.get(args[0]), bool):
             known = ", ".join(k for k, v in defaults.items() if isinstance(v, bool)) or "none"
@@ -241,6 +241,14 @@ def _option(script: Script, algo: str, args: list[str]) -> None:
             raise ValueError(f"'{algo} {', '.join(setting)}' is given twice")
         script.config |= setting
     protocols.check_config(algo, script.config)
+
+
+def _setting(protocol: protocols.Protocol, word: str) -> dict[str, Any]:
+    """`read=index` picks one of a text setting's values; anything else is a timing."""
+    key, _, value = word.partition("=")
+    if key in protocol.choices:
+        return {key: value}  # check_config names the values allowed
+    return _timing(protocol.name, protocol.default_config, word)
 
 
 def _timing(algo: str, defaults: dict, word: str) -> dict[str, int]:
