@@ -196,6 +196,7 @@ class World:
         self.nodes: dict[int, Node] = {}
         self.down: dict[int, Any] = {}  # crashed node id -> its persistent state
         self.proposals = 0
+        self.issued = SharedList()  # every client value handed to a node: p1, p2, ...
         self.checkers = protocol.make_checkers(n)
         self.violation: Violation | None = None
         self.node_class = protocol.node_class
@@ -736,9 +737,17 @@ class Simulator:
         if node not in w.nodes:
             event.notes += (Note("reject", f"{node_name(node)} is down: proposal rejected"),)
             return None
-        w.proposals += 1
-        w.nodes[node].on_propose(self._clock(node), Proposal(f"p{w.proposals}", value, w.now, node))
+        proposal = self._issue(value, node)
+        w.nodes[node].on_propose(self._clock(node), proposal)
         return w.nodes[node]
+
+    def _issue(self, value: str, node: int) -> Proposal:
+        """A new client value for a live node, numbered p1, p2, ... in the order issued."""
+        w = self.world
+        w.proposals += 1
+        proposal = Proposal(f"p{w.proposals}", value, w.now, node)
+        w.issued.append(proposal)
+        return proposal
 
     def _do_crash(self, event: StepEvent, node: int) -> None:
         w = self.world
@@ -919,8 +928,7 @@ class Simulator:
         node = w.nodes.get(c.target)
         if node is None:
             return None  # lost: the attempt timer retries elsewhere
-        w.proposals += 1
-        proposal = Proposal(f"p{w.proposals}", command.text(), w.now, c.target)
+        proposal = self._issue(command.text(), c.target)
         node.on_request(self._clock(c.target), Request(command, proposal))
         return node
 
