@@ -24,6 +24,7 @@ GIVE_UP_MS = 1_500  # an operation unanswered for this long ends unknown
 BACKOFF_MS = 50  # after a redirect that names no leader
 FUNCTIONS = ("put", "get", "cas")
 VALUES = 5  # the workload writes the values 1..5
+KEYS = "xyzabcdefghijklmnopqrstuvw"  # the workload's keys, apart from the fuzzer's `set k1 v1`
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Workload:
 
     def draw(self, client: Client) -> Command:
         f = self.rng.choices(FUNCTIONS, weights=(2, 2, 1))[0]
-        key = f"k{self.rng.randint(1, self.keys)}"
+        key = KEYS[self.rng.randrange(self.keys)]
         args = {"put": 1, "get": 0, "cas": 2}[f]
         values = tuple(str(self.rng.randint(1, VALUES)) for _ in range(args))
         return Command(client.id, client.next_op, f, key, values)

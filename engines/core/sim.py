@@ -953,5 +953,6 @@ class Simulator:
         work = self.world.clients
         work.complete(c, status, self.world.now, value, node)
         work.timers.pop((c.id, "attempt"), None)
+        work.timers.pop((c.id, "send"), None)
         if c.auto:
             self._client_after(c.id, "think", work.think_time())

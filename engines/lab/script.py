@@ -30,6 +30,8 @@ from engines.core.actions import (
 )
 from engines.core.sim import MAX_NODES, MIN_NODES, Simulator
 from engines.lab import limits
+from engines.lab.lincheck.search import Verdict
+from engines.lab.workload import describe, linearizable
 
 HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug"}
 COMMANDS = {"run", "step", "expect", "mark", "save"}  # besides the actions' own words
@@ -170,7 +172,7 @@ def parse(text: str, file: str = "<script>") -> Script:
                 seen_header.add(name)
                 _header(script, name, args)
             elif name in COMMANDS or name in ACTION_WORDS:
-                started = True
+                started = started or name != "clients"  # a workload may start in the header
                 script.commands.append(Command(number, name, args, raw.strip()))
             else:
                 raise ValueError(f"unknown command '{name}'")
@@ -486,6 +488,10 @@ def _read_messages(script: Script, rest: list[str], marks: set[str]) -> dict | N
     return {"filter": found, "mark": mark, "count": read_count(rest[at + 2 :], "message count")}
 
 
+def _read_not(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    return {} if rest == ["linearizable"] else None
+
+
 def _read_time(script: Script, rest: list[str], marks: set[str]) -> dict | None:
     return {"ms": parse_duration(rest[0])} if len(rest) == 1 else None
 
@@ -503,6 +509,8 @@ EXPECTATION_READERS = {
     "block": _read_block,
     "messages": _read_messages,
     "time": _read_time,
+    "linearizable": _no_words,
+    "not": _read_not,
 }
 
 
@@ -695,6 +703,17 @@ class _Runner:
             if filter_matches(filter, key[1], key[2], key[0])
         )
         return count.holds(sent), f"{sent} {describe_filter(filter)} sent since mark {mark}"
+
+    def expect_linearizable(self) -> tuple[bool, str]:
+        """The clients' history so far, judged by the checker (engines/lab/lincheck)."""
+        result = linearizable(self.sim)
+        if result.blocked is None:
+            return result.verdict is Verdict.LINEARIZABLE, f"{result.verdict} history"
+        return False, f"not linearizable: {describe(self.sim, result.blocked)} cannot be placed"
+
+    def expect_not(self) -> tuple[bool, str]:
+        ok, observed = self.expect_linearizable()
+        return not ok, observed
 
     def expect_time(self, ms: int) -> tuple[bool, str]:
         return self.sim.now == ms, f"the clock reads {self.sim.now} ms"

@@ -39,5 +39,24 @@ def history(sim: Simulator) -> list[Operation]:
     return operations(events(sim.world.clients.records), "<simulation>", keyed=True, with_cas=True)
 
 
-def linearizable(sim: Simulator) -> Result:
-    return check(history(sim))
+def linearizable(sim: Simulator, budget: int | None = None) -> Result:
+    """The checker's verdict on the history so far. `budget` bounds the search in thousands of
+    steps (roughly), counted, not timed, so that a verdict reproduces: past it, unknown."""
+    if budget is None:
+        return check(history(sim))
+    looks = iter(range(budget))
+    return check(history(sim), lambda: next(looks, None) is None)
+
+
+def describe(sim: Simulator, op: Operation) -> str:
+    """An operation of the history as the simulation saw it: who, what, when, answered by."""
+    record = next(r for r in sim.world.clients.records if r.call + 1 == op.line)
+    text = f"client {op.process} {record.command.text().split(' ', 1)[1]}"
+    if record.command.f == "get":
+        text += f" -> {record.value!r}"
+    if record.status == "unknown" or not record.status:
+        return f"{text} (invoked at {record.invoked_at} ms, outcome unknown)"
+    return (
+        f"{text} (invoked at {record.invoked_at} ms, {record.status} at "
+        f"{record.completed_at} ms from n{record.node})"
+    )
