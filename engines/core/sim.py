@@ -103,7 +103,7 @@ class StepEvent:
     action: Action | None = None
 
     def headline(self) -> str:
-        if self.kind == "action":
+        if self.kind in ("action", "client"):
             return self.detail
         if self.kind == "timer":
             return f"{node_name(self.node)} {self.detail} timer fired"
@@ -867,11 +867,20 @@ class Simulator:
         timers fire after 1/rate of their delay); rate 1 makes it exact again."""
         w = self.world
         event.node = node
-        local = self._clock(node)
+        local, old = self._clock(node), self._true_delay(node, 1_000_000) / 1_000_000
         if rate == 1 and local == w.now:
             w.clocks.pop(node, None)
         else:  # a clock set back to rate 1 keeps the time it gained or lost
             w.clocks[node] = (rate, w.now, local)
+        self._rescale_timers(node, old * rate)
+
+    def _rescale_timers(self, node: int, factor: float) -> None:
+        """The node's pending timers keep their time left on its clock, at the new rate."""
+        w = self.world
+        for i, (time, seq, kind, payload) in enumerate(w.queue):
+            if kind == TIMER and payload[0] == node and time > w.now:
+                w.queue[i] = (w.now + math.ceil((time - w.now) / factor), seq, kind, payload)
+        heapq.heapify(w.queue)
 
     # --- clients --------------------------------------------------------------------------------
     def _client_after(self, client: int, name: str, delay: int) -> None:

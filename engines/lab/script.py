@@ -17,6 +17,7 @@ from typing import Any
 from engines.core import protocols
 from engines.core.actions import (
     ACTIONS,
+    MAX_CLIENTS,
     Action,
     ActionError,
     Cluster,
@@ -492,6 +493,17 @@ def _read_not(script: Script, rest: list[str], marks: set[str]) -> dict | None:
     return {} if rest == ["linearizable"] else None
 
 
+def _read_client(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    """`expect client C STATUS [VALUE]`: how the client's last operation ended."""
+    if len(rest) not in (2, 3) or rest[1] not in CLIENT_STATUSES:
+        return None
+    client = _int(rest[0], "client", 1, MAX_CLIENTS)
+    return {"client": client, "status": rest[1], "value": rest[2] if len(rest) == 3 else None}
+
+
+CLIENT_STATUSES = ("ok", "fail", "unknown", "pending")
+
+
 def _read_time(script: Script, rest: list[str], marks: set[str]) -> dict | None:
     return {"ms": parse_duration(rest[0])} if len(rest) == 1 else None
 
@@ -511,6 +523,7 @@ EXPECTATION_READERS = {
     "time": _read_time,
     "linearizable": _no_words,
     "not": _read_not,
+    "client": _read_client,
 }
 
 
@@ -710,6 +723,18 @@ class _Runner:
         if result.blocked is None:
             return result.verdict is Verdict.LINEARIZABLE, f"{result.verdict} history"
         return False, f"not linearizable: {describe(self.sim, result.blocked)} cannot be placed"
+
+    def expect_client(self, client: int, status: str, value: str | None) -> tuple[bool, str]:
+        records = [r for r in self.sim.world.clients.records if r.command.client == client]
+        if not records:
+            return False, f"client {client} has invoked nothing"
+        last = records[-1]
+        ended = last.status or "pending"
+        observed = f"client {client}'s {last.command.text()} is {ended}"
+        if last.command.f == "get" and last.status == "ok":
+            observed += f", returned {last.value!r}"
+        returned = value is None or (last.value or "missing") == value
+        return ended == status and returned, observed
 
     def expect_not(self) -> tuple[bool, str]:
         ok, observed = self.expect_linearizable()
