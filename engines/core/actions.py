@@ -419,7 +419,15 @@ def _read_clients(words: list[str], nodes: int) -> Action:
         if key not in ("keys", "rate") or key in args:
             raise ScriptSyntaxError(f"expected '{usage}' ('{word}')")
         args[key] = _whole(value, key)
-    return Action("clients", args)
+    return Action("clients", _script_checked(ACTIONS["clients"].check, args))
+
+
+def _script_checked(check: Callable, *args: Any) -> Any:
+    """Values a script line gives, checked as the action will check them."""
+    try:
+        return check(*args, None)
+    except ActionError as exc:
+        raise ScriptSyntaxError(str(exc)) from None
 
 
 def _whole(word: str, what: str) -> int:
@@ -446,7 +454,8 @@ def _read_client(words: list[str], nodes: int) -> Action:
 def _read_drift(words: list[str], nodes: int) -> Action:
     if len(words) != 2 or not re.fullmatch(r"[0-9]+(\.[0-9]+)?", words[1], re.ASCII):
         raise ScriptSyntaxError("expected 'drift NODE RATE' (2 runs twice as fast, 1 exact)")
-    return Action("drift", {"node": read_node(words[0], nodes), "rate": float(words[1])})
+    rate = _script_checked(_rate, float(words[1]))
+    return Action("drift", {"node": read_node(words[0], nodes), "rate": rate})
 
 
 # --- script syntax: writing and describing ------------------------------------------------------
