@@ -857,29 +857,33 @@ class Simulator:
         rate, true, local = drift
         return local + int((w.now - true) * rate)
 
+    def _rate(self, node_id: int) -> float:
+        drift = self.world.clocks.get(node_id)
+        return 1.0 if drift is None else drift[0]
+
     def _true_delay(self, node_id: int, delay: int) -> int:
         """A timer of `delay` ms on the node's clock fires after this many simulated ms."""
-        drift = self.world.clocks.get(node_id)
-        return delay if drift is None else math.ceil(delay / drift[0])
+        return math.ceil(delay / self._rate(node_id))
 
     def _do_drift(self, event: StepEvent, node: int, rate: float) -> None:
         """From now on the node's clock runs `rate` times as fast as the simulator's (its
         timers fire after 1/rate of their delay); rate 1 makes it exact again."""
         w = self.world
         event.node = node
-        local, old = self._clock(node), self._true_delay(node, 1_000_000) / 1_000_000
+        local, old = self._clock(node), self._rate(node)
         if rate == 1 and local == w.now:
             w.clocks.pop(node, None)
         else:  # a clock set back to rate 1 keeps the time it gained or lost
             w.clocks[node] = (rate, w.now, local)
-        self._rescale_timers(node, old * rate)
+        self._rescale_timers(node, old / rate)
 
-    def _rescale_timers(self, node: int, factor: float) -> None:
-        """The node's pending timers keep their time left on its clock, at the new rate."""
+    def _rescale_timers(self, node: int, stretch: float) -> None:
+        """The node's pending timers keep the time they have left on its clock: the true time
+        left is multiplied by old rate / new rate."""
         w = self.world
         for i, (time, seq, kind, payload) in enumerate(w.queue):
             if kind == TIMER and payload[0] == node and time > w.now:
-                w.queue[i] = (w.now + math.ceil((time - w.now) / factor), seq, kind, payload)
+                w.queue[i] = (w.now + math.ceil((time - w.now) * stretch), seq, kind, payload)
         heapq.heapify(w.queue)
 
     # --- clients --------------------------------------------------------------------------------
