@@ -37,6 +37,7 @@ from tui.screens.prompts import (
     ProposePrompt,
 )
 from tui.widgets.diagram import DiagramPane
+from tui.widgets.history import HistoryPane
 from tui.widgets.nodes import NodeGrid
 from tui.widgets.panels import Banner, EventLog, NetworkPanel, StatusBar
 
@@ -66,11 +67,13 @@ class MainScreen(Screen):
         self.network = NetworkPanel(id="network")
         self.events = EventLog(id="events")
         self.diagram = DiagramPane(id="diagram")
+        self.history = HistoryPane(id="history")
         yield self.status
         yield self.banner
         with Horizontal(id="body"):
             with Vertical(id="main"):
                 yield self.grid
+                yield self.history
                 with Horizontal(id="bottom"):
                     yield self.network
                     yield self.events
@@ -80,6 +83,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.show_diagram(self.app.diagram_shown)
+        self.history.set_class(self.app.history_shown, "-shown")
         self.app.refresh_view()
 
     def on_resize(self) -> None:
@@ -103,6 +107,7 @@ class MainScreen(Screen):
             self.network.show(sim)
             self.events.show(sim)
             self.diagram.show(sim, follow)
+            self.history.show(sim)
 
 
 class ConsensusApp(App):
@@ -120,6 +125,7 @@ class ConsensusApp(App):
         self.drawn_at = 0.0  # wall time of the last autoplay redraw
         self.cursor_blink = True  # the prompts' input cursor; tests turn it off
         self.diagram_shown = False
+        self.history_shown = False
         self.start_message = message
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -425,6 +431,12 @@ class ConsensusApp(App):
         if self.main_screen is not None:
             self.main_screen.show_diagram(self.diagram_shown)
         self.refresh_view(follow=True)
+
+    def action_toggle_history(self) -> None:
+        self.history_shown = not self.history_shown
+        if self.main_screen is not None:
+            self.main_screen.history.set_class(self.history_shown, "-shown")
+            self.refresh_view()
 
     def action_diagram_filter(self) -> None:
         if not self.diagram_shown:
