@@ -639,7 +639,7 @@ class Simulator:
             node_id, name = payload
             del w.timers[node_id][name]
             node = w.nodes[node_id]
-            node.on_timer(self._clock(node_id), name)
+            node.on_timer(self._clock(node_id) if w.clocks else time, name)
             return self._finish(node, StepEvent(number, time, "timer", node_id, detail=name))
         if kind == CLIENT:
             del w.clients.timers[payload]
@@ -662,7 +662,7 @@ class Simulator:
         else:
             event.kind = "deliver"
             node = w.nodes[m.dst]
-            node.on_message(self._clock(m.dst), m.src, m.msg)
+            node.on_message(self._clock(m.dst) if w.clocks else w.now, m.src, m.msg)
             return self._finish(node, event)
         return event
 
@@ -851,7 +851,7 @@ class Simulator:
     def _clock(self, node_id: int) -> int:
         """The time on a node's own clock: the simulator's, unless the node's clock drifts."""
         w = self.world
-        drift = w.clocks.get(node_id) if w.clocks else None
+        drift = w.clocks.get(node_id)
         if drift is None:
             return w.now
         rate, true, local = drift
