@@ -15,14 +15,15 @@ from tui.cli import app
 
 # A bound on the runs each bug needs from seed 1; the issue allows up to 500. Measured on
 # 2026-12-01, with each run's seed drawn from (campaign seed, run number), bursts and
-# far-behind followers among the ops, and a client workload in every run: see the README for
+# far-behind followers among the ops, and a client workload in every run (figure8 195 and
+# forget_vote 48 since both landed together): see the README for
 # the figures. Every bug is caught by a safety check; stale_read by the history check. The
 # bounds leave
 # room for engine timing changes; the fuzzer stops at the first failure, so a loose bound
 # costs no time.
 RUNS_TO_FIND = {
-    "figure8": 100,
-    "forget_vote": 20,
+    "figure8": 300,
+    "forget_vote": 100,
     "no_prevlog_check": 20,
     "vote_any_log": 20,
     "accept_stale_append": 20,
@@ -62,7 +63,7 @@ def test_correct_engines_pass_both_phases(algo):
 def test_a_campaign_reaches_the_batch_limits(algo, batch):
     """Bursts and far-behind followers grow logs past one batch: some AppendEntries carry
     MAX_BATCH entries (Raft), some CatchUp answers CATCHUP_BATCH slots (Paxos)."""
-    report = first_failure(algo, 5, 1)
+    report = first_failure(algo, 10, 1)
     assert report.failed is None
     assert report.coverage.longest_log > batch and report.coverage.batch_limited > 0
 
@@ -93,7 +94,7 @@ def test_fuzz_command_exit_codes(tmp_path):
     clean = runner.invoke(app, ["fuzz", "--algo", "paxos", "--runs", "3", "--seed", "1"])
     assert clean.exit_code == 0 and "all 3 runs passed" in clean.output
     assert "runs/s" in clean.output and "events" in clean.output
-    args = ["fuzz", "--algo", "raft", "--runs", "5", "--bug", "no_prevlog_check"]
+    args = ["fuzz", "--algo", "raft", "--runs", "20", "--seed", "1", "--bug", "no_prevlog_check"]
     found = runner.invoke(app, [*args, "--out", str(tmp_path)])
     assert found.exit_code == 1 and "Log Matching" in found.output
     assert "consensus-tui replay " in found.output and list(tmp_path.glob("*.json"))
