@@ -47,6 +47,9 @@ EXAMPLES = {
     "deliver": lambda sim: {"seq": oldest_message(sim)},
     "drop": lambda sim: {"seq": oldest_message(sim)},
     "duplicate": lambda sim: {"seq": oldest_message(sim)},
+    "clients": lambda sim: {"count": 3, "keys": 2, "rate": 20},
+    "client": lambda sim: {"client": 5, "f": "cas", "key": "x", "args": ["1", "2"], "node": 2},
+    "drift": lambda sim: {"node": 4, "rate": 0.5},
     "wait": lambda sim: {"until": sim.now},
 }
 

@@ -487,7 +487,7 @@ def test_message_summaries_show_ballots_and_values():
 
 # --- bug switches -------------------------------------------------------------------------
 def test_every_bug_is_documented():
-    assert set(BUGS) == {"ignore_promise", "ignore_accepted", "forget_promise"}
+    assert set(BUGS) == {"ignore_promise", "ignore_accepted", "forget_promise", "stale_read"}
 
 
 def test_bug_ignore_promise_accepts_below_the_promise():

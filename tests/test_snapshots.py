@@ -175,3 +175,13 @@ def test_small_terminal_paxos_nine_nodes(snap_compare):
     assert snap_compare(
         app_for("paxos", 9), terminal_size=(80, 24), run_before=engine(elect_and_commit)
     )
+
+
+def test_history_pane_with_a_stale_read(snap_compare):
+    """The stale_read lesson: the deposed leader's answer cannot be placed (reversed, red)."""
+    from engines.lab.script import PRESETS
+
+    app = make_app(scenario=PRESETS / "raft" / "bug_stale_read.scn")
+    app.cursor_blink = False
+    app.animation_level = "none"
+    assert snap_compare(app, terminal_size=SIZE, press=["c"])

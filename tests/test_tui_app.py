@@ -535,9 +535,10 @@ async def test_opening_a_hostile_trace_keeps_the_session(tmp_path, content):
         await pilot.press("O")
         app.screen.query_one(Input).value = str(path)
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
         await pilot.pause()
-        assert app.sim is before and "The current session is unchanged" in notices(app)
+        await pilot.press("y")  # yes, replace this session with the trace
+        await wait_for(pilot, lambda: "The current session is unchanged" in notices(app))
+        assert app.sim is before
 
 
 @pilot_test

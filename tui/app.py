@@ -43,6 +43,7 @@ from tui.screens.prompts import (
     ProposePrompt,
 )
 from tui.widgets.diagram import DiagramPane
+from tui.widgets.history import HistoryPane
 from tui.widgets.inspector import Inspector
 from tui.widgets.nodes import NodeGrid
 from tui.widgets.panels import Banner, EventLog, NetworkPanel, StatusBar
@@ -86,12 +87,14 @@ class MainScreen(Screen):
         self.network = NetworkPanel(id="network")
         self.events = EventLog(id="events")
         self.diagram = DiagramPane(id="diagram")
+        self.history = HistoryPane(id="history")
         yield self.status
         yield self.banner
         with Horizontal(id="body"):
             with Vertical(id="main") as self.main:
                 yield self.grid
                 yield self.inspector
+                yield self.history
                 with Horizontal(id="bottom"):
                     yield self.network
                     yield self.events
@@ -102,6 +105,7 @@ class MainScreen(Screen):
     def on_mount(self) -> None:
         self.show_diagram(self.app.diagram_shown)
         self.show_inspector(self.app.inspecting)
+        self.history.set_class(self.app.history_shown, "-shown")
         self.app.refresh_view()
 
     def on_resize(self) -> None:
@@ -137,6 +141,7 @@ class MainScreen(Screen):
             self.network.show(sim)
             self.events.show(sim)
             self.diagram.show(sim, follow)
+            self.history.show(sim)
 
 
 class ConsensusApp(App):
@@ -163,6 +168,7 @@ class ConsensusApp(App):
         self.cursor_blink = True  # the prompts' input cursor; tests turn it off
         self.diagram_shown = False
         self.inspecting = False  # the inspector in place of the node panels
+        self.history_shown = False
         self.start_message = message
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -575,6 +581,12 @@ class ConsensusApp(App):
         if self.main_screen is not None:
             self.main_screen.show_diagram(self.diagram_shown)
         self.refresh_view(follow=True)
+
+    def action_toggle_history(self) -> None:
+        self.history_shown = not self.history_shown
+        if self.main_screen is not None:
+            self.main_screen.history.set_class(self.history_shown, "-shown")
+            self.refresh_view()
 
     def action_diagram_filter(self) -> None:
         if not self.diagram_shown:

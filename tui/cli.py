@@ -84,11 +84,20 @@ CheckquorumOption = Annotated[
 ]
 
 
-def _config(algo: str, bug: str | None, prevote: bool = False, checkquorum: bool = False) -> dict:
-    """Protocol settings from the command line; exits 2 on a bug or toggle that does not fit."""
+def _config(
+    algo: str,
+    bug: str | None,
+    prevote: bool = False,
+    checkquorum: bool = False,
+    read: str | None = None,
+) -> dict:
+    """Protocol settings from the command line; exits 2 on a bug, toggle or read path that
+    does not fit."""
     from engines.core.protocols import check_config
 
     config: dict = {"bug": bug} if bug is not None else {}
+    if read is not None:
+        config["read"] = read
     for name, on in (("prevote", prevote), ("checkquorum", checkquorum)):
         if on and algo != "raft":
             fail(f"error: --{name} is a Raft option")
@@ -330,6 +339,10 @@ def fuzz(
     bug: BugOption = None,
     prevote: PrevoteOption = False,
     checkquorum: CheckquorumOption = False,
+    read: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Raft: read path log|index|lease; by default each run draws one."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the shrunk failing trace.")] = Path(
         "traces"
     ),
@@ -345,7 +358,8 @@ def fuzz(
         ),
     ] = None,
 ) -> None:
-    """Random faults with invariants checked after every step, then a liveness check.
+    """Random faults with invariants checked after every step, then a liveness check, with
+    clients running throughout whose history must be linearizable.
 
     On the first failure (in run order, however many workers) the run is shrunk here, its
     trace saved, and the command exits 1. Exit 0 when every run passes, 2 for bad arguments.
@@ -356,7 +370,7 @@ def fuzz(
     from engines.lab.fuzz import first_failure
     from engines.lab.trace import save_trace
 
-    config = _config(algo.value, bug, prevote, checkquorum)
+    config = _config(algo.value, bug, prevote, checkquorum, read)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

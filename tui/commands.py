@@ -136,6 +136,13 @@ COMMANDS: list[Command] = [
         "Show or hide the space-time diagram: a lane per node, a row per event.",
     ),
     Command(
+        "view.history",
+        "c",
+        "toggle_history",
+        "History",
+        "Show or hide the clients' history: a lane per client, judged linearizable or not.",
+    ),
+    Command(
         "view.filter",
         "f",
         "diagram_filter",

@@ -440,7 +440,7 @@ def draw_row(
     elif event.msg is not None:
         text = draw_message(canvas, index, event, layout)
     else:
-        text = [(f"{event.detail} timer", DIM)]
+        text = [(event.detail if event.kind == "client" else f"{event.detail} timer", DIM)]
         x = lane_x(index, layout, event.node)
         if x is not None:
             canvas.put(x, "○", DIM if index.beats[i] else TIMER_MARK)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engines.core.chain import ARITY
 from engines.core.network import MAX_LATENCY_MS
 
 LEADER = "leader"  # a node reference: whichever live node leads when the action is taken
@@ -135,6 +136,46 @@ def _time(value: Any, cluster: Cluster) -> int:
     if type(value) is not int or value < 0:
         raise ActionError(f"{value!r} is not a time in ms")
     return value
+
+
+MAX_CLIENTS = 16
+MAX_KEYS = 26
+MAX_RATE = 100  # operations per second per client
+DRIFT_BOUND = 1.05  # the fuzzer's clocks run at most this much fast or slow (leases rely on it)
+WORD = re.compile(r"[!-~]{1,32}", re.ASCII)  # a key or value: printable, no blanks
+
+
+def _bounded(what: str, low: int, high: int) -> Check:
+    def check(value: Any, cluster: Cluster) -> int:
+        if type(value) is not int or not low <= value <= high:
+            raise ActionError(f"{what} {value!r} is not a whole number in {low}..{high}")
+        return value
+
+    return check
+
+
+def _function(value: Any, cluster: Cluster) -> str:
+    if value not in ARITY:
+        raise ActionError(f"{value!r} is not a client operation (put, get, cas)")
+    return value
+
+
+def _word(value: Any, cluster: Cluster) -> str:
+    if not isinstance(value, str) or not WORD.fullmatch(value):
+        raise ActionError(f"{value!r} is not a key or value (1..32 printable characters)")
+    return value
+
+
+def _words(value: Any, cluster: Cluster) -> list[str]:
+    if not isinstance(value, list) or len(value) > 2:
+        raise ActionError("a client operation takes at most two values")
+    return [_word(v, cluster) for v in value]
+
+
+def _rate(value: Any, cluster: Cluster) -> float:
+    if type(value) not in (int, float) or not 0.1 <= value <= 10:
+        raise ActionError(f"clock rate {value!r} is not in 0.1..10")
+    return float(value)
 
 
 Check = Callable[[Any, Cluster], Any]
@@ -365,6 +406,58 @@ def _read_wait(words: list[str], nodes: int) -> Action:
     return Action("wait", {"until": parse_duration(words[1])})
 
 
+def _read_clients(words: list[str], nodes: int) -> Action:
+    """`clients K [keys=N] [rate=R]`, or `clients off` (the same as `clients 0`)."""
+    usage = "clients K [keys=N] [rate=OPS_PER_S] | clients off"
+    if not words:
+        raise ScriptSyntaxError(f"expected '{usage}'")
+    if words == ["off"]:
+        return Action("clients", {"count": 0})
+    args: dict[str, Any] = {"count": _whole(words[0], "client count")}
+    for word in words[1:]:
+        key, _, value = word.partition("=")
+        if key not in ("keys", "rate") or key in args:
+            raise ScriptSyntaxError(f"expected '{usage}' ('{word}')")
+        args[key] = _whole(value, key)
+    return Action("clients", _script_checked(ACTIONS["clients"].check, args))
+
+
+def _script_checked(check: Callable, *args: Any) -> Any:
+    """Values a script line gives, checked as the action will check them."""
+    try:
+        return check(*args, None)
+    except ActionError as exc:
+        raise ScriptSyntaxError(str(exc)) from None
+
+
+def _whole(word: str, what: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,6}", word, re.ASCII):
+        raise ScriptSyntaxError(f"{what} '{word}' is not a whole number")
+    return int(word)
+
+
+def _read_client(words: list[str], nodes: int) -> Action:
+    """`client 2 put x 1`, `client 1 get x`, `client 3 cas x 1 2`, each with `to NODE`."""
+    usage = "client C put KEY VALUE | get KEY | cas KEY OLD NEW [to NODE]"
+    args: dict[str, Any] = {}
+    if len(words) >= 2 and words[-2] == "to":
+        args["node"] = read_node(words[-1], nodes)
+        words = words[:-2]
+    if len(words) < 3 or words[1] not in ARITY or len(words) != 3 + ARITY[words[1]]:
+        raise ScriptSyntaxError(f"expected '{usage}'")
+    client = _whole(words[0], "client")
+    return Action(
+        "client", {"client": client, "f": words[1], "key": words[2]} | args | {"args": words[3:]}
+    )
+
+
+def _read_drift(words: list[str], nodes: int) -> Action:
+    if len(words) != 2 or not re.fullmatch(r"[0-9]+(\.[0-9]+)?", words[1], re.ASCII):
+        raise ScriptSyntaxError("expected 'drift NODE RATE' (2 runs twice as fast, 1 exact)")
+    rate = _script_checked(_rate, float(words[1]))
+    return Action("drift", {"node": read_node(words[0], nodes), "rate": rate})
+
+
 # --- script syntax: writing and describing ------------------------------------------------------
 def _arrow(args: dict) -> str:
     src, dst = args["link"]
@@ -457,6 +550,24 @@ def _draw_release(rng: random.Random, ids: list[int], k: int) -> dict:
 
 def _draw_pick(rng: random.Random, ids: list[int], k: int) -> dict:
     return {"pick": rng.randrange(1 << 16)}
+
+
+def _draw_drift(rng: random.Random, ids: list[int], k: int) -> dict:
+    return {"node": rng.choice(ids), "rate": round(rng.uniform(1 / DRIFT_BOUND, DRIFT_BOUND), 3)}
+
+
+def _write_clients(args: dict) -> str:
+    if args["count"] == 0:
+        return "clients off"
+    extra = [f"{k}={args[k]}" for k in ("keys", "rate") if k in args]
+    return " ".join(["clients", str(args["count"]), *extra])
+
+
+def _write_client(args: dict) -> str:
+    words = ["client", str(args["client"]), args["f"], args["key"], *args["args"]]
+    if args.get("node") is not None:
+        words += ["to", node_name(args["node"])]
+    return " ".join(words)
 
 
 def _draw_node(rng: random.Random, ids: list[int], k: int) -> dict:
@@ -602,6 +713,45 @@ def _spec_table() -> dict[str, ActionSpec]:
         _message_op("deliver", "deliver now", 0.6),
         _message_op("drop", "drop", 0.3),
         _message_op("duplicate", "duplicate", 0.2),
+        ActionSpec(
+            "clients",
+            "clients",
+            "clients K [keys=N] [rate=OPS_PER_S] | clients off",
+            {"count": _bounded("client count", 0, MAX_CLIENTS)},
+            {"keys": _bounded("keys", 1, MAX_KEYS), "rate": _bounded("rate", 1, MAX_RATE)},
+            lambda a: f"{a['count']} clients run the workload" if a["count"] else "clients stop",
+            _write_clients,
+            _read_clients,
+            0.0,
+        ),
+        ActionSpec(
+            "client",
+            "client",
+            "client C put KEY VALUE | get KEY | cas KEY OLD NEW [to NODE]",
+            {
+                "client": _bounded("client", 1, MAX_CLIENTS),
+                "f": _function,
+                "key": _word,
+                "args": _words,
+            },
+            {"node": _node},
+            lambda a: _write_client(a).replace("client", "client invokes", 1),
+            _write_client,
+            _read_client,
+            0.0,
+        ),
+        ActionSpec(
+            "drift",
+            "drift",
+            "drift NODE RATE",
+            {"node": _node, "rate": _rate},
+            {},
+            lambda a: f"{node_name(a['node'])}'s clock runs at {a['rate']:g}x",
+            lambda a: f"drift {node_name(a['node'])} {a['rate']:g}",
+            _read_drift,
+            0.2,
+            _draw_drift,
+        ),
         ActionSpec(
             "wait",
             "wait",

@@ -9,6 +9,7 @@ block has the same hash on every node and equal chains have equal hashes.
 from __future__ import annotations
 
 import hashlib
+import re
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,9 +81,13 @@ def chain_is_valid(blocks: list[Block] | SharedList) -> bool:
     return bool(blocks) and all(block_fault(blocks, i) is None for i in range(len(blocks)))
 
 
-def apply_kv(kv: dict[str, str], data: str) -> str | None:
-    """`set KEY VALUE` and `del KEY` change the store; any other text is opaque data.
-    Returns the key the command names, if it is one."""
+def apply_kv(kv: dict[str, str], data: str, sessions: dict | None = None) -> str | None:
+    """`set KEY VALUE` and `del KEY` change the store; a client operation (`client_command`)
+    is applied once per (client, operation id) and its result kept in `sessions`; any other
+    text is opaque data. Returns the key the command names, if it is one."""
+    command = client_command(data)
+    if command is not None:
+        return apply_client(kv, command, {} if sessions is None else sessions)
     parts = data.split(maxsplit=2)
     if len(parts) == 3 and parts[0] == "set":
         kv[parts[1]] = parts[2]
@@ -91,6 +96,56 @@ def apply_kv(kv: dict[str, str], data: str) -> str | None:
         kv.pop(parts[1], None)
         return parts[1]
     return None
+
+
+# --- client operations -----------------------------------------------------------------------
+# A client operation in the log reads `c2.7 put x 1`, `c2.7 get x` or `c2.7 cas x 1 2`: client 2,
+# its operation 7. Raft's dissertation 6.3: the state machine keeps each client session's last
+# operation id and result, so a retried operation is applied once and answered the same way.
+CLIENT_OP = re.compile(r"c([0-9]+)\.([0-9]+) (put|get|cas) (\S+)((?: \S+)*)", re.ASCII)
+ARITY = {"put": 1, "get": 0, "cas": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    client: int
+    op: int
+    f: str  # put, get, cas
+    key: str
+    args: tuple[str, ...]  # put: (value,); cas: (expected, new); get: ()
+
+    def text(self) -> str:
+        return " ".join([f"c{self.client}.{self.op}", self.f, self.key, *self.args])
+
+
+def client_command(data: str) -> Command | None:
+    match = CLIENT_OP.fullmatch(data)
+    if match is None:
+        return None
+    args = tuple(match[5].split())
+    if len(args) != ARITY[match[3]]:
+        return None
+    return Command(int(match[1]), int(match[2]), match[3], match[4], args)
+
+
+def apply_client(kv: dict, command: Command, sessions: dict) -> str:
+    """Apply an operation unless its session already did; the session keeps (op, ok, value)."""
+    last = sessions.get(command.client)
+    if last is not None and last[0] >= command.op:
+        return command.key  # a retry: applied once already
+    sessions[command.client] = (command.op, *evaluate(kv, command))
+    return command.key
+
+
+def evaluate(kv: dict, command: Command) -> tuple[bool, str | None]:
+    """(ok, value): a get returns the value; a cas fails, changing nothing, on a mismatch."""
+    key, args = command.key, command.args
+    if command.f == "get":
+        return True, kv.get(key)
+    if command.f == "cas" and kv.get(key) != args[0]:
+        return False, None
+    kv[key] = args[-1]
+    return True, None
 
 
 class KVStore(dict):
@@ -149,14 +204,20 @@ class StateMachine:
     chain: SharedList = field(default_factory=lambda: SharedList([GENESIS]))
     kv: KVStore = field(default_factory=KVStore)
     applied_ids: SharedList = field(default_factory=SharedList)
+    sessions: dict = field(default_factory=dict)  # client -> (last op id, ok, value)
 
     def apply(self, proposal_id: str, data: str, proposed_at_ms: int) -> Block:
         prev = self.chain[-1]
         block = Block.make(prev.index + 1, timestamp_of(proposed_at_ms), data, prev.hash)
         self.chain.append(block)
         self.applied_ids.append(proposal_id)
-        apply_kv(self.kv, data)
+        apply_kv(self.kv, data, self.sessions)
         return block
+
+    def result(self, client: int, op: int) -> tuple[bool, str | None] | None:
+        """What the client's operation returned when it was applied, if it is the last one."""
+        last = self.sessions.get(client)
+        return last[1:] if last is not None and last[0] == op else None
 
     @property
     def height(self) -> int:

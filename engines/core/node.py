@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from engines.core.chain import StateMachine
+from engines.core.chain import Command, StateMachine
 from engines.core.shared import SharedList, SlotMap
 
 
@@ -28,6 +28,15 @@ class Proposal:
     value: str
     proposed_at: int
     origin: int
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A client's operation (engines.core.chain.Command) handed to the node the client asked.
+    `proposal` carries it as a client value, for a node that puts it through its log."""
+
+    command: Command
+    proposal: Proposal
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,19 @@ class Note:
     text: str
 
 
-Effect = Send | SetTimer | CancelTimer | Note
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A node's answer to a client: `status` is ok, fail (not applied: a cas that did not
+    match) or redirect (ask `leader` instead, None when this node knows no leader)."""
+
+    client: int
+    op: int
+    status: str
+    value: str | None = None
+    leader: int | None = None
+
+
+Effect = Send | SetTimer | CancelTimer | Note | Reply
 
 
 class Node:
@@ -141,6 +162,19 @@ class Node:
     def note(self, kind: str, text: str) -> None:
         self.outbox.append(Note(kind, text))
 
+    def reply(self, command: Command, status: str, value: str | None = None) -> None:
+        self.outbox.append(Reply(command.client, command.op, status, value))
+
+    def redirect(self, command: Command, leader: int | None) -> None:
+        self.outbox.append(Reply(command.client, command.op, "redirect", leader=leader))
+
+    def answer_applied(self, command: Command) -> None:
+        """Reply with the result the state machine kept for this operation, once applied (a
+        copy of an operation the session has moved past gets no answer: nobody waits)."""
+        result = self.sm.result(command.client, command.op)
+        if result is not None:
+            self.reply(command, "ok" if result[0] else "fail", result[1])
+
     def take_effects(self) -> list[Effect]:
         out, self.outbox = self.outbox, []
         return out
@@ -165,6 +199,10 @@ class Node:
 
     def on_propose(self, now: int, proposal: Proposal) -> None:
         raise NotImplementedError
+
+    def on_request(self, now: int, request: Request) -> None:
+        """A client operation arrives; the answer is a Reply effect, now or later."""
+        self.redirect(request.command, None)
 
     def on_campaign(self, now: int) -> None:
         """The user orders an election (Raft) or a phase 1 (Paxos) now."""

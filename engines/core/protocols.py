@@ -24,6 +24,7 @@ class Protocol:
     bugs: dict[str, str] = field(default_factory=dict)  # the bug lab: name -> what breaks
     messages: tuple[type[Message], ...] = ()  # every message type, for filters by name
     roles: tuple[str, ...] = ("leader", "follower")  # what Node.role_name() may answer
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # text settings' values
 
 
 _extra: dict[str, Protocol] = {}
@@ -81,6 +82,9 @@ def check_config(algo: str | Protocol, config: dict[str, Any]) -> None:
                 raise ValueError(_unknown_bug(name, value))
         elif key not in defaults:
             raise ValueError(f"unknown {name} setting {key!r}")
+        elif key in protocol.choices and value not in protocol.choices[key]:
+            known = "|".join(protocol.choices[key])
+            raise ValueError(f"{name} setting {key}={value!r} is not one of {known}")
         elif type(value) is not type(defaults[key]) or (
             isinstance(value, int) and value <= 0 and not isinstance(value, bool)
         ):

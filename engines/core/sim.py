@@ -14,6 +14,7 @@ import hashlib
 import heapq
 import io
 import json
+import math
 import pickle
 import random
 import weakref
@@ -35,20 +36,33 @@ from engines.core.actions import (
     filter_matches,
     node_name,
 )
+from engines.core.chain import ARITY, Command
+from engines.core.clients import ATTEMPT_MS, BACKOFF_MS, GIVE_UP_MS, Client, Workload
 from engines.core.network import Network
-from engines.core.node import CancelTimer, Message, Node, Note, Proposal, Send, SetTimer, plain
+from engines.core.node import (
+    CancelTimer,
+    Message,
+    Node,
+    Note,
+    Proposal,
+    Reply,
+    Request,
+    Send,
+    SetTimer,
+    plain,
+)
 from engines.core.shared import SharedList, SlotMap
 from engines.core.violations import Violation
 
 CHECKPOINT_EVERY = 512  # steps; a step back replays fewer than this many
 
-MESSAGE, TIMER = 0, 1
+MESSAGE, TIMER, CLIENT = 0, 1, 2  # CLIENT: a client's timer, payload (client id, name)
 
 
-def _addressee(entry: tuple) -> int:
-    """The node a queued message or timer is for."""
+def _addressee(entry: tuple) -> int | None:
+    """The node a queued message or timer is for (None for a client's timer)."""
     _, _, kind, payload = entry
-    return payload.dst if kind == MESSAGE else payload[0]
+    return payload.dst if kind == MESSAGE else payload[0] if kind == TIMER else None
 
 
 @dataclass(slots=True)
@@ -92,7 +106,7 @@ class StepEvent:
     action: Action | None = None
 
     def headline(self) -> str:
-        if self.kind == "action":
+        if self.kind in ("action", "client"):
             return self.detail
         if self.kind == "timer":
             return f"{node_name(self.node)} {self.detail} timer fired"
@@ -198,10 +212,12 @@ class World:
         self.timers: dict[int, dict[str, int]] = {i: {} for i in self.node_ids}
         self.node_rngs = {i: random.Random(f"{seed}/node/{i}") for i in self.node_ids}
         self.network = Network(self.node_ids, random.Random(f"{seed}/network"))
-        self.workload = random.Random(f"{seed}/workload")
+        self.clients = Workload(random.Random(f"{seed}/workload"), self.node_ids)
+        self.clocks: dict[int, tuple[float, int, int]] = {}  # drifting: (rate, true, local)
         self.nodes: dict[int, Node] = {}
         self.down: dict[int, Any] = {}  # crashed node id -> its persistent state
         self.proposals = 0
+        self.issued = SharedList()  # every client value handed to a node: p1, p2, ...
         self.checkers = protocol.make_checkers(n)
         self.violation: Violation | None = None
         self.node_class = protocol.node_class
@@ -354,6 +370,10 @@ class Simulator:
         }
         if w.holds:  # only when there are some: digests of sessions without holds stay put
             state["holds"] = w.holds
+        if w.clients.records:
+            state["history"] = [plain(r) for r in w.clients.records]
+        if w.clocks:
+            state["clocks"] = {str(i): list(c) for i, c in sorted(w.clocks.items())}
         encoded = json.dumps(state, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(encoded.encode()).hexdigest()
 
@@ -562,6 +582,12 @@ class Simulator:
             raise ActionError(f"message #{a['seq']} is not in flight")
         if action.kind == "release" and not any(filter_covers(a, h) for h in w.holds):
             raise ActionError(f"nothing is held by the filter {describe_filter(a)}")
+        if action.kind == "client":
+            if len(a["args"]) != ARITY[a["f"]]:
+                raise ActionError(f"client {a['f']} takes {ARITY[a['f']]} values")
+            if w.clients.busy(a["client"]):
+                busy = w.clients.clients[a["client"]].current.command.text()
+                raise ActionError(f"client {a['client']} is still waiting for {busy}")
         if action.kind == "wait":
             due = self._next_due()
             if a["until"] < w.now:
@@ -629,6 +655,9 @@ class Simulator:
                 node_id, name = payload
                 if timers[node_id].get(name) == seq:
                     return
+            elif kind == CLIENT:
+                if w.clients.timers.get(payload) == seq:
+                    return
             elif not (w.holds and self.is_held(payload)):
                 return
             else:
@@ -646,8 +675,11 @@ class Simulator:
             node_id, name = payload
             del w.timers[node_id][name]
             node = w.nodes[node_id]
-            node.on_timer(time, name)
+            node.on_timer(self._clock(node_id) if w.clocks else time, name)
             return self._finish(node, StepEvent(number, time, "timer", node_id, detail=name))
+        if kind == CLIENT:
+            del w.clients.timers[payload]
+            return self._client_timer(*payload, StepEvent(number, time, "client"))
         m: InFlight = payload
         return self._arrive(m, StepEvent(number, time, "drop", m.dst, m.src, m.msg))
 
@@ -666,7 +698,7 @@ class Simulator:
         else:
             event.kind = "deliver"
             node = w.nodes[m.dst]
-            node.on_message(w.now, m.src, m.msg)
+            node.on_message(self._clock(m.dst) if w.clocks else w.now, m.src, m.msg)
             return self._finish(node, event)
         return event
 
@@ -679,11 +711,12 @@ class Simulator:
             elif type(effect) is SetTimer:
                 w.seq += 1
                 w.timers[node.id][effect.name] = w.seq
-                heapq.heappush(
-                    w.queue, (w.now + effect.delay, w.seq, TIMER, (node.id, effect.name))
-                )
+                delay = self._true_delay(node.id, effect.delay) if w.clocks else effect.delay
+                heapq.heappush(w.queue, (w.now + delay, w.seq, TIMER, (node.id, effect.name)))
             elif type(effect) is CancelTimer:
                 w.timers[node.id].pop(effect.name, None)
+            elif type(effect) is Reply:
+                self._on_reply(node.id, effect, event)
             else:
                 event.notes += (effect,)
         return event
@@ -724,7 +757,7 @@ class Simulator:
         w = self.world
         node = w.node_class(node_id, w.node_ids, self.config, w.node_rngs[node_id], persistent)
         w.nodes[node_id] = node
-        node.start(w.now)
+        node.start(self._clock(node_id))
         return node
 
     def _apply(self, action: Action, number: int) -> StepEvent:
@@ -740,9 +773,17 @@ class Simulator:
         if node not in w.nodes:
             event.notes += (Note("reject", f"{node_name(node)} is down: proposal rejected"),)
             return None
-        w.proposals += 1
-        w.nodes[node].on_propose(w.now, Proposal(f"p{w.proposals}", value, w.now, node))
+        proposal = self._issue(value, node)
+        w.nodes[node].on_propose(self._clock(node), proposal)
         return w.nodes[node]
+
+    def _issue(self, value: str, node: int) -> Proposal:
+        """A new client value for a live node, numbered p1, p2, ... in the order issued."""
+        w = self.world
+        w.proposals += 1
+        proposal = Proposal(f"p{w.proposals}", value, w.now, node)
+        w.issued.append(proposal)
+        return proposal
 
     def _do_crash(self, event: StepEvent, node: int) -> None:
         w = self.world
@@ -772,7 +813,7 @@ class Simulator:
         if node not in self.world.nodes:
             event.notes += (Note("info", f"{node_name(node)} is down"),)
             return None
-        self.world.nodes[node].on_campaign(self.world.now)
+        self.world.nodes[node].on_campaign(self._clock(node))
         return self.world.nodes[node]
 
     def _do_partition(self, event: StepEvent, groups: list[list[int]]) -> None:
@@ -848,3 +889,126 @@ class Simulator:
     def _do_wait(self, event: StepEvent, until: int) -> None:
         self.world.now = until
         event.time = until
+
+    # --- clocks ---------------------------------------------------------------------------------
+    def _clock(self, node_id: int) -> int:
+        """The time on a node's own clock: the simulator's, unless the node's clock drifts."""
+        w = self.world
+        drift = w.clocks.get(node_id)
+        if drift is None:
+            return w.now
+        rate, true, local = drift
+        return local + int((w.now - true) * rate)
+
+    def _rate(self, node_id: int) -> float:
+        drift = self.world.clocks.get(node_id)
+        return 1.0 if drift is None else drift[0]
+
+    def _true_delay(self, node_id: int, delay: int) -> int:
+        """A timer of `delay` ms on the node's clock fires after this many simulated ms."""
+        return math.ceil(delay / self._rate(node_id))
+
+    def _do_drift(self, event: StepEvent, node: int, rate: float) -> None:
+        """From now on the node's clock runs `rate` times as fast as the simulator's (its
+        timers fire after 1/rate of their delay); rate 1 makes it exact again."""
+        w = self.world
+        event.node = node
+        local, old = self._clock(node), self._rate(node)
+        if rate == 1 and local == w.now:
+            w.clocks.pop(node, None)
+        else:  # a clock set back to rate 1 keeps the time it gained or lost
+            w.clocks[node] = (rate, w.now, local)
+        self._rescale_timers(node, old / rate)
+
+    def _rescale_timers(self, node: int, stretch: float) -> None:
+        """The node's pending timers keep the time they have left on its clock: the true time
+        left is multiplied by old rate / new rate."""
+        w = self.world
+        for i, (time, seq, kind, payload) in enumerate(w.queue):
+            if kind == TIMER and payload[0] == node and time > w.now:
+                w.queue[i] = (w.now + math.ceil((time - w.now) * stretch), seq, kind, payload)
+        heapq.heapify(w.queue)
+
+    # --- clients --------------------------------------------------------------------------------
+    def _client_after(self, client: int, name: str, delay: int) -> None:
+        w = self.world
+        w.seq += 1
+        w.clients.timers[(client, name)] = w.seq
+        heapq.heappush(w.queue, (w.now + delay, w.seq, CLIENT, (client, name)))
+
+    def _do_clients(self, event: StepEvent, count: int, keys: int = 3, rate: int = 10) -> None:
+        work = self.world.clients
+        for client in work.configure(count, keys, rate):
+            if not work.busy(client):
+                self._client_after(client, "think", work.think_time())
+
+    def _do_client(
+        self, event: StepEvent, client: int, f: str, key: str, args: list, node: int | None = None
+    ) -> Node | None:
+        work = self.world.clients
+        c = work.client(client)
+        if node is not None:
+            c.target = node
+        work.timers.pop((client, "think"), None)
+        command = Command(client, c.next_op, f, key, tuple(args))
+        work.invoke(c, command, self.world.now)
+        return self._client_send(c, event)
+
+    def _client_timer(self, client: int, name: str, event: StepEvent) -> StepEvent:
+        """A client's timer: think (invoke the next operation), send (after a redirect), or
+        attempt (no answer in time: retry at the next node, or give up as unknown)."""
+        work = self.world.clients
+        c = work.clients[client]
+        event.detail = f"client {client} {name}"
+        if name == "think":
+            if c.auto and c.current is None:
+                work.invoke(c, work.draw(c), self.world.now)
+                event.detail = f"client {client} invokes {c.current.command.text()}"
+            else:
+                return event
+        elif name == "attempt" and self.world.now - c.current.invoked_at >= GIVE_UP_MS:
+            event.detail = f"client {client} gives up on {c.current.command.text()}: unknown"
+            self._client_done(c, "unknown")
+            return event
+        elif name == "attempt":
+            work.next_node(c)
+        node = self._client_send(c, event)
+        return self._finish(node, event) if node is not None else event
+
+    def _client_send(self, c: Client, event: StepEvent) -> Node | None:
+        """Send the client's operation to its target; it answers through Reply effects."""
+        w = self.world
+        command = c.current.command
+        self._client_after(c.id, "attempt", ATTEMPT_MS)
+        event.node = c.target
+        node = w.nodes.get(c.target)
+        if node is None:
+            return None  # lost: the attempt timer retries elsewhere
+        proposal = self._issue(command.text(), c.target)
+        node.on_request(self._clock(c.target), Request(command, proposal))
+        return node
+
+    def _on_reply(self, node: int, reply: Reply, event: StepEvent) -> None:
+        work = self.world.clients
+        c = work.clients.get(reply.client)
+        if c is None or c.current is None or c.current.command.op != reply.op:
+            return  # an answer to an operation the client has finished with
+        if reply.status == "redirect":
+            work.timers.pop((c.id, "attempt"), None)
+            if reply.leader is not None and reply.leader != node:
+                c.target = reply.leader
+                self._client_after(c.id, "send", 1)
+            else:
+                work.next_node(c)
+                self._client_after(c.id, "send", BACKOFF_MS)
+            return
+        event.notes += (Note("info", f"n{node} answers client {c.id}: {reply.status}"),)
+        self._client_done(c, reply.status, reply.value, node)
+
+    def _client_done(self, c: Client, status: str, value=None, node: int | None = None) -> None:
+        work = self.world.clients
+        work.complete(c, status, self.world.now, value, node)
+        work.timers.pop((c.id, "attempt"), None)
+        work.timers.pop((c.id, "send"), None)
+        if c.auto:
+            self._client_after(c.id, "think", work.think_time())

@@ -28,6 +28,7 @@ class _Seen:
     def __init__(self) -> None:
         self.height = -1  # not even the genesis block yet
         self.replay: dict[str, str] = {}
+        self.sessions: dict = {}  # the replay's client sessions (engines.core.chain)
 
 
 class StateMachineCheck:
@@ -59,7 +60,7 @@ class StateMachineCheck:
             fault = block_fault(chain, i)
             if fault:
                 return self.CHAIN, f"n{node.id}'s block {i} {fault}"
-            key = apply_kv(seen.replay, chain[i].data)
+            key = apply_kv(seen.replay, chain[i].data, seen.sessions)
             if key is not None:
                 keys.add(key)
             seen.height = i

@@ -3,7 +3,8 @@
 Each run draws its own fault rates and schedule from its seed (TigerBeetle's VOPR does the same).
 A run has two phases. In the safety phase faults are on and every invariant is checked after
 every step. In the liveness phase the faults stop, the network heals, every node restarts, and
-every node must commit a fresh probe value within a bounded simulated time. The first failing
+every node must commit a fresh probe value within a bounded simulated time. A workload of
+clients runs throughout, and at the end its history must be linearizable. The first failing
 run is shrunk: ops are dropped, and waits and bursts shortened, while the same failure still
 happens.
 
@@ -19,8 +20,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engines.core import protocols
 from engines.core.actions import ACTIONS, FUZZ_WEIGHTS, LEADER_OR_FIRST, Action, ActionError
 from engines.core.sim import Simulator
+from engines.lab.lincheck.search import Verdict
+from engines.lab.workload import describe, linearizable
 
 LEADER_WAIT_MS = 5_000
 PROBE_WAIT_MS = 10_000
@@ -29,6 +33,8 @@ MAX_SHRINK_TRIES = 300
 MAX_RUN_STEPS = 200_000  # a run that takes more steps stops and fails as "step budget"
 MAX_SHRINK_STEPS = 2_000_000  # steps all of shrinking's tries may take together
 CHUNK = 8  # runs a worker process takes at a time (a run is often a few milliseconds)
+CHECK_BUDGET = 500  # the history check's budget (engines.lab.workload): past it, no verdict
+LINEARIZABILITY = "linearizability"
 
 
 @dataclass(frozen=True)
@@ -102,13 +108,22 @@ def generate(algo: str, seed: int, run: int, nodes: int | None, config: dict) ->
     weights = {kind: rng.uniform(0.2, 1.0) * base for kind, base in OP_WEIGHTS.items()}
     kinds, cumulative = list(weights), list(itertools.accumulate(weights.values()))
     loss = {"drop": round(rng.uniform(0, 0.3), 3), "dup": round(rng.uniform(0, 0.2), 3)}
-    ops: list[tuple[str, dict]] = [("set_network", loss)]
+    workload = {"count": rng.randint(2, 5), "keys": rng.randint(1, 3), "rate": rng.randint(5, 30)}
+    ops: list[tuple[str, dict]] = [("set_network", loss), ("clients", workload)]
     for k in range(rng.randint(15, 60)):
         kind = rng.choices(kinds, cum_weights=cumulative)[0]
         ops.extend(
             SEQUENCES[kind](rng, k) if kind in SEQUENCES else [_random_op(rng, kind, ids, k)]
         )
-    return Case(algo, n, rng.randrange(2**31), dict(config), tuple(ops))
+    return Case(algo, n, rng.randrange(2**31), _with_read_path(algo, rng, config), tuple(ops))
+
+
+def _with_read_path(algo: str, rng: random.Random, config: dict) -> dict:
+    """Unless the campaign names one, each run reads by one of the protocol's read paths."""
+    paths = protocols.get(algo).choices.get("read")
+    if not paths or "read" in config:
+        return dict(config)
+    return config | {"read": rng.choice(paths)}
 
 
 # The fuzzer's own ops, beside the user actions it draws with the weights of the action table.
@@ -186,7 +201,22 @@ def execute(case: Case) -> Outcome:
         if _spent(sim):
             return _over_budget(outcome)
     _liveness_phase(outcome)
-    return _over_budget(outcome) if _spent(sim) and not outcome.failure else outcome
+    if _spent(sim) and not outcome.failure:
+        return _over_budget(outcome)
+    if not outcome.failure:
+        _check_history(outcome)
+    return outcome
+
+
+def _check_history(outcome: Outcome) -> None:
+    """A history that is not linearizable fails the run; one the budget cannot judge passes."""
+    result = linearizable(outcome.sim, CHECK_BUDGET)
+    if result.verdict is Verdict.NOT_LINEARIZABLE:
+        outcome.failure = LINEARIZABILITY
+        outcome.detail = (
+            f"not linearizable: on key {result.key}, {describe(outcome.sim, result.blocked)} "
+            f"cannot be placed after {len(result.prefix)} operations"
+        )
 
 
 def _spent(sim: Simulator) -> bool:

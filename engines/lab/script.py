@@ -17,6 +17,7 @@ from typing import Any
 from engines.core import protocols
 from engines.core.actions import (
     ACTIONS,
+    MAX_CLIENTS,
     Action,
     ActionError,
     Cluster,
@@ -30,6 +31,8 @@ from engines.core.actions import (
 )
 from engines.core.sim import MAX_NODES, MIN_NODES, Simulator
 from engines.lab import limits
+from engines.lab.lincheck.search import Verdict
+from engines.lab.workload import describe, linearizable
 
 HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug"}
 COMMANDS = {"run", "step", "expect", "mark", "save"}  # besides the actions' own words
@@ -170,7 +173,7 @@ def parse(text: str, file: str = "<script>") -> Script:
                 seen_header.add(name)
                 _header(script, name, args)
             elif name in COMMANDS or name in ACTION_WORDS:
-                started = True
+                started = started or name != "clients"  # a workload may start in the header
                 script.commands.append(Command(number, name, args, raw.strip()))
             else:
                 raise ValueError(f"unknown command '{name}'")
@@ -228,7 +231,7 @@ def _option(script: Script, algo: str, args: list[str]) -> None:
         raise ValueError(f"'{algo}' options need 'algo {algo}' first")
     defaults = script.protocol.default_config
     if args and all("=" in word for word in args):
-        settings = [_timing(algo, defaults, word) for word in args]
+        settings = [_setting(script.protocol, word) for word in args]
     elif len(args) == 2 and args[1] in ("on", "off"):
         if not isinstance(defaults.get(args[0]), bool):
             known = ", ".join(k for k, v in defaults.items() if isinstance(v, bool)) or "none"
@@ -241,6 +244,14 @@ def _option(script: Script, algo: str, args: list[str]) -> None:
             raise ValueError(f"'{algo} {', '.join(setting)}' is given twice")
         script.config |= setting
     protocols.check_config(algo, script.config)
+
+
+def _setting(protocol: protocols.Protocol, word: str) -> dict[str, Any]:
+    """`read=index` picks one of a text setting's values; anything else is a timing."""
+    key, _, value = word.partition("=")
+    if key in protocol.choices:
+        return {key: value}  # check_config names the values allowed
+    return _timing(protocol.name, protocol.default_config, word)
 
 
 def _timing(algo: str, defaults: dict, word: str) -> dict[str, int]:
@@ -478,6 +489,21 @@ def _read_messages(script: Script, rest: list[str], marks: set[str]) -> dict | N
     return {"filter": found, "mark": mark, "count": read_count(rest[at + 2 :], "message count")}
 
 
+def _read_not(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    return {} if rest == ["linearizable"] else None
+
+
+def _read_client(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    """`expect client C STATUS [VALUE]`: how the client's last operation ended."""
+    if len(rest) not in (2, 3) or rest[1] not in CLIENT_STATUSES:
+        return None
+    client = _int(rest[0], "client", 1, MAX_CLIENTS)
+    return {"client": client, "status": rest[1], "value": rest[2] if len(rest) == 3 else None}
+
+
+CLIENT_STATUSES = ("ok", "fail", "unknown", "pending")
+
+
 def _read_time(script: Script, rest: list[str], marks: set[str]) -> dict | None:
     return {"ms": parse_duration(rest[0])} if len(rest) == 1 else None
 
@@ -495,6 +521,9 @@ EXPECTATION_READERS = {
     "block": _read_block,
     "messages": _read_messages,
     "time": _read_time,
+    "linearizable": _no_words,
+    "not": _read_not,
+    "client": _read_client,
 }
 
 
@@ -687,6 +716,29 @@ class _Runner:
             if filter_matches(filter, key[1], key[2], key[0])
         )
         return count.holds(sent), f"{sent} {describe_filter(filter)} sent since mark {mark}"
+
+    def expect_linearizable(self) -> tuple[bool, str]:
+        """The clients' history so far, judged by the checker (engines/lab/lincheck)."""
+        result = linearizable(self.sim)
+        if result.blocked is None:
+            return result.verdict is Verdict.LINEARIZABLE, f"{result.verdict} history"
+        return False, f"not linearizable: {describe(self.sim, result.blocked)} cannot be placed"
+
+    def expect_client(self, client: int, status: str, value: str | None) -> tuple[bool, str]:
+        records = [r for r in self.sim.world.clients.records if r.command.client == client]
+        if not records:
+            return False, f"client {client} has invoked nothing"
+        last = records[-1]
+        ended = last.status or "pending"
+        observed = f"client {client}'s {last.command.text()} is {ended}"
+        if last.command.f == "get" and last.status == "ok":
+            observed += f", returned {last.value!r}"
+        returned = value is None or (last.value or "missing") == value
+        return ended == status and returned, observed
+
+    def expect_not(self) -> tuple[bool, str]:
+        ok, observed = self.expect_linearizable()
+        return not ok, observed
 
     def expect_time(self, ms: int) -> tuple[bool, str]:
         return self.sim.now == ms, f"the clock reads {self.sim.now} ms"

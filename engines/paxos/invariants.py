@@ -81,15 +81,14 @@ class PaxosInvariants:
         if kind == "drop":
             return None
         w = sim.world
-        if kind == "action":
-            if event.action.kind == "propose":
-                self._record_proposal(w, event)
-            if event.node is None:  # restart all, heal, partition, network
-                for node in w.nodes.values():
-                    found = self._check_node(w, node, event.step)
-                    if found:
-                        return found
-                return None
+        if w.proposals >= len(self.proposals):
+            self._record_proposals(w)
+        if kind == "action" and event.node is None:  # restart all, heal, partition, network
+            for node in w.nodes.values():
+                found = self._check_node(w, node, event.step)
+                if found:
+                    return found
+            return None
         node = w.nodes.get(event.node)
         if node is None:
             return None  # crashed: its persistent state cannot change while it is down
@@ -99,12 +98,11 @@ class PaxosInvariants:
                 return found
         return self._check_node(w, node, event.step)
 
-    def _record_proposal(self, w: Any, event: Any) -> None:
-        # The simulator numbers proposals p1, p2, ... and rejects one sent to a down node.
-        if w.proposals == len(self.proposals):
-            args = event.action.args
-            pid = f"p{w.proposals}"
-            self.proposals.append(Proposal(pid, args["value"], event.time, args["node"]))
+    def _record_proposals(self, w: Any) -> None:
+        """The client values the simulator handed to nodes since the last look, numbered p1,
+        p2, ... (a proposal to a down node is refused and gets no number)."""
+        while len(self.proposals) <= w.proposals:
+            self.proposals.append(w.issued[len(self.proposals) - 1])
 
     def _check_node(self, w: Any, node: Any, step: int) -> Violation | None:
         """Look closer only at what changed since the node was last seen: most steps change

@@ -40,7 +40,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.core.node import Message, Node, Proposal
+from engines.core.chain import Command
+from engines.core.node import Message, Node, Proposal, Request
 from engines.core.shared import SlotMap
 from engines.paxos.messages import (
     ZERO,
@@ -66,6 +67,8 @@ BUGS = {
     "ignore_promise": "an acceptor accepts a ballot below the one it promised",
     "ignore_accepted": "a new leader ignores the values reported in promises (no pmax)",
     "forget_promise": "the promised ballot is not persisted: a restart forgets it",
+    "stale_read": "any node answers a read from its own state, with no slot: a deposed leader "
+    "or a lagging node returns an old value",
 }
 
 
@@ -101,6 +104,7 @@ class PaxosNode(Node):
         self.chosen = SlotMap()  # slot -> value
         self.first_slot = SlotMap()  # proposal number -> the lowest slot it is chosen in
         self.applied = 0  # slots 1..applied are applied to self.sm
+        self.requests: dict[str, Command] = {}  # client operations this node answers, by id
         # the highest slot accepted or chosen here, so a display can show the last few slots
         # without scanning them all (a restart scans the accepted slots once)
         self.top_slot = max(self.persistent.accepted, default=0)
@@ -138,6 +142,18 @@ class PaxosNode(Node):
 
     def on_campaign(self, now: int) -> None:
         self._start_phase1("campaign")
+
+    def on_request(self, now: int, request: Request) -> None:
+        """A client operation, a read included, is a client value in a slot: it is answered
+        once its slot is applied here, in slot order, so a read sees every earlier choice."""
+        command = request.command
+        if command.f == "get" and self.config.get("bug") == "stale_read":
+            self.reply(command, "ok", self.sm.kv.get(command.key))  # the bug: no slot
+        elif self.role != "leader":
+            self.redirect(command, self.leader)
+        else:
+            self.requests[request.proposal.id] = command
+            self.on_propose(now, request.proposal)
 
     def rank(self) -> tuple:
         return self.ballot
@@ -410,6 +426,8 @@ class PaxosNode(Node):
                 self.note("info", f"slot {self.applied} repeats {value.id}: applied as a no-op")
                 continue
             self.sm.apply(value.id, value.value, value.proposed_at)
+            if value.id in self.requests:
+                self.answer_applied(self.requests.pop(value.id))
 
     def _repeats(self, slot: int, value: Proposal) -> bool:
         """Whether an applied slot holds a value already chosen, and so applied, in an earlier

@@ -3,7 +3,7 @@
 from engines.core.protocols import Protocol
 from engines.raft import messages
 from engines.raft.invariants import make_checkers
-from engines.raft.node import BUGS, DEFAULT_CONFIG, RaftNode
+from engines.raft.node import BUGS, DEFAULT_CONFIG, READ_PATHS, RaftNode
 
 PROTOCOL = Protocol(
     "raft",
@@ -22,4 +22,5 @@ PROTOCOL = Protocol(
         messages.Forward,
     ),
     roles=("leader", "follower", "candidate", "precandidate"),
+    choices={"read": READ_PATHS},
 )

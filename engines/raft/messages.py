@@ -61,6 +61,10 @@ class AppendEntries(Message):
     prev_term: int
     entries: tuple[Entry, ...]
     commit: int
+    round: int = 0  # the leader's heartbeat round, for ReadIndex and leases (6.4); 0: none
+
+    def summary(self) -> str:
+        return _without_round(self)
 
     @property
     def heartbeat(self) -> bool:
@@ -79,6 +83,16 @@ class AppendReply(Message):
     index: int
     conflict_term: int = 0
     conflict_index: int = 0
+    round: int = 0  # the round of the AppendEntries answered
+
+    def summary(self) -> str:
+        return _without_round(self)
+
+
+def _without_round(msg: Message) -> str:
+    """The usual summary; a round is shown only when the read path numbers rounds."""
+    text = Message.summary(msg)
+    return text if msg.round else text.removesuffix(", round=0")
 
 
 @dataclass(frozen=True)

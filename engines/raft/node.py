@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.core.node import Message, Node, Proposal
+from engines.core.chain import Command
+from engines.core.node import Message, Node, Proposal, Request
 from engines.core.shared import SharedList
 from engines.raft.messages import (
     AppendEntries,
@@ -49,7 +50,10 @@ BUGS = {
     "vote_any_log": "votes are granted without the up-to-date-log check",
     "accept_stale_append": "AppendEntries from an older term is accepted (no term check): a "
     "deposed leader's entries overwrite committed ones",
+    "stale_read": "any node answers a read from its own state with no check: a deposed leader "
+    "or a lagging follower returns an old value",
 }
+READ_PATHS = ("log", "index", "lease")
 
 
 def _sentinel() -> SharedList:
@@ -89,6 +93,19 @@ class RaftNode(Node):
         self.transfer_to: int | None = None
         self.transfer_since = 0
         self.recent_forwards: dict[str, None] = {}  # proposal ids, oldest first
+        # Clients (dissertation 6): operations waiting to be applied, reads waiting for a
+        # confirmed round, and the heartbeat rounds that confirm leadership (6.4).
+        self.read_path = cfg["read"]
+        self.lease_ms = cfg["lease"]
+        self.requests: dict[str, Command] = {}  # proposal id -> the operation it carries
+        self.reads: list[tuple[Command, int, int]] = []  # (get, read index, round needed)
+        self.round = 0
+        self.round_sent: dict[int, int] = {}  # round -> when it was sent (own clock)
+        self.acked_round: dict[int, int] = {}
+        self.quorum_round = 0  # the highest round a majority answered
+        self.lease_until = 0
+        self.term_start = 0  # the index of this leader's first entry of its term
+        self.boot_lease = 0
 
     def new_persistent(self) -> RaftPersistent:
         return RaftPersistent()
@@ -96,6 +113,8 @@ class RaftNode(Node):
     def start(self, now: int) -> None:
         if self.bug == "forget_vote":
             self.persistent.voted_for = None
+        if self.read_path == "lease":  # 6.4.1: it may have acknowledged a lease before a crash
+            self.boot_lease = now + self.timeout_min
         self.reset_election_timer(new_timeout=True)
 
     # --- small helpers ------------------------------------------------------------------------
@@ -117,9 +136,17 @@ class RaftNode(Node):
 
     def in_lease(self, now: int) -> bool:
         """Whether a leader is known to be alive: it spoke within the minimum election timeout."""
-        if self.role == "leader":
+        if self.role == "leader" or now < self.boot_lease:
             return True
         return self.leader is not None and now - self.leader_seen_at < self.timeout_min
+
+    def ignores_vote(self, now: int, msg: RequestVote) -> bool:
+        """Dissertation 4.2.3: a server that heard from a live leader within the minimum
+        election timeout ignores RequestVote (with CheckQuorum, unless a transfer forces it).
+        Lease reads (6.4.1) rest on it, so with them no vote is forced."""
+        if self.read_path == "lease":
+            return self.in_lease(now)
+        return self.checkquorum and not msg.force and self.in_lease(now)
 
     def log_up_to_date(self, last_term: int, last_index: int) -> bool:
         """5.4.1: the later last term wins; with equal terms, the longer log."""
@@ -140,6 +167,7 @@ class RaftNode(Node):
         if self.role == "leader":
             self.cancel_timer("heartbeat")
             self.transfer_to = None
+            self.requests, self.reads = {}, []
         self.leader = leader
         self.pre = False
         self.name_role("follower")
@@ -196,6 +224,10 @@ class RaftNode(Node):
         # Section 8: a no-op of the new term lets the leader commit what earlier terms left.
         if self.bug != "figure8":
             self.persistent.log.append(Entry(self.term))
+        self.term_start = self.last_index
+        self.round, self.round_sent, self.lease_until, self.quorum_round = 0, {}, 0, 0
+        self.acked_round = dict.fromkeys(self.peers, 0)
+        self.next_round(now)
         for peer in self.peers:
             self.send_append(peer)
         self.set_timer("heartbeat", self.heartbeat_ms)
@@ -211,6 +243,8 @@ class RaftNode(Node):
     def on_campaign(self, now: int) -> None:
         if self.role == "leader":
             self.note("info", f"n{self.id} already leads term {self.term}")
+        elif self.read_path == "lease" and self.in_lease(now):
+            self.note("info", f"n{self.id} waits out the leader's lease (6.4.1)")
         else:
             self.start_election(now, force=True)
 
@@ -235,8 +269,8 @@ class RaftNode(Node):
         if msg.term > term:
             if kind is PreVote or (kind is PreVoteReply and msg.granted):
                 pass  # pre-votes are about a future term and change nobody's term
-            elif kind is RequestVote and self.checkquorum and not msg.force and self.in_lease(now):
-                return  # dissertation 4.2.3: a live leader's followers ignore disruptive votes
+            elif kind is RequestVote and self.ignores_vote(now, msg):
+                return
             else:
                 leader = src if kind is AppendEntries else None
                 self.become_follower(msg.term, leader)
@@ -319,9 +353,70 @@ class RaftNode(Node):
         entries = tuple(log[nxt : nxt + MAX_BATCH])
         if len(entries) == MAX_BATCH:
             self.batch_limited += 1
-        self.send(
-            peer, AppendEntries(self.term, nxt - 1, log[nxt - 1].term, entries, self.commit_index)
-        )
+        prev_term, commit = log[nxt - 1].term, self.commit_index
+        self.send(peer, AppendEntries(self.term, nxt - 1, prev_term, entries, commit, self.round))
+
+    def broadcast_append(self) -> None:
+        for peer in self.peers:
+            self.send_append(peer)
+
+    # --- clients (dissertation chapter 6) -----------------------------------------------------
+    def on_request(self, now: int, request: Request) -> None:
+        command = request.command
+        if command.f == "get" and self.bug == "stale_read":
+            self.reply(command, "ok", self.sm.kv.get(command.key))  # the bug: no check at all
+        elif self.role != "leader":
+            self.redirect(command, self.leader)  # 6.2: a follower names the leader it knows
+        elif command.f == "get" and self.read_path != "log":
+            self.read(now, command)
+        elif self.transfer_to is None:  # writes, and reads through the log, are entries
+            self.requests[request.proposal.id] = command
+            self.append_proposal(request.proposal)
+
+    def read(self, now: int, command: Command) -> None:
+        """6.4: the read index is the commit index, once an entry of this term is committed
+        (the no-op). A lease read (6.4.1) is answered at once while the lease holds; otherwise
+        a new heartbeat round must confirm that this node still leads."""
+        index = max(self.commit_index, self.term_start)
+        if self.read_path == "lease" and self.holds_lease(now) and self.commit_index >= index:
+            self.reply(command, "ok", self.sm.kv.get(command.key))
+            return
+        self.next_round(now)
+        self.reads.append((command, index, self.round))
+        self.broadcast_append()
+
+    def holds_lease(self, now: int) -> bool:
+        return now < self.lease_until and self.transfer_to is None
+
+    def next_round(self, now: int) -> None:
+        """Number a new heartbeat round; only the ReadIndex and lease paths need rounds."""
+        if self.read_path != "log":
+            self.round += 1
+            self.round_sent[self.round] = now
+
+    def confirm_round(self, src: int, round_: int) -> None:
+        """A reply in our term to round `round_`: a majority's highest rounds confirm this
+        node led when the lowest of them was sent (6.4), and start a lease then (6.4.1)."""
+        if round_ <= self.acked_round[src]:
+            return
+        self.acked_round[src] = round_
+        confirmed = sorted([self.round, *self.acked_round.values()], reverse=True)
+        quorum = confirmed[self.majority - 1]
+        if quorum > self.quorum_round:
+            self.quorum_round = quorum
+            self.lease_until = self.round_sent[quorum] + self.lease_ms
+            self.round_sent = {r: t for r, t in self.round_sent.items() if r >= quorum}
+            self.serve_reads()
+
+    def serve_reads(self) -> None:
+        """Answer the reads whose round is confirmed and whose read index is applied."""
+        waiting = []
+        for command, index, round_ in self.reads:
+            if round_ <= self.quorum_round and self.commit_index >= index:
+                self.reply(command, "ok", self.sm.kv.get(command.key))
+            else:
+                waiting.append((command, index, round_))
+        self.reads = waiting
 
     def heartbeat(self, now: int) -> None:
         if self.checkquorum and not self.quorum_alive(now):
@@ -331,8 +426,8 @@ class RaftNode(Node):
         if self.transfer_to is not None and now - self.transfer_since >= self.timeout_max:
             self.note("info", f"n{self.id} gives up handing leadership to n{self.transfer_to}")
             self.transfer_to = None
-        for peer in self.peers:
-            self.send_append(peer)
+        self.next_round(now)
+        self.broadcast_append()
         self.set_timer("heartbeat", self.heartbeat_ms)
 
     def quorum_alive(self, now: int) -> bool:
@@ -344,6 +439,8 @@ class RaftNode(Node):
         if self.role != "leader":
             return
         self.heard_at[src] = now
+        if msg.round:
+            self.confirm_round(src, msg.round)
         if msg.success:
             if msg.index <= self.match_index[src]:
                 return  # an old or duplicated ack
@@ -391,7 +488,11 @@ class RaftNode(Node):
             entry = log[i]
             if entry.value is not None:
                 self.sm.apply(entry.pid, entry.value, entry.proposed_at)
+                if entry.pid in self.requests:
+                    self.answer_applied(self.requests.pop(entry.pid))
         self.commit_index = index
+        if self.reads:
+            self.serve_reads()
 
     def transfer_leadership(self, now: int, target: int) -> None:
         """Dissertation 3.10: stop taking proposals, bring `target` up to date, then tell it to
@@ -417,18 +518,19 @@ class RaftNode(Node):
         log = self.persistent.log
         prev = msg.prev_index
         if prev >= len(log):
-            self.send(src, AppendReply(self.term, False, prev, 0, len(log)))
+            self.send(src, AppendReply(self.term, False, prev, 0, len(log), msg.round))
             return
         if log[prev].term != msg.prev_term and self.bug != "no_prevlog_check":
-            self.send(src, AppendReply(self.term, False, prev, *self.term_start(prev)))
+            conflict = self.conflict_at(prev)
+            self.send(src, AppendReply(self.term, False, prev, *conflict, msg.round))
             return
         self.store(prev, msg.entries)
         match = prev + len(msg.entries)
         if msg.commit > self.commit_index and match > self.commit_index:
             self.commit_to(min(msg.commit, match))
-        self.send(src, AppendReply(self.term, True, match))
+        self.send(src, AppendReply(self.term, True, match, round=msg.round))
 
-    def term_start(self, index: int) -> tuple[int, int]:
+    def conflict_at(self, index: int) -> tuple[int, int]:
         """The term of our entry at `index` and the first index holding that term."""
         log = self.persistent.log
         term = log[index].term
@@ -498,5 +600,9 @@ DEFAULT_CONFIG = {
     "heartbeat": 50,
     "prevote": False,
     "checkquorum": False,
+    "read": "log",  # the read path: log, index (ReadIndex, 6.4) or lease (6.4.1)
+    # A lease in ms of the leader's clock (6.4.1): safe while every clock runs at a rate within
+    # 1/b..b of true time with b * b <= election_timeout_min / lease (b = 1.118 here).
+    "lease": 120,
     "bug": None,
 }

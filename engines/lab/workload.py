@@ -1,0 +1,62 @@
+"""A simulation's client history as the linearizability checker's history, and its verdict.
+
+The clients' operations (`engines.core.clients`) become the checker's events (Jepsen's: invoke,
+then ok, fail or info) on the `kv` model: put is a write, get a read, cas a cas, each on its key.
+"""
+
+from __future__ import annotations
+
+from engines.core.clients import Record
+from engines.core.sim import Simulator
+from engines.lab.lincheck.history import Event, Operation, operations
+from engines.lab.lincheck.search import Result, check
+
+FUNCTION = {"put": "write", "get": "read", "cas": "cas"}
+COMPLETION = {"ok": "ok", "fail": "fail", "unknown": "info"}
+
+
+def events(records: list[Record]) -> list[Event]:
+    """Each record's invocation and completion, at their positions in the history."""
+    timed: list[tuple[int, Event]] = []
+    for record in records:
+        command = record.command
+        f = FUNCTION[command.f]
+        asked = tuple(command.args) if f == "cas" else (command.args or (None,))[0]
+        process = command.client
+        timed.append(
+            (record.call, Event(record.call + 1, process, "invoke", f, (command.key, asked)))
+        )
+        if record.status:
+            value = record.value if f == "read" else asked
+            done = Event(
+                record.ret + 1, process, COMPLETION[record.status], f, (command.key, value)
+            )
+            timed.append((record.ret, done))
+    return [event for _, event in sorted(timed, key=lambda pair: pair[0])]
+
+
+def history(sim: Simulator) -> list[Operation]:
+    return operations(events(sim.world.clients.records), "<simulation>", keyed=True, with_cas=True)
+
+
+def linearizable(sim: Simulator, budget: int | None = None) -> Result:
+    """The checker's verdict on the history so far. `budget` bounds the search in thousands of
+    steps (roughly), counted, not timed, so that a verdict reproduces: past it, unknown."""
+    if budget is None:
+        return check(history(sim))
+    looks = iter(range(budget))
+    return check(history(sim), lambda: next(looks, None) is None)
+
+
+def describe(sim: Simulator, op: Operation) -> str:
+    """An operation of the history as the simulation saw it: who, what, when, answered by."""
+    record = next(r for r in sim.world.clients.records if r.call + 1 == op.line)
+    text = f"client {op.process} {record.command.text().split(' ', 1)[1]}"
+    if record.command.f == "get":
+        text += f" -> {record.value!r}"
+    if record.status == "unknown" or not record.status:
+        return f"{text} (invoked at {record.invoked_at} ms, outcome unknown)"
+    return (
+        f"{text} (invoked at {record.invoked_at} ms, {record.status} at "
+        f"{record.completed_at} ms from n{record.node})"
+    )

@@ -1,0 +1,99 @@
+"""The clients' history drawn as lanes: one per client, each operation a bar from its
+invocation to its completion, styled by outcome; the operation the checker cannot place is
+shown reversed in red, and the longest linearizable prefix it found is underlined.
+
+Pure functions of the simulator, so the pane and its tests draw the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from engines.core.clients import Record
+from engines.core.sim import Simulator
+from engines.lab.lincheck.search import Verdict
+from engines.lab.workload import linearizable
+
+CHECK_BUDGET = 200  # the pane's search budget (engines.lab.workload): past it, unknown
+LABEL = 5  # columns for a lane's name: "c12 "
+STYLES = {"ok": "green", "fail": "yellow", "unknown": "red dim", "": "cyan"}
+MARKS = {"ok": "", "fail": " ✗", "unknown": " ?", "": " …"}
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The checker's verdict on a history, with operations named by their call positions."""
+
+    verdict: str
+    blocked: int | None = None
+    prefix: frozenset[int] = frozenset()
+
+
+def judge(sim: Simulator) -> Judged:
+    result = linearizable(sim, CHECK_BUDGET)
+    if result.verdict is not Verdict.NOT_LINEARIZABLE:
+        return Judged(str(result.verdict))
+    prefix = frozenset(op.line - 1 for op in result.prefix)
+    return Judged(str(result.verdict), result.blocked.line - 1, prefix)
+
+
+def history_lines(sim: Simulator, width: int, rows: int, judged: Judged) -> list[Text]:
+    """A header, then a lane for each client (as many as `rows` leaves room for)."""
+    work = sim.world.clients
+    if not work.records:
+        return [Text("no client operations yet: a script's `clients K` starts a workload", "dim")]
+    track = max(10, width - LABEL)
+    start = work.records[0].invoked_at
+    end = max(sim.now if not r.status else r.completed_at for r in work.records)
+    scale = max(1, -(-(end - start) // (track - 1)))  # ms a column: the whole history fits
+    style = "bold red" if judged.blocked is not None else "bold"
+    span = f"{start} to {end} ms, {scale} ms a column"
+    header = Text.assemble(
+        (f"{len(work.records)} operations, {span}: ", "dim"), (judged.verdict, style)
+    )
+    lanes = []
+    for client in sorted(work.clients)[: max(0, rows - 2)]:
+        mine = [r for r in work.records if r.command.client == client]
+        lane = Text(f"c{client}".ljust(LABEL), style="bold")
+        lane.append_text(draw_lane(mine, track, (start, scale, sim.now), judged))
+        lanes.append(lane)
+    return [header, *lanes, *blocked_line(sim, judged)]
+
+
+def draw_lane(records: list[Record], track: int, axis: tuple, judged: Judged) -> Text:
+    """One client's operations as bars from invocation to completion (to now while pending);
+    a bar shows as much of its label as fits, and a later bar may cover a short one."""
+    start, scale, now = axis
+    lane = Text(" " * track)
+    for record in records:
+        end = record.completed_at if record.completed_at is not None else now
+        first = (record.invoked_at - start) // scale
+        last = max(first + 1, (end - start) // scale)
+        text = ("├" + label(record)).ljust(last - first, "─")[: last - first] + "┤"
+        lane = lane[:first] + Text(text, style=bar_style(record, judged)) + lane[last + 1 :]
+    return lane[:track]
+
+
+def blocked_line(sim: Simulator, judged: Judged) -> list[Text]:
+    if judged.blocked is None:
+        return []
+    record = next(r for r in sim.world.clients.records if r.call == judged.blocked)
+    text = f"cannot be placed: client {record.command.client} {label(record)}"
+    return [Text(text + f" at {record.invoked_at} ms", style="bold red")]
+
+
+def label(record: Record) -> str:
+    command = record.command
+    text = " ".join([command.f, command.key, *command.args])
+    if command.f == "get" and record.status == "ok":
+        text += f"→{record.value if record.value is not None else '∅'}"
+    return text + MARKS[record.status]
+
+
+def bar_style(record: Record, judged: Judged) -> str:
+    if record.call == judged.blocked:
+        return "bold reverse red"
+    style = STYLES[record.status]
+    return f"{style} underline" if record.call in judged.prefix else style
