@@ -64,9 +64,9 @@ def save_trace(sim: Simulator, path: str | Path) -> Path:
     except limits.LimitError as exc:
         raise TraceError(f"{path}: cannot save this session: {exc}") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise TraceError(
-            f"cannot save trace to {path!r}: {getattr(exc, 'strerror', exc)}"
-        ) from None
+        # A NUL or another control character shows as an escape; other text as it is.
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+        raise TraceError(f"cannot save trace to {shown}: {getattr(exc, 'strerror', exc)}") from None
     return path
 
 
