@@ -106,10 +106,14 @@ class MainScreen(Screen):
         self.composed = True
 
     def on_mount(self) -> None:
+        self.show_panes()
+        self.app.refresh_view()
+
+    def show_panes(self) -> None:
+        """The panes the app has open, on new widgets (at mount, and after a recompose)."""
         self.show_diagram(self.app.diagram_shown)
         self.show_inspector(self.app.inspecting)
         self.history.set_class(self.app.history_shown, "-shown")
-        self.app.refresh_view()
 
     def on_resize(self) -> None:
         width, height = self.size
@@ -141,15 +145,19 @@ class MainScreen(Screen):
                 self.inspector.show(sim, selected)
             else:
                 self.grid.show(sim, selected)
-            self.network.show(sim)
-            reading = self.network.has_focus
-            self.query_one("#bottom").set_class(reading, "-reading")
-            if reading:
-                self.detail.show(sim, self.network.selected, self.app.message_keys())
-            else:
-                self.events.show(sim)
+            self.show_bottom(sim)
             self.diagram.show(sim, follow)
             self.history.show(sim)
+
+    def show_bottom(self, sim: Simulator) -> None:
+        """The message list, and under its focus the selected message in place of the events."""
+        self.network.show(sim)
+        reading = self.network.has_focus
+        self.query_one("#bottom").set_class(reading, "-reading")
+        if reading:
+            self.detail.show(sim, self.network.selected, self.app.message_keys())
+        else:
+            self.events.show(sim)
 
 
 class ConsensusApp(App):
@@ -232,6 +240,7 @@ class ConsensusApp(App):
             self.selected = sim.node_ids[0]
         if resize and self.main_screen is not None:
             await self.main_screen.recompose()
+            self.main_screen.show_panes()
         self.refresh_view(follow=True)
 
     # --- autoplay ----------------------------------------------------------------------------

@@ -193,11 +193,11 @@ class MessageList(ScrollLines):
 
     def action_move(self, delta: int) -> None:
         self.cursor = max(0, min(self.cursor + delta, len(self.messages) - 1))
-        self.app.refresh_view()
+        self.screen.show_bottom(self.app.sim)
 
     def watch_has_focus(self, has_focus: bool) -> None:
         super().watch_has_focus(has_focus)
-        self.app.refresh_view()  # the cursor, and the detail in place of the event log
+        self.screen.show_bottom(self.app.sim)  # the cursor, and the detail or the events
 
 
 def value_lines(name: str, value: object) -> list[Text]:
