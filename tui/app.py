@@ -97,7 +97,7 @@ class MainScreen(Screen):
                 yield self.grid
                 yield self.inspector
                 yield self.history
-                with Horizontal(id="bottom"):
+                with Horizontal(id="bottom") as self.bottom:
                     yield self.network
                     yield self.events
                     yield self.detail
@@ -153,7 +153,7 @@ class MainScreen(Screen):
         """The message list, and under its focus the selected message in place of the events."""
         self.network.show(sim)
         reading = self.network.has_focus
-        self.query_one("#bottom").set_class(reading, "-reading")
+        self.bottom.set_class(reading, "-reading")
         if reading:
             self.detail.show(sim, self.network.selected, self.app.message_keys())
         else:
