@@ -152,7 +152,7 @@ async def test_acting_earlier_says_it_forked_and_redo_brings_the_future_back():
         assert app.sim.max_step == 7 and not app.sim.is_up(1)
         await pilot.press("ctrl+r")
         assert (app.sim.step_count, app.sim.max_step) == (6, 10)
-        assert "4 set-aside steps are back: at step 6 of 10" in notifications(app)
+        assert "brought back 4 set-aside steps: at step 6 of 10" in notifications(app)
         await pilot.press(">")
         assert app.sim.digest() == ten and app.sim.is_up(1)
         await pilot.press("ctrl+r")  # once only

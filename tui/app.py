@@ -43,6 +43,7 @@ from tui.screens.prompts import (
     PresetPicker,
     ProposePrompt,
 )
+from tui.text import count
 from tui.widgets.diagram import DiagramPane
 from tui.widgets.history import HistoryPane
 from tui.widgets.inspector import Inspector
@@ -303,8 +304,8 @@ class ConsensusApp(App):
         except ActionError as e:
             self.notify(str(e), severity="warning", markup=False)
             return
-        count = fork.set_aside
-        self.notify(f"{count} set-aside steps are back: at step {fork.at} of {fork.max_step}")
+        back = count(fork.set_aside, "set-aside step")
+        self.notify(f"brought back {back}: at step {fork.at} of {fork.max_step}")
         self.refresh_view(follow=True)
 
     def action_goto_step(self) -> None:
