@@ -208,3 +208,20 @@ async def test_a_bad_link_keeps_the_dialog_open(link, error):
         await network_dialog(pilot, link=link)
         assert isinstance(app.screen, NetworkPrompt) and error in screen_text(app)
         assert app.sim.max_step == 0
+
+
+@pilot_test
+async def test_the_palette_has_every_message_command():
+    app = new_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await in_flight_at_step_6(pilot)
+        titles = {c.title: c for c in app.get_system_commands(app.screen)}
+        for title in ("Messages", "Drop message", "Duplicate message", "Hold its type", "Redo"):
+            assert title in titles
+        first = app.sim.in_flight()[0]
+        await titles["Deliver message"].callback()
+        await pilot.pause()
+        assert app.sim.events[-1].action.args == {"seq": first.seq}
+        await titles["Hold its link"].callback()
+        await pilot.pause()
+        assert app.sim.holds() == [{"types": [], "src": 3, "dst": 5}]
