@@ -415,13 +415,12 @@ class ConsensusApp(App):
         if reason:
             self.notify(reason, severity="warning", markup=False)
             return
-        earlier = self.sim.step_count < self.sim.max_step
         try:
             getattr(self.sim, kind)(**args)
         except ActionError as e:
             self.notify(str(e), severity="warning", markup=False)
             return
-        if earlier and self.sim.last_fork is not None:
+        if self.sim.last_fork is not None:  # it acted at an earlier step: a new future
             redo = self.key_for("sim.redo")
             notice = f"{self.sim.last_fork.describe()} ({redo} brings them back)"
             self.notify(notice, title="New future", markup=False, timeout=8)
