@@ -185,3 +185,29 @@ def test_history_pane_with_a_stale_read(snap_compare):
     app.cursor_blink = False
     app.animation_level = "none"
     assert snap_compare(app, terminal_size=SIZE, press=["c"])
+
+
+def test_message_detail(snap_compare):
+    """The message list focused on an AppendEntries with entries, in full beside it; a
+    held link tagged."""
+
+    def act(sim):
+        elect_and_commit(sim)
+        leader = sim.leader()
+        sim.propose("set [b]x[/b] 3", leader)
+        sim.hold([], leader, 2)
+        sim.run(6)
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        act(app.sim)
+        await pilot.press("m")
+        flying = app.sim.in_flight()
+        entries = next(i for i, m in enumerate(flying) if getattr(m.msg, "entries", ()))
+        await pilot.press(*["j"] * entries)
+
+    assert snap_compare(app_for(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_fork_notice(snap_compare):
+    assert snap_compare(app_for(), terminal_size=SIZE, press=[*"nnnnnnnnnn", *"bbbb", "x"])

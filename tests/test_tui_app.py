@@ -387,7 +387,7 @@ async def test_save_trace_prompt_writes_a_trace_that_replays(tmp_path):
 @pilot_test
 async def test_help_lists_every_key():
     app = new_app()
-    async with app.run_test(size=(120, 60)) as pilot:
+    async with app.run_test(size=(120, 72)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
@@ -587,3 +587,16 @@ async def test_a_partition_event_shows_the_groups_it_left():
         assert "partition n1 n2 | n3; groups now n1 n2 | n3 | n4 | n5" in log_text(app)
         await pilot.press("h", "4", "i")
         assert "isolate n4; groups now n1 n2 n3 n5 | n4" in log_text(app)
+
+
+@pilot_test
+async def test_the_diagram_stays_shown_after_a_preset_of_another_size():
+    from engines.lab.script import PRESETS
+
+    app = new_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        await app.load_scenario(PRESETS / "raft" / "election_3.scn")
+        await pilot.press("f")  # the filter needs the new pane's index
+        assert app.main_screen.diagram.has_class("-shown") and len(app.sim.node_ids) == 3
+        assert "space-time · no heartbeats" in screen_text(app)

@@ -30,6 +30,7 @@ def test_vim_keymap_moves_keys_without_clashes():
     assert keymap["sim.back"] == "h,left"
     assert keymap["net.heal"] == "H"
     assert keymap["app.help"] == "question_mark,f1"
+    assert keymap["msg.hold_link"] == "K"  # H heals there
 
 
 def test_every_binding_has_a_scoped_id():

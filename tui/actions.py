@@ -36,6 +36,7 @@ def no_op(sim: Simulator, kind: str, args: dict[str, Any]) -> str:
             return f"n{node} is already cut off alone"
         case "partition" if resulting_groups(args["groups"], sim.node_ids) == net.groups():
             return "the network is already split that way"
-        case "set_network" if not net.links and replace(net.default, **args) == net.default:
-            return "those are the network settings already"
+        case "set_network" if "link" not in args and not net.links:
+            if replace(net.default, **args) == net.default:
+                return "those are the network settings already"
     return ""

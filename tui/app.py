@@ -23,7 +23,8 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from engines.core import protocols
-from engines.core.sim import Simulator, StepEvent
+from engines.core.actions import ActionError
+from engines.core.sim import InFlight, Simulator, StepEvent
 from engines.core.violations import Violation
 from engines.lab.script import PRESETS
 from engines.lab.trace import TraceError
@@ -42,11 +43,12 @@ from tui.screens.prompts import (
     PresetPicker,
     ProposePrompt,
 )
+from tui.text import count
 from tui.widgets.diagram import DiagramPane
 from tui.widgets.history import HistoryPane
 from tui.widgets.inspector import Inspector
 from tui.widgets.nodes import NodeGrid
-from tui.widgets.panels import Banner, EventLog, NetworkPanel, StatusBar
+from tui.widgets.panels import Banner, EventLog, MessageDetail, MessageList, StatusBar
 
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)  # events per second; 0 is "max"
 DEFAULT_SPEED = SPEEDS.index(20)
@@ -84,7 +86,8 @@ class MainScreen(Screen):
         self.banner = Banner(id="banner")
         self.grid = NodeGrid(self.app.sim.node_ids)
         self.inspector = Inspector()
-        self.network = NetworkPanel(id="network")
+        self.network = MessageList(id="network")
+        self.detail = MessageDetail(id="detail")
         self.events = EventLog(id="events")
         self.diagram = DiagramPane(id="diagram")
         self.history = HistoryPane(id="history")
@@ -95,18 +98,23 @@ class MainScreen(Screen):
                 yield self.grid
                 yield self.inspector
                 yield self.history
-                with Horizontal(id="bottom"):
+                with Horizontal(id="bottom") as self.bottom:
                     yield self.network
                     yield self.events
+                    yield self.detail
             yield self.diagram
         yield Footer(compact=True)
         self.composed = True
 
     def on_mount(self) -> None:
+        self.show_panes()
+        self.app.refresh_view()
+
+    def show_panes(self) -> None:
+        """The panes the app has open, on new widgets (at mount, and after a recompose)."""
         self.show_diagram(self.app.diagram_shown)
         self.show_inspector(self.app.inspecting)
         self.history.set_class(self.app.history_shown, "-shown")
-        self.app.refresh_view()
 
     def on_resize(self) -> None:
         width, height = self.size
@@ -138,10 +146,19 @@ class MainScreen(Screen):
                 self.inspector.show(sim, selected)
             else:
                 self.grid.show(sim, selected)
-            self.network.show(sim)
-            self.events.show(sim)
+            self.show_bottom(sim)
             self.diagram.show(sim, follow)
             self.history.show(sim)
+
+    def show_bottom(self, sim: Simulator) -> None:
+        """The message list, and under its focus the selected message in place of the events."""
+        self.network.show(sim)
+        reading = self.network.has_focus
+        self.bottom.set_class(reading, "-reading")
+        if reading:
+            self.detail.show(sim, self.network.selected, self.app.message_keys())
+        else:
+            self.events.show(sim)
 
 
 class ConsensusApp(App):
@@ -224,6 +241,7 @@ class ConsensusApp(App):
             self.selected = sim.node_ids[0]
         if resize and self.main_screen is not None:
             await self.main_screen.recompose()
+            self.main_screen.show_panes()
         self.refresh_view(follow=True)
 
     # --- autoplay ----------------------------------------------------------------------------
@@ -277,6 +295,17 @@ class ConsensusApp(App):
     def action_step_back(self) -> None:
         self.pause()
         self.sim.step_back()
+        self.refresh_view(follow=True)
+
+    def action_redo(self) -> None:
+        self.pause()
+        try:
+            fork = self.sim.redo()
+        except ActionError as e:
+            self.notify(str(e), severity="warning", markup=False)
+            return
+        back = count(fork.set_aside, "set-aside step")
+        self.notify(f"brought back {back}: at step {fork.at} of {fork.max_step}")
         self.refresh_view(follow=True)
 
     def action_goto_step(self) -> None:
@@ -386,8 +415,56 @@ class ConsensusApp(App):
         if reason:
             self.notify(reason, severity="warning", markup=False)
             return
-        getattr(self.sim, kind)(**args)
+        try:
+            getattr(self.sim, kind)(**args)
+        except ActionError as e:
+            self.notify(str(e), severity="warning", markup=False)
+            return
+        if self.sim.last_fork is not None:  # it acted at an earlier step: a new future
+            redo = self.key_for("sim.redo")
+            notice = f"{self.sim.last_fork.describe()} ({redo} brings them back)"
+            self.notify(notice, title="New future", markup=False, timeout=8)
         self.refresh_view(follow=True)
+
+    # --- actions: single messages ------------------------------------------------------------
+    def action_focus_messages(self) -> None:
+        screen = self.main_screen
+        if screen is None:
+            return
+        if screen.network.has_focus:
+            screen.set_focus(screen.inspector if self.inspecting else None)
+        else:
+            screen.set_focus(screen.network)  # at once: the keys after it move the cursor
+
+    def selected_message(self) -> InFlight | None:
+        screen = self.main_screen
+        m = screen.network.selected if screen is not None else None
+        if m is None:
+            self.notify("no message in flight", severity="warning")
+        return m
+
+    def action_message(self, kind: str) -> None:
+        """Deliver, drop or duplicate the selected message: a recorded action."""
+        m = self.selected_message()
+        if m is not None:
+            self.act(kind, seq=m.seq)
+
+    def action_hold(self, scope: str) -> None:
+        """Hold the selected message's link (src->dst) or its type; release it when held."""
+        m = self.selected_message()
+        if m is None:
+            return
+        if scope == "link":
+            hold = {"types": [], "src": m.src, "dst": m.dst}
+        else:
+            hold = {"types": [m.msg.type_name], "src": None, "dst": None}
+        self.act("release" if hold in self.sim.holds() else "hold", **hold)
+
+    def message_keys(self) -> str:
+        """The detail view's reminder of the message keys, in the keymap in effect."""
+        words = [("msg.deliver", "deliver"), ("msg.drop", "drop"), ("msg.duplicate", "dup")]
+        words += [("msg.hold_link", "hold link"), ("msg.hold_type", "hold type")]
+        return " · ".join(f"{self.key_for(i)} {word}" for i, word in words)
 
     # --- actions: network --------------------------------------------------------------------
     def action_partition(self) -> None:
@@ -405,7 +482,7 @@ class ConsensusApp(App):
             if settings is not None:
                 self.act("set_network", **settings)
 
-        self.push_screen(NetworkPrompt(self.sim.network.default), done)
+        self.push_screen(NetworkPrompt(self.sim.network.default, len(self.sim.node_ids)), done)
 
     # --- actions: sessions -------------------------------------------------------------------
     def confirm_discard(self, title: str, then: Callable[[], Awaitable[None]]) -> None:

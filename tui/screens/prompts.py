@@ -6,6 +6,7 @@ is checked before dismissing; a problem is shown inside the prompt, which stays 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from engines.core.actions import LEADER, read_link
 from engines.core.network import LinkConfig
 
 HINT = "Enter submits · Escape cancels"
@@ -244,6 +246,19 @@ class PartitionPrompt(Prompt):
         self.finish(self.presets[int(event.option.id)][1])
 
 
+def parse_link(text: str, nodes: int) -> dict[str, Any]:
+    """The network prompt's link field as set_network arguments: blank for every link, or
+    `n1->n2` (one direction) / `n1<->n2` (both), in the scripts' syntax."""
+    words = re.sub(r"(<->|->)", r" \1 ", text).split()
+    if not words:
+        return {}
+    usage = "n1->n2 or n1<->n2"
+    found = read_link(words, nodes, usage)
+    if LEADER in found["link"]:
+        raise ValueError(f"link: name two nodes ({usage})")
+    return found
+
+
 def parse_network(latency: str, drop: str, dup: str) -> dict[str, Any]:
     """The network prompt's fields as set_network arguments; ValueError names the bad one."""
     low, _, high = latency.replace(" ", "").partition("..")
@@ -264,22 +279,25 @@ def parse_network(latency: str, drop: str, dup: str) -> dict[str, Any]:
 
 
 class NetworkPrompt(Prompt):
-    prompt_title = "Network settings (every link)"
+    prompt_title = "Network settings"
     DEFAULT_CSS = """
     NetworkPrompt Horizontal { height: auto; }
     NetworkPrompt .field { width: 14; padding-top: 1; }
     NetworkPrompt Input { width: 1fr; }
     """
 
-    def __init__(self, current: LinkConfig) -> None:
+    def __init__(self, current: LinkConfig, nodes: int) -> None:
         super().__init__()
         self.current = current
+        self.nodes = nodes
 
     def body(self) -> ComposeResult:
         from textual.containers import Horizontal
 
         c = self.current
+        yield Static("link: blank = every link, or n1->n2 (one direction) / n1<->n2 (both)")
         fields = (
+            ("link", "", "link"),
             ("latency (ms)", f"{c.latency_min}..{c.latency_max}", "latency"),
             ("drop (0..1)", f"{c.drop:g}", "drop"),
             ("dup (0..1)", f"{c.dup:g}", "dup"),
@@ -291,7 +309,8 @@ class NetworkPrompt(Prompt):
 
     def submit(self) -> dict[str, Any]:
         values = [self.query_one(f"#{id}", Input).value for id in ("latency", "drop", "dup")]
-        return parse_network(*values)
+        link = parse_link(self.query_one("#link", Input).value, self.nodes)
+        return link | parse_network(*values)
 
 
 class PresetPicker(Prompt):

@@ -2,21 +2,19 @@
 
 `inspect_lines(sim, node_id)` turns the node's state into lines: persistent and volatile state
 apart, a leader's view of its followers, the whole log or slot table, the chain and the
-key-value store. The `Inspector` shows them in a ScrollView drawn with the line API, so only
-the rows on screen are rendered, and is handed new lines whenever the simulator moves.
+key-value store. The `Inspector` shows them in a ScrollLines view, so only the rows on screen
+are rendered, and is handed new lines whenever the simulator moves.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.geometry import Size
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 
 from engines.core.chain import Block
 from engines.core.sim import Simulator
 from tui.text import ballot, count, line, literal, node_label, short_hash
+from tui.widgets.lines import ScrollLines
 from tui.widgets.nodes import persisted, raft_entry, slot_lines, value_text
 
 WIDE = 400  # cells a value may take before it is cut; the view cuts lines at its width
@@ -166,7 +164,7 @@ def empty(text: str) -> Text:
 
 
 # --- the view ---------------------------------------------------------------------------------
-class Inspector(ScrollView):
+class Inspector(ScrollLines):
     """The inspector pane, in place of the node panels while it is open."""
 
     DEFAULT_CSS = """
@@ -177,8 +175,6 @@ class Inspector(ScrollView):
         border-title-align: left;
         border-subtitle-align: right;
         padding: 0 1;
-        scrollbar-size-vertical: 1;
-        overflow-x: hidden;
     }
     Inspector.-shown { display: block; }
     """
@@ -196,24 +192,10 @@ class Inspector(ScrollView):
     def __init__(self) -> None:
         super().__init__(id="inspector")
         self.can_focus = True
-        self.lines: list[Text] = []
 
     def show(self, sim: Simulator, node_id: int) -> None:
-        self.lines = inspect_lines(sim, node_id)
         up = sim.is_up(node_id)
         role = sim.nodes[node_id].role if up else "crashed"
         self.border_title = f"inspect n{node_id} · {role.upper()}"
         self.border_subtitle = "↑↓ PgUp PgDn Home End scroll · Esc closes"
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.lines))
-        self.refresh()
-
-    def render_line(self, y: int) -> Strip:
-        row = self.scroll_offset.y + y
-        width = self.scrollable_content_region.width
-        style = self.rich_style
-        if row >= len(self.lines):
-            return Strip.blank(width, style)
-        text = self.lines[row].copy()
-        text.truncate(width, overflow="ellipsis")
-        strip = Strip(text.render(self.app.console))
-        return strip.crop_extend(0, width, style).apply_style(style)
+        self.set_lines(inspect_lines(sim, node_id))

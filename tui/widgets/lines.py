@@ -11,7 +11,8 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -81,3 +82,35 @@ class LineView(Widget):
             strip = strip.crop_extend(0, width, style).apply_style(style)
         self._strips[y] = strip
         return strip
+
+
+class ScrollLines(ScrollView):
+    """Lines in a scrolling view drawn with the line API: only the rows on screen render.
+    `highlight` is the row shown in reverse (a cursor), or None."""
+
+    DEFAULT_CSS = """
+    ScrollLines { scrollbar-size-vertical: 1; overflow-x: hidden; }
+    """
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: list[Text] = []
+        self.highlight: int | None = None
+
+    def set_lines(self, lines: list[Text]) -> None:
+        self.lines = lines
+        self.virtual_size = Size(self.scrollable_content_region.width, len(lines))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        row = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        if row >= len(self.lines):
+            return Strip.blank(width, style)
+        text = self.lines[row].copy()
+        text.truncate(width, overflow="ellipsis")
+        strip = Strip(text.render(self.app.console)).crop_extend(0, width, style)
+        if row == self.highlight:
+            return strip.apply_style(style + Style(reverse=True))
+        return strip.apply_style(style)

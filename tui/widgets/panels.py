@@ -1,28 +1,33 @@
-"""The status bar, the violation banner, the network panel and the event log.
+"""The status bar, the violation banner, the message list and its detail, and the event log.
 
-Each widget keeps the lines it shows and redraws only when they change; the network panel and
+Each widget keeps the lines it shows and redraws only when they change; the message list and
 the event log render no more rows than fit, so their cost does not grow with history.
 """
 
 from __future__ import annotations
 
-from rich.text import Text
+from dataclasses import fields
 
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Region
+
+from engines.core.node import plain
 from engines.core.sim import InFlight, Simulator, StepEvent
 from engines.core.violations import Violation
-from tui.text import line, literal, seconds, visible
-from tui.widgets.lines import LineView
+from tui.text import count, line, literal, seconds, visible
+from tui.widgets.lines import LineView, ScrollLines
 
 KIND_STYLE = {"deliver": "", "drop": "red dim", "timer": "cyan", "action": "bold yellow"}
 NOTE_STYLE = {"role": "bold magenta", "commit": "green", "reject": "red", "info": "dim"}
 
 
 MAX_ROWS = 60  # more rows than any terminal shows in one panel
+WIDE = 400  # cells a field value may take before it is cut
 
 
 class Lines(LineView):
-    """Lines clipped to the widget's height: the first ones, or with `keep_bottom` the last
-    ones. `total` counts lines that were left out of the list (shown as "… and N more")."""
+    """Lines clipped to the widget's height: the first ones, or with `keep_bottom` the last."""
 
     DEFAULT_CSS = """
     Lines { height: 1fr; }
@@ -31,24 +36,15 @@ class Lines(LineView):
     def __init__(self, id: str | None = None, keep_bottom: bool = False) -> None:
         super().__init__(id=id)
         self.lines: list[Text] = []
-        self.total = 0
         self.keep_bottom = keep_bottom
 
-    def set_content(self, lines: list[Text], total: int | None = None) -> None:
+    def set_content(self, lines: list[Text]) -> None:
         self.lines = lines
-        self.total = len(lines) if total is None else total
         self.relayout()
 
     def relayout(self) -> None:
         height = self.rows
-        if self.keep_bottom:
-            shown = self.lines[-height:]
-        elif self.total > height:
-            more = line((f"… and {self.total - height + 1} more", "dim"))
-            shown = [*self.lines[: height - 1], more]
-        else:
-            shown = self.lines[:height]
-        self.set_lines(shown)
+        self.set_lines(self.lines[-height:] if self.keep_bottom else self.lines[:height])
 
 
 # --- status bar ------------------------------------------------------------------------------
@@ -120,44 +116,147 @@ class Banner(Lines):
 
 
 # --- network ---------------------------------------------------------------------------------
+def fate(sim: Simulator, m: InFlight) -> tuple[str, str]:
+    """The tag of a message that will not arrive on time (held, lost, cut, down), or ("", "")."""
+    if sim.is_held(m):
+        return "HELD", "bold black on yellow"
+    if sim.will_cross(m):
+        return "", ""
+    if m.doomed == "lost":
+        return "LOST", "bold red"
+    if m.doomed == "partition" or not sim.network.connected(m.src, m.dst):
+        return "CUT", "bold red"
+    return "DOWN", "bold red"
+
+
 def message_row(sim: Simulator, m: InFlight) -> Text:
     arrow = f"n{m.src}→n{m.dst}"
     due = f"{m.deliver_at - sim.now:>4}ms"
-    if sim.will_cross(m):
-        fate = ("", "")
-    elif m.doomed == "lost":
-        fate = (" LOST", "bold red")
-    elif m.doomed == "partition" or not sim.network.connected(m.src, m.dst):
-        fate = (" CUT", "bold red")
-    else:
-        fate = (" DOWN", "bold red")
-    style = "dim strike" if fate[0] else ""
+    tag, tag_style = fate(sim, m)
+    style = "dim strike" if tag and tag != "HELD" else ""
     return line(
         (due, "dim"),
         (f" {arrow:<7}", style or "bold"),
-        fate,
+        (f" {tag}" if tag else "", tag_style),
         (f" {m.msg.type_name}", style or "cyan"),
         (f" {literal(m.msg.summary(), 80)}", style or "dim"),
     )
 
 
-class NetworkPanel(Lines):
+class MessageList(ScrollLines):
+    """The messages in flight, soonest first, one per row; focused (m), the cursor moves
+    through them and the message keys act on the one under it."""
+
     DEFAULT_CSS = """
-    NetworkPanel { border: round $panel-lighten-2; border-title-align: left; padding: 0 1; }
+    MessageList { border: round $panel-lighten-2; border-title-align: left; padding: 0 1; }
+    MessageList:focus { border: round $accent; }
     """
+    BINDINGS = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("pageup", "move(-10)", "Page up", show=False),
+        Binding("pagedown", "move(10)", "Page down", show=False),
+        Binding("home", "move(-1_000_000)", "First", show=False),
+        Binding("end", "move(1_000_000)", "Last", show=False),
+        Binding("escape", "app.focus_messages", "Leave", show=False),
+    ]
+    inherit_bindings = False  # left and right stay with the screen: they step through time
+
+    def __init__(self, id: str) -> None:
+        super().__init__(id=id)
+        self.can_focus = True
+        self.messages: list[InFlight] = []
+        self.cursor = 0
+
+    @property
+    def selected(self) -> InFlight | None:
+        return self.messages[self.cursor] if self.messages else None
 
     def show(self, sim: Simulator) -> None:
-        flying = sim.in_flight()
+        """The messages now; the cursor stays on its message while that is in flight."""
+        chosen = self.selected
+        self.messages = sim.in_flight()
+        seqs = [m.seq for m in self.messages]
+        if chosen is not None and chosen.seq in seqs:
+            self.cursor = seqs.index(chosen.seq)
+        self.cursor = max(0, min(self.cursor, len(self.messages) - 1))
         link = sim.network.default
         latency = f"{link.latency_min}..{link.latency_max}ms"
-        self.set_titles(
-            f"network · {len(flying)} in flight", f"{latency} drop {link.drop:g} dup {link.dup:g}"
-        )
-        lines = [message_row(sim, m) for m in flying[:MAX_ROWS]]
-        if lines:
-            self.set_content(lines, len(flying))
-        else:
-            self.set_content([line(("nothing in flight", "dim"))])
+        links = f" · {count(len(sim.network.links), 'link')} set apart" if sim.network.links else ""
+        self.border_title = f"network · {len(self.messages)} in flight"
+        self.border_subtitle = f"{latency} drop {link.drop:g} dup {link.dup:g}{links}"
+        rows = [message_row(sim, m) for m in self.messages]
+        self.highlight = self.cursor if self.has_focus and rows else None
+        self.set_lines(rows or [line(("nothing in flight", "dim"))])
+        if self.highlight is not None:
+            self.scroll_to_region(Region(0, self.cursor, 1, 1), animate=False, immediate=True)
+
+    def action_move(self, delta: int) -> None:
+        self.cursor = max(0, min(self.cursor + delta, len(self.messages) - 1))
+        self.screen.show_bottom(self.app.sim)
+
+    def watch_has_focus(self, has_focus: bool) -> None:
+        super().watch_has_focus(has_focus)
+        self.screen.show_bottom(self.app.sim)  # the cursor, and the detail or the events
+
+
+def value_lines(name: str, value: object) -> list[Text]:
+    """A field as lines: `name value`, or a list one item a line, each item's own fields
+    named (a log entry's term, value, pid)."""
+    if not isinstance(value, tuple | list) or hasattr(value, "_fields"):
+        return [line((f"  {name} ", "dim"), item_text(value))]
+    head = line((f"  {name} ", "dim"), (f"{count(len(value), 'item')}", "dim"))
+    return [head, *(line((f"    {i}. ", "dim"), item_text(v)) for i, v in enumerate(value, 1))]
+
+
+def item_text(value: object) -> str:
+    if hasattr(value, "_fields"):  # a NamedTuple such as a Raft log entry
+        pairs = zip(value._fields, value, strict=True)
+        return literal(" ".join(f"{k}={plain(v)!r}" for k, v in pairs), WIDE)
+    return literal(repr(plain(value)) if isinstance(value, str) else plain(value), WIDE)
+
+
+def detail_lines(sim: Simulator, m: InFlight | None) -> list[Text]:
+    """Everything about one message in flight: where, when, its fate and every field."""
+    if m is None:
+        return [line(("nothing in flight", "dim"))]
+    msg = m.msg
+    tag, tag_style = fate(sim, m)
+    due = m.deliver_at - sim.now
+    when = f"in {due}ms" if due > 0 else "now"
+    lines = [
+        line(
+            (f"#{m.seq} ", "dim"),
+            (msg.type_name, "bold cyan"),
+            (f" ({msg.short}) ", "dim"),
+            (f"n{m.src}→n{m.dst}", "bold"),
+            (f" {tag}" if tag else "", tag_style),
+        ),
+        line(
+            ("  sent ", "dim"),
+            seconds(m.sent_at),
+            ("  due ", "dim"),
+            f"{seconds(m.deliver_at)} ({when})",
+        ),
+    ]
+    for f in fields(msg):
+        lines += value_lines(f.name, getattr(msg, f.name))
+    return lines
+
+
+class MessageDetail(ScrollLines):
+    """The selected message in full, in place of the event log while the list has focus."""
+
+    DEFAULT_CSS = """
+    MessageDetail {
+        border: round $accent; border-title-align: left; padding: 0 1; display: none;
+    }
+    """
+
+    def show(self, sim: Simulator, m: InFlight | None, keys: str) -> None:
+        self.border_title = "message"
+        self.border_subtitle = keys
+        self.set_lines(detail_lines(sim, m))
 
 
 # --- event log -------------------------------------------------------------------------------
