@@ -5,7 +5,7 @@ the facts (`PaxosNode.note(kind, **fields)`); the sentence is written here, once
 from __future__ import annotations
 
 from engines.core.node import reasons_table
-from engines.paxos.messages import show_ballot, show_field
+from engines.paxos.messages import ZERO, show_ballot, show_field
 
 REASONS, reason = reasons_table()
 
@@ -29,10 +29,12 @@ def _leads(n, f) -> str:
 
 @reason("promise", "info")
 def _promise(n, f) -> str:
-    return (
-        f"n{n} promises ballot {show_ballot(f['ballot'])}: not below its promise "
-        f"{show_ballot(f['promised'])} (PMS phase 1b)"
-    )
+    promised = f["promised"]
+    if promised == ZERO:
+        why = "it had promised no ballot yet"
+    else:
+        why = f"it is not below its promise {show_ballot(promised)}"
+    return f"n{n} promises ballot {show_ballot(f['ballot'])}: {why} (PMS phase 1b)"
 
 
 @reason("nack", "reject")

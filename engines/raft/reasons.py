@@ -116,13 +116,13 @@ def _append_rejected(n, f) -> str:
 
 @reason("entries_deleted", "reject")
 def _entries_deleted(n, f) -> str:
-    terms = f["terms"]
-    word = "term" if len(terms) == 1 else "terms"
-    span = f"{f['first']}-{f['last']}" if f["last"] > f["first"] else f"{f['first']}"
-    entries = "entries" if f["last"] > f["first"] else "entry"
+    first, last, terms = f["first"], f["last"], f["terms"]
+    entries = f"entries {first}-{last}" if last > first else f"entry {first}"
+    of_terms = ("term " if len(terms) == 1 else "terms ") + ", ".join(map(str, terms))
+    verb = "conflict" if last > first else "conflicts"
     return (
-        f"n{n} deleted {entries} {span} ({word} {', '.join(map(str, terms))}), which conflict "
-        f"with the leader's term {f['leader_term']} (§5.3)"
+        f"n{n} deleted {entries} ({of_terms}), which {verb} with the leader's entry {first} of "
+        f"term {f['leader_term']} (§5.3)"
     )
 
 
