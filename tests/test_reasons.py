@@ -79,6 +79,11 @@ def test_a_vote_refused_because_the_node_already_voted():
         "n2 refuses its vote to n1 in term 2: it already voted for n3 in term 2 "
         "(one vote per term, §5.2)"
     )
+    candidate = raft(3, term=1)
+    candidate.on_timer(200, "election")
+    candidate.take_effects()
+    note = the(step(candidate, 1, RequestVote(2, 0, 0)), "vote_refused")
+    assert note.text.endswith("it already voted for itself in term 2 (one vote per term, §5.2)")
 
 
 def test_a_vote_refused_because_the_candidates_log_is_behind():

@@ -61,7 +61,7 @@ def _vote_granted(n, f) -> str:
 
 @reason("vote_refused", "reject")
 def _vote_refused(n, f) -> str:
-    return f"n{n} refuses its vote to n{f['candidate']} in term {f['term']}: " + refusal(f)
+    return f"n{n} refuses its vote to n{f['candidate']} in term {f['term']}: " + refusal(n, f)
 
 
 @reason("prevote_granted", "info")
@@ -71,15 +71,14 @@ def _prevote_granted(n, f) -> str:
 
 @reason("prevote_refused", "reject")
 def _prevote_refused(n, f) -> str:
-    return f"n{n} refuses n{f['candidate']} a pre-vote for term {f['term']}: " + refusal(f)
+    return f"n{n} refuses n{f['candidate']} a pre-vote for term {f['term']}: " + refusal(n, f)
 
 
-def refusal(f) -> str:
+def refusal(n, f) -> str:
     why = f["reason"]
     if why == "voted":
-        return (
-            f"it already voted for n{f['voted_for']} in term {f['term']} (one vote per term, §5.2)"
-        )
+        whom = "itself" if f["voted_for"] == n else f"n{f['voted_for']}"
+        return f"it already voted for {whom} in term {f['term']} (one vote per term, §5.2)"
     if why == "log_behind":
         return (
             f"the candidate's log ({last(f['their_last'])}) is less up to date than its own "
