@@ -122,6 +122,15 @@ def test_a_vote_refused_under_a_live_leaders_lease():
     )
 
 
+def test_a_vote_refused_by_a_leader_holding_a_read_lease():
+    node = raft(1, term=2, read="lease")
+    node.become_leader(0)
+    node.take_effects()
+    note = the(step(node, 2, RequestVote(3, 5, 2)), "vote_refused")
+    assert note.fields == {"candidate": 2, "term": 3, "reason": "lease", "leader": 1}
+    assert note.text.endswith("it leads, and its lease stands (dissertation 4.2.3, 6.4.1)")
+
+
 def test_a_prevote_refused_under_a_live_leaders_lease():
     node = raft(1, term=2, prevote=True)
     step(node, 3, AppendEntries(2, 0, 0, (), 0), now=100)

@@ -86,8 +86,13 @@ def refusal(n, f) -> str:
         )
     if why == "stale_term":
         return f"term {f['term']} is stale, it is in term {f['our_term']} (§5.1)"
-    return (  # lease
-        f"it heard from leader n{f['leader']} less than an election timeout ago, and a live "
+    leader = f["leader"]  # a lease: whose, and why it still stands
+    if leader == n:
+        return "it leads, and its lease stands (dissertation 4.2.3, 6.4.1)"
+    if leader is None:
+        return "it may still be inside a lease it granted before a restart (dissertation 6.4.1)"
+    return (
+        f"it heard from leader n{leader} less than an election timeout ago, and a live "
         f"leader's lease stands (PreVote/CheckQuorum, dissertation 4.2.3)"
     )
 
