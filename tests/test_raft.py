@@ -439,10 +439,11 @@ def test_prevote_asks_first_without_raising_the_term():
     node.on_timer(200, "election")
     effects = node.take_effects()
     assert node.persistent.term == 3 and node.persistent.voted_for is None
-    assert node.role == "candidate" and node.pre
+    assert node.role == "precandidate"
+    assert node.describe()["votes"] == [1] and node.describe()["majority"] == 2  # its tally
     assert sends(effects, PreVote) == [(2, PreVote(4, 1, 3)), (3, PreVote(4, 1, 3))]
     effects = deliver(node, 2, PreVoteReply(4, True))
-    assert node.persistent.term == 4 and not node.pre
+    assert node.persistent.term == 4 and node.role == "candidate"
     assert sends(effects, RequestVote)[0][1] == RequestVote(4, 1, 3)
 
 
@@ -474,7 +475,7 @@ def test_prevote_denial_from_a_higher_term_makes_the_precandidate_follow():
 def test_campaign_skips_prevote_and_forces_the_election():
     node = make(term=3, prevote=True)
     effects = (node.on_campaign(10), node.take_effects())[1]
-    assert node.persistent.term == 4 and not node.pre
+    assert node.persistent.term == 4 and node.role == "candidate"
     assert sends(effects, RequestVote)[0][1] == RequestVote(4, 0, 0, True)
 
 
@@ -617,6 +618,8 @@ def test_describe_has_the_keys_the_ui_reads():
         "leader",
         "log",
         "match_index",
+        "votes",
+        "majority",
         "election_timeout",
     }
     assert state["log"] == [[1, 1, "v1", "p1"], [2, 2, None, None], [3, 2, "set y 2", "p5"]]

@@ -88,7 +88,6 @@ class RaftNode(Node):
         self.leader_seen_at = 0  # when the known leader last spoke (leases: PreVote, CheckQuorum)
         self.commit_index = 0
         self.election_timeout = 0
-        self.pre = False  # a candidate still in its pre-vote round
         self.votes: set[int] = set()
         self.next_index: dict[int, int] = {}
         self.match_index: dict[int, int] = {}
@@ -193,7 +192,6 @@ class RaftNode(Node):
             self.transfer_to = None
             self.requests, self.reads = {}, []
         self.leader = leader
-        self.pre = False
         self.name_role("follower", **why)
         self.reset_election_timer(new_timeout=True)
 
@@ -205,10 +203,10 @@ class RaftNode(Node):
             self.start_election(now, force)
 
     def start_prevote(self, now: int) -> None:
-        self.pre = True
+        """A precandidate asks whether it would win before it starts a term (9.6)."""
         self.leader = None
         self.votes = {self.id}
-        self.name_role("candidate")
+        self.name_role("precandidate")
         self.note("prevote_asked", term=self.term + 1)
         self.reset_election_timer(new_timeout=True)
         self.broadcast(PreVote(self.term + 1, self.last_index, self.last_term()))
@@ -218,7 +216,6 @@ class RaftNode(Node):
         p = self.persistent
         p.term += 1
         p.voted_for = self.id
-        self.pre = False
         self.leader = None
         self.votes = {self.id}
         if self.role == "candidate":
@@ -231,7 +228,7 @@ class RaftNode(Node):
     def count_votes(self, now: int) -> None:
         if len(self.votes) < self.majority:
             return
-        if self.pre:
+        if self.role == "precandidate":
             self.start_election(now, force=False)
         else:
             self.become_leader(now)
@@ -351,12 +348,12 @@ class RaftNode(Node):
         self.send(src, PreVoteReply(msg.term if granted else self.term, granted))
 
     def on_vote_reply(self, now: int, src: int, msg: VoteReply) -> None:
-        if self.role == "candidate" and not self.pre and msg.granted:
+        if self.role == "candidate" and msg.granted:
             self.votes.add(src)
             self.count_votes(now)
 
     def on_prevote_reply(self, now: int, src: int, msg: PreVoteReply) -> None:
-        if self.pre and msg.granted and msg.term == self.term + 1:
+        if self.role == "precandidate" and msg.granted and msg.term == self.term + 1:
             self.votes.add(src)
             self.count_votes(now)
 
@@ -556,7 +553,7 @@ class RaftNode(Node):
     def on_append(self, now: int, src: int, msg: AppendEntries) -> None:
         if self.role == "leader":
             return  # two leaders in one term: only a broken rule gets here
-        if self.role == "candidate" or self.leader != src:
+        if self.role in ("candidate", "precandidate") or self.leader != src:
             self.become_follower(msg.term, src)
         else:
             self.reset_election_timer()
@@ -622,10 +619,6 @@ class RaftNode(Node):
                 return
 
     # --- views --------------------------------------------------------------------------------
-    def role_name(self) -> str:
-        """A candidate still asking for pre-votes has not started its term: a precandidate."""
-        return "precandidate" if self.role == "candidate" and self.pre else self.role
-
     def progress(self) -> dict[int, tuple[int, int, int]]:
         """A leader's view of each follower: (next index, match index, time it last answered)."""
         if self.role != "leader":
@@ -649,6 +642,9 @@ class RaftNode(Node):
             "leader": self.leader,
             "log": [[i, e.term, e.value, e.pid] for i, e in enumerate(p.log[first:], first)],
             "match_index": dict(self.match_index) if self.role == "leader" else {},
+            # a (pre)candidate's tally: who granted it, and how many it needs
+            "votes": sorted(self.votes) if self.role in ("candidate", "precandidate") else [],
+            "majority": self.majority,
             "election_timeout": self.election_timeout,
         }
 
