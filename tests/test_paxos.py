@@ -480,7 +480,7 @@ def test_describe_recent_after_a_restart_starts_from_the_accepted_slots():
 def test_message_summaries_show_ballots_and_values():
     assert Accept((3, 2), 4, P1).summary() == "ballot=3.2, slot=4, value=p1 'set x 1'"
     assert Accept((3, 2), 4, None).summary() == "ballot=3.2, slot=4, value=no-op"
-    assert Promise((1, 1), ((1, (1, 1), P1),)).summary() == "ballot=1.1, accepted=[1]"
+    assert Promise((1, 1), ((1, (1, 1), P1),)).summary() == "ballot=1.1, 1 accepted"
     assert Chosen(((4, P1),)).summary() == "slot 4=p1 'set x 1'"
     assert Chosen(((4, P1), (5, None), (7, P2))).summary() == "slots 4..7"
 

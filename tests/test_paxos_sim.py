@@ -80,7 +80,7 @@ def test_every_canonical_scenario_ships():
 
 
 def chosen_notes(sim: Simulator) -> list[str]:
-    return [n.text for e in sim.events for n in e.notes if n.kind == "commit"]
+    return [n.text for e in sim.events for n in e.notes if n.kind == "chosen"]
 
 
 def test_holes_scenario_chooses_slot_2_before_slot_1():

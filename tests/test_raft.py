@@ -61,8 +61,8 @@ def only(effects, kind):
     return pair[1]
 
 
-def notes(effects, kind: str | None = None) -> list[str]:
-    return [e.text for e in effects if type(e) is Note and kind in (None, e.kind)]
+def notes(effects, tone: str | None = None) -> list[str]:
+    return [e.text for e in effects if type(e) is Note and tone in (None, e.tone)]
 
 
 def terms(node: RaftNode) -> list[int]:
@@ -123,7 +123,10 @@ def test_candidate_with_a_majority_becomes_leader_and_appends_a_noop():
     effects = deliver(node, 4, VoteReply(2, True))
     assert node.role == "leader" and node.leader == 1
     assert node.persistent.log[-1] == Entry(2)  # the no-op of the new term
-    assert "n1 became LEADER in term 2" in notes(effects, "role")
+    assert (
+        "n1 became LEADER in term 2 with votes from n1, n2, n4 (3 of 5, a majority is 3, §5.2)"
+        in notes(effects, "role")
+    )
     assert CancelTimer("election") in effects and SetTimer("heartbeat", 50) in effects
     appends = sends(effects, AppendEntries)
     assert [dst for dst, _ in appends] == [2, 3, 4, 5]
@@ -146,7 +149,9 @@ def test_split_vote_times_out_into_a_new_term():
     node.on_timer(500, "election")
     effects = node.take_effects()
     assert node.persistent.term == 2 and node.role == "candidate"
-    assert "n1 starts a new election in term 2" in notes(effects, "role")
+    assert "n1 starts a new election in term 2: no leader won the last one (§5.2)" in notes(
+        effects, "role"
+    )
 
 
 # --- RequestVote --------------------------------------------------------------------------------
@@ -188,7 +193,10 @@ def test_higher_term_makes_a_leader_step_down():
     effects = deliver(node, 3, RequestVote(4, 0, 0))
     assert node.role == "follower" and node.persistent.term == 4 and node.leader is None
     assert CancelTimer("heartbeat") in effects
-    assert "n1 became FOLLOWER in term 4" in notes(effects, "role")
+    assert (
+        "n1 became FOLLOWER in term 4: n3's RequestVote carries term 4 > its term 2, and a "
+        "higher term makes any node a follower (§5.1)"
+    ) in notes(effects, "role")
     assert only(effects, VoteReply) == VoteReply(4, False)  # our log is longer (the no-op)
 
 
@@ -366,7 +374,10 @@ def test_figure8_rule_commits_an_old_term_entry_only_under_one_of_the_current_te
     assert node.commit_index == 0  # the no-op of term 4 is on 2 of 5 only
     effects = deliver(node, 3, AppendReply(4, True, 3))
     assert node.commit_index == 3
-    assert notes(effects, "commit") == ["n1 commits up to index 3 in term 4"]
+    assert notes(effects, "commit") == [
+        "n1 commits up to index 3 in term 4: it is on a majority and of the current term "
+        "(§5.3, §5.4.2)"
+    ]
     assert [b.data for b in node.sm.chain[1:]] == ["v1", "v2"]
 
 
@@ -428,10 +439,11 @@ def test_prevote_asks_first_without_raising_the_term():
     node.on_timer(200, "election")
     effects = node.take_effects()
     assert node.persistent.term == 3 and node.persistent.voted_for is None
-    assert node.role == "candidate" and node.pre
+    assert node.role == "precandidate"
+    assert node.describe()["votes"] == [1] and node.describe()["majority"] == 2  # its tally
     assert sends(effects, PreVote) == [(2, PreVote(4, 1, 3)), (3, PreVote(4, 1, 3))]
     effects = deliver(node, 2, PreVoteReply(4, True))
-    assert node.persistent.term == 4 and not node.pre
+    assert node.persistent.term == 4 and node.role == "candidate"
     assert sends(effects, RequestVote)[0][1] == RequestVote(4, 1, 3)
 
 
@@ -463,7 +475,7 @@ def test_prevote_denial_from_a_higher_term_makes_the_precandidate_follow():
 def test_campaign_skips_prevote_and_forces_the_election():
     node = make(term=3, prevote=True)
     effects = (node.on_campaign(10), node.take_effects())[1]
-    assert node.persistent.term == 4 and not node.pre
+    assert node.persistent.term == 4 and node.role == "candidate"
     assert sends(effects, RequestVote)[0][1] == RequestVote(4, 0, 0, True)
 
 
@@ -500,7 +512,7 @@ def test_checkquorum_steps_down_a_leader_that_lost_its_majority():
 def test_checkquorum_lease_ignores_disruptive_vote_requests():
     node = make(term=2, checkquorum=True)
     deliver(node, 3, AppendEntries(2, 0, 0, (), 0), now=100)
-    assert deliver(node, 2, RequestVote(3, 5, 2), now=120) == []
+    assert sends(deliver(node, 2, RequestVote(3, 5, 2), now=120)) == []  # refused with a note
     assert node.persistent.term == 2
     reply = only(deliver(node, 2, RequestVote(3, 5, 2, force=True), now=130), VoteReply)
     assert reply == VoteReply(3, True)  # a forced campaign (transfer) still counts
@@ -516,7 +528,10 @@ def test_checkquorum_leader_stays_while_followers_answer():
     node.on_timer(400, "heartbeat")
     effects = node.take_effects()
     assert node.role == "follower"
-    assert "n1 lost contact with a majority and steps down" in notes(effects, "role")
+    assert (
+        "n1 became FOLLOWER in term 1: it lost contact with a majority "
+        "(CheckQuorum, dissertation 6.2)"
+    ) in notes(effects, "role")
 
 
 # --- leader transfer ----------------------------------------------------------------------------
@@ -603,6 +618,8 @@ def test_describe_has_the_keys_the_ui_reads():
         "leader",
         "log",
         "match_index",
+        "votes",
+        "majority",
         "election_timeout",
     }
     assert state["log"] == [[1, 1, "v1", "p1"], [2, 2, None, None], [3, 2, "set y 2", "p5"]]

@@ -27,7 +27,7 @@ def last_event(app: ConsensusApp):
 
 
 def kinds(event) -> set[str]:
-    return {note.kind for note in event.notes} | {event.kind}
+    return {note.tone for note in event.notes} | {event.kind}
 
 
 async def type_step(pilot, text: str) -> None:

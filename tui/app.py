@@ -68,7 +68,7 @@ def notable(event: StepEvent, violation: Violation | None) -> bool:
     """An event worth stopping at: a user action, a role change, a commit, the violation."""
     return (
         event.kind == "action"
-        or any(note.kind in NOTABLE_NOTES for note in event.notes)
+        or any(note.tone in NOTABLE_NOTES for note in event.notes)
         or (violation is not None and violation.step == event.step)
     )
 

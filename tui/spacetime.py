@@ -25,7 +25,7 @@ from rich.segment import Segment
 from rich.style import Style
 
 from engines.core.network import Network
-from engines.core.node import Message
+from engines.core.node import Message, Note
 from engines.core.sim import StepEvent
 from tui.text import cut, visible
 
@@ -80,7 +80,7 @@ def type_colour(type_name: str) -> str:
 # --- the index ---------------------------------------------------------------------------------
 ALL, QUIET = "all", "quiet"  # filter modes; any other mode is a message type name
 MARK = "!"  # tag of an event that is always shown: an action, a role change, a commit
-MARK_NOTES = ("role", "commit", "reject")
+MARK_TONES = ("role", "commit", "reject")  # notes that make an event a MARK
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ class DiagramIndex:
         if event.kind == "action":
             tag = MARK
             lanes = self._after_action(lanes, event)
-        elif any(note.kind in MARK_NOTES for note in event.notes):
+        elif any(note.tone in MARK_TONES for note in event.notes):
             tag = MARK
         self.events.append(event)
         self.tags.append(tag)
@@ -345,9 +345,9 @@ def lane_style(lanes: Lanes, lane: int, node: int) -> Style:
     return GROUP_LANES[lanes.groups[lane] % len(GROUP_LANES)]
 
 
-def leads(text: str) -> bool:
-    """A role note that announces a leader: Raft's "became LEADER", Paxos's "leads with"."""
-    return "LEADER" in text or " leads " in text
+def leads(note: Note) -> bool:
+    """A note that announces a leader: Raft's role note, Paxos's "leads"."""
+    return note.kind == "leads" or (note.kind == "role" and note.fields["role"] == "leader")
 
 
 class Canvas:
@@ -445,7 +445,7 @@ def draw_row(
         if x is not None:
             canvas.put(x, "○", DIM if index.beats[i] else TIMER_MARK)
     draw_notes(canvas, index, event, layout)
-    notes = [(visible(n.text), NOTE_STYLES.get(n.kind, DIM)) for n in event.notes]
+    notes = [(visible(n.text), NOTE_STYLES.get(n.tone, DIM)) for n in event.notes]
     if notes:
         text = notes if event.kind in ("deliver", "timer") else text + notes
     parts = []
@@ -525,9 +525,9 @@ def draw_notes(canvas: Canvas, index: DiagramIndex, event: StepEvent, layout: La
     if x is None:
         return
     for note in event.notes:
-        if note.kind == "role":
-            leader = leads(note.text)
+        if note.tone == "role":
+            leader = leads(note)
             canvas.put(x, "★" if leader else "◆", LEADER_MARK if leader else ROLE_MARK)
             return
-    if any(note.kind == "commit" for note in event.notes):
+    if any(note.tone == "commit" for note in event.notes):
         canvas.put(x, "✓", COMMIT_MARK)

@@ -13,7 +13,8 @@ volatile. A restart builds a new node from the persistent object alone.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from engines.core.chain import Command, StateMachine
@@ -51,7 +52,7 @@ class Message:
         return type(self).__name__
 
     def summary(self) -> str:
-        return ", ".join(f"{f.name}={_brief(getattr(self, f.name))}" for f in fields(self))
+        return ", ".join(_brief(f.name, getattr(self, f.name)) for f in fields(self))
 
     def encode(self) -> dict[str, Any]:
         return {"type": self.type_name} | {
@@ -59,10 +60,18 @@ class Message:
         }
 
 
-def _brief(value: Any) -> str:
+def _brief(name: str, value: Any) -> str:
+    """`term=2`; a sequence by its length: `12 entries`, `1 entry`."""
     if isinstance(value, tuple | list):
-        return f"[{len(value)}]"
-    return repr(value) if isinstance(value, str) else str(value)
+        return count(len(value), name)
+    return f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"
+
+
+def count(n: int, plural: str) -> str:
+    """`12 entries`, `1 entry`, `0 accepted`."""
+    if n == 1 and plural.endswith("ies"):
+        return f"1 {plural[:-3]}y"
+    return f"{n} {plural.removesuffix('s') if n == 1 else plural}"
 
 
 def _plain(value: Any) -> Any:
@@ -102,10 +111,34 @@ class CancelTimer:
 
 @dataclass(frozen=True, slots=True)
 class Note:
-    """Something worth showing in the event log: kind is role, commit, reject, or info."""
+    """A decision worth showing in the event log: `kind` names it (vote_refused, commit...),
+    `fields` hold its facts (a candidate, terms, a reason code), `text` is its sentence and
+    `tone` how it reads: role, commit, reject or info. A protocol's `REASONS` table turns
+    kind and fields into tone and text (`Node.note`)."""
 
     kind: str
     text: str
+    tone: str = "info"
+    node: int | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+Reason = tuple[str, Callable[[int, dict[str, Any]], str]]  # (tone, sentence of node, fields)
+
+
+def reasons_table() -> tuple[dict[str, Reason], Callable[[str, str], Callable]]:
+    """A protocol's table of note kinds, and the decorator that files a sentence under a kind
+    with its tone: `@reason("vote_refused", "reject")` over `def _(node, fields) -> str`."""
+    table: dict[str, Reason] = {}
+
+    def reason(kind: str, tone: str) -> Callable:
+        def register(sentence: Callable[[int, dict[str, Any]], str]) -> Callable:
+            table[kind] = (tone, sentence)
+            return sentence
+
+        return register
+
+    return table, reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +157,10 @@ Effect = Send | SetTimer | CancelTimer | Note | Reply
 
 
 class Node:
-    """Base class: protocols override the `on_*` handlers and `describe`."""
+    """Base class: protocols override the `on_*` handlers and `describe`, and give `REASONS`
+    (see `reasons_table`) for the notes they make."""
+
+    REASONS: ClassVar[dict[str, Reason]] = {}
 
     def __init__(
         self,
@@ -159,8 +195,10 @@ class Node:
     def cancel_timer(self, name: str) -> None:
         self.outbox.append(CancelTimer(name))
 
-    def note(self, kind: str, text: str) -> None:
-        self.outbox.append(Note(kind, text))
+    def note(self, kind: str, **fields: Any) -> None:
+        """Note a decision with its facts; the protocol's REASONS give its sentence."""
+        tone, sentence = self.REASONS[kind]
+        self.outbox.append(Note(kind, sentence(self.id, fields), tone, self.id, fields))
 
     def reply(self, command: Command, status: str, value: str | None = None) -> None:
         self.outbox.append(Reply(command.client, command.op, status, value))

@@ -771,7 +771,8 @@ class Simulator:
         w = self.world
         event.node = node
         if node not in w.nodes:
-            event.notes += (Note("reject", f"{node_name(node)} is down: proposal rejected"),)
+            rejected = Note("reject", f"{node_name(node)} is down: proposal rejected", "reject")
+            event.notes += (rejected,)
             return None
         proposal = self._issue(value, node)
         w.nodes[node].on_propose(self._clock(node), proposal)

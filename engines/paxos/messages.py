@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from engines.core.node import Message, Proposal
+from engines.core.node import Message, Proposal, count
 
 Ballot = tuple[int, int]
 ZERO: Ballot = (0, 0)
@@ -24,7 +24,14 @@ def proposal_number(pid: str) -> int:
 # --- messages -------------------------------------------------------------------------------
 class PaxosMessage(Message):
     def summary(self) -> str:
-        return ", ".join(f"{f.name}={show_field(getattr(self, f.name))}" for f in fields(self))
+        return ", ".join(_brief(f.name, getattr(self, f.name)) for f in fields(self))
+
+
+def _brief(name: str, value: Any) -> str:
+    """`ballot=1.2`, `value=p1 'set x 1'`; a list of slots by its length: `2 accepted`."""
+    if isinstance(value, tuple) and not is_ballot(value):
+        return count(len(value), name)
+    return f"{name}={show_field(value)}"
 
 
 def show_field(value: Any) -> str:
@@ -32,10 +39,13 @@ def show_field(value: Any) -> str:
         return "no-op"
     if isinstance(value, Proposal):
         return f"{value.id} {value.value!r}"
-    if isinstance(value, tuple):
-        is_ballot = len(value) == 2 and all(type(v) is int for v in value)
-        return show_ballot(value) if is_ballot else f"[{len(value)}]"
+    if isinstance(value, tuple):  # a list of slots is counted by _brief: only ballots here
+        return show_ballot(value)
     return str(value)
+
+
+def is_ballot(value: tuple) -> bool:
+    return len(value) == 2 and all(type(v) is int for v in value)
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,8 @@ from engines.paxos.messages import (
     Prepare,
     Promise,
     proposal_number,
-    show_ballot,
-    show_field,
 )
+from engines.paxos.reasons import REASONS
 
 CATCHUP_BATCH = 64  # chosen slots sent per CatchUp answer
 _UNKNOWN = object()  # a slot not chosen yet (None is a chosen no-op)
@@ -81,6 +80,8 @@ class PaxosPersistent:
 
 
 class PaxosNode(Node):
+    REASONS = REASONS
+
     def __init__(self, node_id, peers, config, rng, persistent=None) -> None:
         super().__init__(node_id, peers, config, rng, persistent)
         if self.config.get("bug") == "forget_promise":
@@ -193,8 +194,7 @@ class PaxosNode(Node):
         self._forget_proposer_state()
         self.cancel_timer("leader")
         self.cancel_timer("heartbeat")
-        ballot = show_ballot(self.ballot)
-        self.note("role", f"n{self.id} starts phase 1 with ballot {ballot} ({reason})")
+        self.note("phase1", ballot=self.ballot, why=reason)
         self._arm_retry()
         self._to_all(Prepare(self.ballot, self.applied))
 
@@ -212,27 +212,35 @@ class PaxosNode(Node):
         if len(self.promises) >= self.majority:
             self._adopt()
 
-    def _pmax(self) -> dict[int, Proposal | None]:
-        """Per slot, the value accepted in the highest ballot among the promises."""
-        best: dict[int, tuple[Ballot, Proposal | None]] = {}
-        for accepted in self.promises.values():
+    def _pmax(self) -> dict[int, tuple[Ballot, Proposal | None, int]]:
+        """Per slot, the value accepted in the highest ballot among the promises: (that
+        ballot, the value, an acceptor that reported it)."""
+        best: dict[int, tuple[Ballot, Proposal | None, int]] = {}
+        for acceptor, accepted in sorted(self.promises.items()):
             for slot, ballot, value in accepted:
                 if slot not in best or ballot > best[slot][0]:
-                    best[slot] = (ballot, value)
+                    best[slot] = (ballot, value, acceptor)
         if self.config.get("bug") == "ignore_accepted":
             return {}
-        return {slot: value for slot, (_, value) in best.items()}
+        return best
 
     def _adopt(self) -> None:
         """Phase 1 succeeded: lead, re-propose what may have been chosen, fill holes."""
         self.role, self.phase, self.leader = "leader", "phase2", self.id
-        self.note("role", f"n{self.id} leads with ballot {show_ballot(self.ballot)}")
+        self.note("leads", ballot=self.ballot, promises=sorted(self.promises))
         recovered = self._pmax()
         top = max([self.applied, *recovered, *self.chosen])
         self.next_slot = top + 1
         for slot in range(self.applied + 1, top + 1):
-            if slot not in self.chosen:
-                self._propose(slot, recovered.get(slot))  # absent: a hole, filled by a no-op
+            if slot in self.chosen:
+                continue
+            if slot in recovered:
+                ballot, value, acceptor = recovered[slot]
+                self.note("adopted", slot=slot, value=value, accepted_in=ballot, acceptor=acceptor)
+                self._propose(slot, value)
+            else:
+                self.note("hole", slot=slot)
+                self._propose(slot, None)
         waiting = [*self.pending.values(), *self.queue.values()]
         self.queue = {}
         for proposal in waiting:
@@ -265,7 +273,8 @@ class PaxosNode(Node):
         voters.add(src)
         if len(voters) >= self.majority:
             value = self.proposed[msg.slot]
-            self.note("commit", f"slot {msg.slot} chosen: {show_field(value)}")
+            acceptors = sorted(voters)
+            self.note("chosen", slot=msg.slot, value=value, acceptors=acceptors, ballot=msg.ballot)
             self.broadcast(Chosen(((msg.slot, value),)))
             self._learn(msg.slot, value)
 
@@ -276,10 +285,7 @@ class PaxosNode(Node):
 
     def _step_down(self, higher: Ballot) -> None:
         """A higher ballot exists: stop proposing and back off for a random time."""
-        self.note(
-            "reject",
-            f"n{self.id} preempted: ballot {show_ballot(self.ballot)} < {show_ballot(higher)}",
-        )
+        self.note("preempted", ballot=self.ballot, higher=higher)
         self.role, self.phase = "acceptor", "idle"
         self.seen_round = max(self.seen_round, higher[0])
         self.leader = higher[1] if higher[1] != self.id else None
@@ -344,8 +350,9 @@ class PaxosNode(Node):
     def _on_prepare(self, src: int, msg: Prepare) -> None:
         p = self.persistent
         if msg.ballot < p.promised:
-            self._to(src, Nack(msg.ballot, p.promised))
+            self._nack(src, msg)
             return
+        self.note("promise", ballot=msg.ballot, promised=p.promised)
         p.promised = msg.ballot  # persisted before the promise leaves
         if src != self.id:
             self._defer(msg.ballot)
@@ -358,7 +365,7 @@ class PaxosNode(Node):
     def _on_accept(self, src: int, msg: Accept) -> None:
         p = self.persistent
         if msg.ballot < p.promised and self.config.get("bug") != "ignore_promise":
-            self._to(src, Nack(msg.ballot, p.promised))
+            self._nack(src, msg)
             return
         if msg.ballot > p.promised:
             p.promised = msg.ballot
@@ -372,10 +379,15 @@ class PaxosNode(Node):
                 self.leader = src
         self._to(src, Accepted(msg.ballot, msg.slot))
 
-    def _on_heartbeat(self, src: int, msg: Heartbeat) -> None:
+    def _nack(self, src: int, msg: Prepare | Accept | Heartbeat) -> None:
+        """Refuse a ballot below our promise, naming the higher one (PMS phases 1b, 2b)."""
         promised = self.persistent.promised
-        if msg.ballot < promised:
-            self.send(src, Nack(msg.ballot, promised))  # tell a stale leader to step down
+        self.note("nack", proposer=src, msg=msg.type_name, ballot=msg.ballot, promised=promised)
+        self._to(src, Nack(msg.ballot, promised))
+
+    def _on_heartbeat(self, src: int, msg: Heartbeat) -> None:
+        if msg.ballot < self.persistent.promised:
+            self._nack(src, msg)  # tell a stale leader to step down
             return
         self._defer(msg.ballot)
         if self.role == "acceptor":
@@ -423,7 +435,7 @@ class PaxosNode(Node):
             if value is None:
                 continue
             if self._repeats(self.applied, value):
-                self.note("info", f"slot {self.applied} repeats {value.id}: applied as a no-op")
+                self.note("repeat", slot=self.applied, proposal=value.id)
                 continue
             self.sm.apply(value.id, value.value, value.proposed_at)
             if value.id in self.requests:

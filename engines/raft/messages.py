@@ -28,6 +28,9 @@ class RequestVote(Message):
     last_term: int
     force: bool = False  # a user-ordered campaign or a leader transfer: ignore leader leases
 
+    def summary(self) -> str:  # force is the receiver's business, not the reader's
+        return f"term={self.term}, last_index={self.last_index}, last_term={self.last_term}"
+
 
 @dataclass(frozen=True)
 class VoteReply(Message):

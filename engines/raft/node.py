@@ -34,6 +34,7 @@ from engines.raft.messages import (
     TimeoutNow,
     VoteReply,
 )
+from engines.raft.reasons import REASONS
 
 # The most entries one AppendEntries carries, so that a far-behind follower catches up in
 # bounded messages (etcd's MaxSizePerMsg plays this part).
@@ -71,6 +72,8 @@ class RaftPersistent:
 
 # --- the node -----------------------------------------------------------------------------------
 class RaftNode(Node):
+    REASONS = REASONS
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.config
@@ -85,11 +88,11 @@ class RaftNode(Node):
         self.leader_seen_at = 0  # when the known leader last spoke (leases: PreVote, CheckQuorum)
         self.commit_index = 0
         self.election_timeout = 0
-        self.pre = False  # a candidate still in its pre-vote round
         self.votes: set[int] = set()
         self.next_index: dict[int, int] = {}
         self.match_index: dict[int, int] = {}
         self.heard_at: dict[int, int] = {}  # leader: when each follower last answered
+        self.held_back = 0  # leader: the last index the Figure 8 rule held back (noted once)
         self.transfer_to: int | None = None
         self.transfer_since = 0
         self.recent_forwards: dict[str, None] = {}  # proposal ids, oldest first
@@ -154,13 +157,33 @@ class RaftNode(Node):
             return True
         return (last_term, last_index) >= (self.last_term(), self.last_index)
 
-    def name_role(self, role: str) -> None:
+    def refusal(self, now: int, src: int, msg: RequestVote | PreVote) -> dict[str, Any] | None:
+        """Why a (pre-)vote for `src` is refused, None when it is granted: one vote per term
+        (5.2), no vote while a live leader's lease stands (PreVote, dissertation 9.6), and
+        only for a log at least as up to date as ours (5.4.1)."""
+        if type(msg) is PreVote:
+            if msg.term <= self.term:
+                return {"reason": "stale_term", "our_term": self.term}
+            if self.in_lease(now):
+                return {"reason": "lease", "leader": self.leader}
+        elif self.persistent.voted_for not in (None, src):
+            return {"reason": "voted", "voted_for": self.persistent.voted_for}
+        if not self.log_up_to_date(msg.last_term, msg.last_index):
+            ours = (self.last_term(), self.last_index)
+            return {
+                "reason": "log_behind",
+                "their_last": (msg.last_term, msg.last_index),
+                "our_last": ours,
+            }
+        return None
+
+    def name_role(self, role: str, **why: Any) -> None:
         if role != self.role:
             self.role = role
-            self.note("role", f"n{self.id} became {role.upper()} in term {self.term}")
+            self.note("role", role=role, term=self.term, **why)
 
     # --- role changes -------------------------------------------------------------------------
-    def become_follower(self, term: int, leader: int | None) -> None:
+    def become_follower(self, term: int, leader: int | None, **why: Any) -> None:
         p = self.persistent
         if term > p.term:
             p.term, p.voted_for = term, None
@@ -169,8 +192,7 @@ class RaftNode(Node):
             self.transfer_to = None
             self.requests, self.reads = {}, []
         self.leader = leader
-        self.pre = False
-        self.name_role("follower")
+        self.name_role("follower", **why)
         self.reset_election_timer(new_timeout=True)
 
     def campaign(self, now: int, force: bool) -> None:
@@ -181,11 +203,11 @@ class RaftNode(Node):
             self.start_election(now, force)
 
     def start_prevote(self, now: int) -> None:
-        self.pre = True
+        """A precandidate asks whether it would win before it starts a term (9.6)."""
         self.leader = None
         self.votes = {self.id}
-        self.name_role("candidate")
-        self.note("info", f"n{self.id} asks for pre-votes for term {self.term + 1}")
+        self.name_role("precandidate")
+        self.note("prevote_asked", term=self.term + 1)
         self.reset_election_timer(new_timeout=True)
         self.broadcast(PreVote(self.term + 1, self.last_index, self.last_term()))
         self.count_votes(now)
@@ -194,11 +216,10 @@ class RaftNode(Node):
         p = self.persistent
         p.term += 1
         p.voted_for = self.id
-        self.pre = False
         self.leader = None
         self.votes = {self.id}
         if self.role == "candidate":
-            self.note("role", f"n{self.id} starts a new election in term {p.term}")
+            self.note("new_election", term=p.term)
         self.name_role("candidate")
         self.reset_election_timer(new_timeout=True)
         self.broadcast(RequestVote(p.term, self.last_index, self.last_term(), force))
@@ -207,20 +228,27 @@ class RaftNode(Node):
     def count_votes(self, now: int) -> None:
         if len(self.votes) < self.majority:
             return
-        if self.pre:
+        if self.role == "precandidate":
             self.start_election(now, force=False)
         else:
             self.become_leader(now)
 
     def become_leader(self, now: int) -> None:
         self.cancel_timer("election")
-        self.name_role("leader")
+        self.name_role(
+            "leader",
+            why="elected",
+            votes=sorted(self.votes),
+            cluster=self.cluster_size,
+            majority=self.majority,
+        )
         self.leader = self.id
         next_index = self.last_index + 1
         self.next_index = dict.fromkeys(self.peers, next_index)
         self.match_index = dict.fromkeys(self.peers, 0)
         self.heard_at = dict.fromkeys(self.peers, now)
         self.transfer_to = None
+        self.held_back = 0
         # Section 8: a no-op of the new term lets the leader commit what earlier terms left.
         if self.bug != "figure8":
             self.persistent.log.append(Entry(self.term))
@@ -242,9 +270,9 @@ class RaftNode(Node):
 
     def on_campaign(self, now: int) -> None:
         if self.role == "leader":
-            self.note("info", f"n{self.id} already leads term {self.term}")
+            self.note("already_leader", term=self.term)
         elif self.read_path == "lease" and self.in_lease(now):
-            self.note("info", f"n{self.id} waits out the leader's lease (6.4.1)")
+            self.note("lease_wait")
         else:
             self.start_election(now, force=True)
 
@@ -252,13 +280,15 @@ class RaftNode(Node):
         if self.role == "leader":
             self.append_proposal(proposal)
         elif self.leader is not None:
-            self.note("info", f"n{self.id} forwards {proposal.id} to leader n{self.leader}")
+            self.note("forward", proposal=proposal.id, leader=self.leader)
             self.send(self.leader, Forward(proposal))
         else:
-            self.reject(proposal, "knows no leader")
+            self.reject(proposal, "no_leader")
 
-    def reject(self, proposal: Proposal, why: str) -> None:
-        self.note("reject", f"n{self.id} {why}: proposal {proposal.id} {proposal.value!r} rejected")
+    def reject(self, proposal: Proposal, reason: str, **facts: Any) -> None:
+        self.note(
+            "proposal_rejected", proposal=proposal.id, value=proposal.value, reason=reason, **facts
+        )
 
     def on_message(self, now: int, src: int, msg: Message) -> None:
         kind = type(msg)
@@ -270,10 +300,14 @@ class RaftNode(Node):
             if kind is PreVote or (kind is PreVoteReply and msg.granted):
                 pass  # pre-votes are about a future term and change nobody's term
             elif kind is RequestVote and self.ignores_vote(now, msg):
+                self.note(
+                    "vote_refused", candidate=src, term=msg.term, reason="lease", leader=self.leader
+                )
                 return
             else:
                 leader = src if kind is AppendEntries else None
-                self.become_follower(msg.term, leader)
+                why = {"why": "higher_term", "src": src, "msg": kind.__name__, "old_term": term}
+                self.become_follower(msg.term, leader, **why)
         elif msg.term < term and not (kind is AppendEntries and self.bug == "accept_stale_append"):
             self.answer_stale(src, msg)
             return
@@ -281,50 +315,57 @@ class RaftNode(Node):
 
     def answer_stale(self, src: int, msg: Message) -> None:
         """A request from an older term is refused with our term, so the sender catches up."""
-        kind = type(msg)
+        kind, stale = type(msg), {"term": msg.term, "reason": "stale_term", "our_term": self.term}
         if kind is RequestVote:
+            self.note("vote_refused", candidate=src, **stale)
             self.send(src, VoteReply(self.term, False))
         elif kind is PreVote:
+            self.note("prevote_refused", candidate=src, **stale)
             self.send(src, PreVoteReply(self.term, False))
         elif kind is AppendEntries:
+            self.note("append_rejected", leader=src, **stale)
             self.send(src, AppendReply(self.term, False, msg.prev_index))
 
     # --- elections ----------------------------------------------------------------------------
     def on_request_vote(self, now: int, src: int, msg: RequestVote) -> None:
         p = self.persistent
-        granted = p.voted_for in (None, src) and self.log_up_to_date(msg.last_term, msg.last_index)
-        if granted:
+        refusal = self.refusal(now, src, msg)
+        if refusal is None:
             p.voted_for = src
             self.reset_election_timer()
-        self.send(src, VoteReply(p.term, granted))
+            self.note("vote_granted", candidate=src, term=p.term)
+        else:
+            self.note("vote_refused", candidate=src, term=p.term, **refusal)
+        self.send(src, VoteReply(p.term, refusal is None))
 
     def on_prevote(self, now: int, src: int, msg: PreVote) -> None:
-        granted = (
-            msg.term > self.term
-            and not self.in_lease(now)
-            and self.log_up_to_date(msg.last_term, msg.last_index)
-        )
+        refusal = self.refusal(now, src, msg)
+        if refusal is None:
+            self.note("prevote_granted", candidate=src, term=msg.term)
+        else:
+            self.note("prevote_refused", candidate=src, term=msg.term, **refusal)
+        granted = refusal is None
         self.send(src, PreVoteReply(msg.term if granted else self.term, granted))
 
     def on_vote_reply(self, now: int, src: int, msg: VoteReply) -> None:
-        if self.role == "candidate" and not self.pre and msg.granted:
+        if self.role == "candidate" and msg.granted:
             self.votes.add(src)
             self.count_votes(now)
 
     def on_prevote_reply(self, now: int, src: int, msg: PreVoteReply) -> None:
-        if self.pre and msg.granted and msg.term == self.term + 1:
+        if self.role == "precandidate" and msg.granted and msg.term == self.term + 1:
             self.votes.add(src)
             self.count_votes(now)
 
     def on_timeout_now(self, now: int, src: int, msg: TimeoutNow) -> None:
         if self.role != "leader":
-            self.note("info", f"n{self.id} takes over from n{src}")
+            self.note("takes_over", leader=src)
             self.start_election(now, force=True)
 
     # --- replication: the leader --------------------------------------------------------------
     def append_proposal(self, proposal: Proposal) -> None:
         if self.transfer_to is not None:
-            self.reject(proposal, f"is handing leadership to n{self.transfer_to}")
+            self.reject(proposal, "transfer", target=self.transfer_to)
             return
         log = self.persistent.log
         log.append(Entry(self.term, proposal.value, proposal.id, proposal.proposed_at))
@@ -345,7 +386,7 @@ class RaftNode(Node):
                 del self.recent_forwards[next(iter(self.recent_forwards))]
             self.append_proposal(msg.proposal)
         else:
-            self.reject(msg.proposal, f"is not the leader (forwarded by n{src})")
+            self.reject(msg.proposal, "not_leader", src=src)
 
     def send_append(self, peer: int) -> None:
         log = self.persistent.log
@@ -420,11 +461,10 @@ class RaftNode(Node):
 
     def heartbeat(self, now: int) -> None:
         if self.checkquorum and not self.quorum_alive(now):
-            self.note("role", f"n{self.id} lost contact with a majority and steps down")
-            self.become_follower(self.term, None)
+            self.become_follower(self.term, None, why="lost_quorum")
             return
         if self.transfer_to is not None and now - self.transfer_since >= self.timeout_max:
-            self.note("info", f"n{self.id} gives up handing leadership to n{self.transfer_to}")
+            self.note("transfer_abandoned", target=self.transfer_to)
             self.transfer_to = None
         self.next_round(now)
         self.broadcast_append()
@@ -477,8 +517,11 @@ class RaftNode(Node):
         if n <= self.commit_index:
             return
         if log[n].term != self.term and self.bug != "figure8":
-            return  # an older term's entry is committed only under one of ours
-        self.note("commit", f"n{self.id} commits up to index {n} in term {self.term}")
+            if n != self.held_back:  # an older term's entry is committed only under one of ours
+                self.held_back = n
+                self.note("commit_held", index=n, entry_term=log[n].term, term=self.term)
+            return
+        self.note("commit", index=n, term=self.term)
         self.commit_to(n)
 
     def commit_to(self, index: int) -> None:
@@ -500,7 +543,7 @@ class RaftNode(Node):
         if self.role != "leader" or target == self.id or target not in self.match_index:
             return
         self.transfer_to, self.transfer_since = target, now
-        self.note("info", f"n{self.id} hands leadership to n{target}")
+        self.note("transfer", target=target)
         if self.match_index[target] == self.last_index:
             self.send(target, TimeoutNow(self.term))
         else:
@@ -510,7 +553,7 @@ class RaftNode(Node):
     def on_append(self, now: int, src: int, msg: AppendEntries) -> None:
         if self.role == "leader":
             return  # two leaders in one term: only a broken rule gets here
-        if self.role == "candidate" or self.leader != src:
+        if self.role in ("candidate", "precandidate") or self.leader != src:
             self.become_follower(msg.term, src)
         else:
             self.reset_election_timer()
@@ -518,9 +561,24 @@ class RaftNode(Node):
         log = self.persistent.log
         prev = msg.prev_index
         if prev >= len(log):
+            self.note(
+                "append_rejected",
+                leader=src,
+                reason="missing",
+                prev_index=prev,
+                last_index=len(log) - 1,
+            )
             self.send(src, AppendReply(self.term, False, prev, 0, len(log), msg.round))
             return
         if log[prev].term != msg.prev_term and self.bug != "no_prevlog_check":
+            self.note(
+                "append_rejected",
+                leader=src,
+                reason="term_mismatch",
+                prev_index=prev,
+                prev_term=msg.prev_term,
+                our_term=log[prev].term,
+            )
             conflict = self.conflict_at(prev)
             self.send(src, AppendReply(self.term, False, prev, *conflict, msg.round))
             return
@@ -548,15 +606,19 @@ class RaftNode(Node):
                 log.extend(entries[offset:])
                 return
             if log[i].term != entry.term:
+                terms = sorted({e.term for e in log[i:]})
+                self.note(
+                    "entries_deleted",
+                    first=i,
+                    last=len(log) - 1,
+                    terms=terms,
+                    leader_term=entry.term,
+                )
                 log.truncate(i)
                 log.extend(entries[offset:])
                 return
 
     # --- views --------------------------------------------------------------------------------
-    def role_name(self) -> str:
-        """A candidate still asking for pre-votes has not started its term: a precandidate."""
-        return "precandidate" if self.role == "candidate" and self.pre else self.role
-
     def progress(self) -> dict[int, tuple[int, int, int]]:
         """A leader's view of each follower: (next index, match index, time it last answered)."""
         if self.role != "leader":
@@ -580,6 +642,9 @@ class RaftNode(Node):
             "leader": self.leader,
             "log": [[i, e.term, e.value, e.pid] for i, e in enumerate(p.log[first:], first)],
             "match_index": dict(self.match_index) if self.role == "leader" else {},
+            # a (pre)candidate's tally: who granted it, and how many it needs
+            "votes": sorted(self.votes) if self.role in ("candidate", "precandidate") else [],
+            "majority": self.majority,
             "election_timeout": self.election_timeout,
         }
 

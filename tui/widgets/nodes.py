@@ -24,6 +24,7 @@ from tui.widgets.lines import LineView
 ROLE_STYLE = {
     "leader": "bold black on green",
     "candidate": "bold black on yellow",
+    "precandidate": "bold black on #d7af5f",
     "follower": "bold black on #5f87af",
     "proposer": "bold black on yellow",
     "acceptor": "bold black on #5f87af",
@@ -185,6 +186,10 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
         ),
         line(("commit ", "dim"), (str(s.get("commit_index")), "bold"), " ", *timer_parts(view)),
     ]
+    votes = s.get("votes")
+    if votes:  # a (pre)candidate's tally: who granted it, of the majority it needs
+        who = " ".join(f"n{v}" for v in votes)
+        head.append(line(("votes ", "dim"), who, (f" ({len(votes)}/{s['majority']})", "dim")))
     match = s.get("match_index")
     if s.get("role") == "leader" and match:
         pairs = " ".join(f"n{p}:{i}" for p, i in sorted(match.items(), key=lambda kv: int(kv[0])))

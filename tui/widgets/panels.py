@@ -272,7 +272,7 @@ def event_row(event: StepEvent) -> Text:
     )
     for note in event.notes:
         text.append("; ", "dim")
-        text.append(literal(note.text, 120), NOTE_STYLE.get(note.kind, ""))
+        text.append(literal(note.text, 200), NOTE_STYLE.get(note.tone, ""))
     return text
 
 
