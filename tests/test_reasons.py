@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 
+from test_raft import make as raft  # a booted Raft node with a log of given terms
+
 from engines.core.node import Note, Proposal
 from engines.core.sim import Simulator
 from engines.paxos.messages import Accepted, Nack, Prepare, Promise
@@ -18,21 +20,10 @@ from engines.raft.messages import (
     RequestVote,
     VoteReply,
 )
-from engines.raft.node import DEFAULT_CONFIG, RaftNode
+from engines.raft.node import RaftNode
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def raft(node_id: int = 1, n: int = 3, term: int = 0, log_terms=(), **config) -> RaftNode:
-    """A booted Raft node whose log holds entries of the given terms (indexes 1..)."""
-    node = RaftNode(node_id, list(range(1, n + 1)), DEFAULT_CONFIG | config, random.Random(0))
-    node.persistent.term = term
-    for i, t in enumerate(log_terms, start=1):
-        node.persistent.log.append(Entry(t, f"v{i}", f"p{i}", i))
-    node.start(0)
-    node.take_effects()
-    return node
-
-
 def raft_leader(n: int = 3, term: int = 1, log_terms=()) -> RaftNode:
     node = raft(1, n, term, log_terms)
     node.persistent.voted_for = 1
