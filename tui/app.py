@@ -34,6 +34,7 @@ from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
 from tui.screens.palette import Palette
 from tui.screens.prompts import (
+    ClientsPrompt,
     ConfirmPrompt,
     DiscardPrompt,
     GotoPrompt,
@@ -149,6 +150,7 @@ class MainScreen(Screen):
             self.show_bottom(sim)
             self.diagram.show(sim, follow)
             self.history.show(sim)
+            self.diagram.mark(self.history.marks())
 
     def show_bottom(self, sim: Simulator) -> None:
         """The message list, and under its focus the selected message in place of the events."""
@@ -389,6 +391,14 @@ class ConsensusApp(App):
             self.main_screen.show_inspector(self.inspecting)
         self.refresh_view()
 
+    def action_clients(self) -> None:
+        def done(args: dict | None) -> None:
+            if args is not None:
+                self.act("clients", **args)
+
+        work = self.sim.world.clients
+        self.push_screen(ClientsPrompt(work.running(), work.keys, work.rate), done)
+
     def action_propose(self) -> None:
         node = self.selected
 
@@ -612,6 +622,15 @@ class ConsensusApp(App):
         name = default_name(self.sim, "diagram.svg")
         self.ask_path("Export the space-time diagram (SVG)", name, export, "diagram")
 
+    def action_export_history(self) -> None:
+        from tui.exports import history_svg, write_file
+
+        def export(sim: Simulator, path: Path) -> Path:
+            return write_file(path, history_svg(sim))
+
+        name = default_name(self.sim, "history.svg")
+        self.ask_path("Export the clients' history (SVG)", name, export, "history")
+
     def action_export_log(self) -> None:
         from tui.exports import event_log_text, write_file
 
@@ -664,6 +683,21 @@ class ConsensusApp(App):
         if self.main_screen is not None:
             self.main_screen.history.set_class(self.history_shown, "-shown")
             self.refresh_view()
+
+    def action_select_operation(self) -> None:
+        """Into the history pane, showing it and the diagram, to select operations; again (or
+        Escape) leaves it."""
+        screen = self.main_screen
+        if screen is None:
+            return
+        if screen.history.has_focus:
+            screen.set_focus(screen.inspector if self.inspecting else None)
+            return
+        if not self.history_shown:
+            self.action_toggle_history()
+        if not self.diagram_shown:
+            self.action_toggle_diagram()
+        screen.set_focus(screen.history)
 
     def action_diagram_filter(self) -> None:
         if not self.diagram_shown:
@@ -758,8 +792,10 @@ def make_app(
     config: dict | None = None,
     sim: Simulator | None = None,
     save_dir: Path | None = None,
+    clients: dict | None = None,
 ) -> ConsensusApp:
-    """The app for the CLI and the tests. Raises KeymapError or ScriptError before it runs."""
+    """The app for the CLI and the tests. Raises KeymapError or ScriptError before it runs.
+    `clients` (count, and keys, rate) starts a workload as the session's first action."""
     keys = load_keymap(keymap)
     message = ""
     if sim is None and scenario is not None:
@@ -769,4 +805,6 @@ def make_app(
         sim, message = result.sim, result.error or ""
     if sim is None:
         sim = Simulator(algo, nodes, seed, config)
+    if clients:
+        sim.clients(**clients)
     return ConsensusApp(sim, keys, message, save_dir)

@@ -15,6 +15,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from engines.core.actions import MAX_CLIENTS, MAX_KEYS, MAX_RATE
+from engines.core.clients import DEFAULT_KEYS, DEFAULT_RATE
+
 app = typer.Typer(
     help="A keyboard-driven terminal laboratory for Raft and Multi-Paxos.",
     add_completion=False,
@@ -126,6 +129,26 @@ def main(
     bug: BugOption = None,
     prevote: PrevoteOption = False,
     checkquorum: CheckquorumOption = False,
+    clients: Annotated[
+        int,
+        typer.Option(
+            min=0, max=MAX_CLIENTS, help="Start with K clients running the workload (0: none)."
+        ),
+    ] = 0,
+    keys: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            min=1, max=MAX_KEYS, help=f"With --clients: keys they use (default {DEFAULT_KEYS})."
+        ),
+    ] = None,
+    rate: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            min=1,
+            max=MAX_RATE,
+            help=f"With --clients: operations a second per client (default {DEFAULT_RATE}).",
+        ),
+    ] = None,
     show_version: Annotated[
         bool,
         typer.Option(
@@ -141,15 +164,26 @@ def main(
     if scenario is not None:
         _refuse_with_scenario(ctx)
     config = _config(algo.value, bug, prevote, checkquorum)
+    workload = _workload(clients, keys, rate)
     from engines.lab.script import ScriptError
     from tui.app import make_app
     from tui.keymap import KeymapError
 
     try:
-        tui_app = make_app(algo.value, nodes, seed, scenario, keymap, config)
+        tui_app = make_app(algo.value, nodes, seed, scenario, keymap, config, clients=workload)
     except (KeymapError, ScriptError) as exc:
         fail(f"error: {exc}")
     _run_app(tui_app)
+
+
+def _workload(clients: int, keys: int | None, rate: int | None) -> dict | None:
+    """The clients action the app starts with, if any; exits 2 for settings with no clients."""
+    settings = {k: v for k, v in (("keys", keys), ("rate", rate)) if v is not None}
+    if not clients:
+        if settings:
+            fail(f"error: --{next(iter(settings))} needs --clients K")
+        return None
+    return {"count": clients} | settings
 
 
 def _run_app(tui_app) -> None:
@@ -186,7 +220,7 @@ def _collect_garbage_less_often() -> None:
 
 def _refuse_with_scenario(ctx: typer.Context) -> None:
     """A scenario sets its own algorithm, size and seed: a clash must not pass in silence."""
-    for name in ("algo", "nodes", "seed"):
+    for name in ("algo", "nodes", "seed", "clients"):
         source = ctx.get_parameter_source(name)
         if source is not None and source.name != "DEFAULT":
             fail(f"error: --{name} clashes with --scenario, which sets it in the script")

@@ -119,6 +119,13 @@ COMMANDS: list[Command] = [
         "The selected node times out now (Raft) or starts phase 1 (Paxos).",
     ),
     Command(
+        "sim.clients",
+        "w",
+        "clients",
+        "Clients",
+        "Start, change or stop a workload of K clients (a prompt: `3`, `3 keys=2 rate=5`, `off`).",
+    ),
+    Command(
         "net.partition",
         "g",
         "partition",
@@ -187,6 +194,13 @@ COMMANDS: list[Command] = [
         "Show or hide the clients' history: a lane per client, judged linearizable or not.",
     ),
     Command(
+        "view.operations",
+        "u",
+        "select_operation",
+        "Operations",
+        "Select operations in the history (↑↓ or j/k), their events marked in the diagram.",
+    ),
+    Command(
         "view.filter",
         "f",
         "diagram_filter",
@@ -244,6 +258,13 @@ COMMANDS: list[Command] = [
         "export_diagram",
         "Export diagram",
         "Export the space-time diagram as an SVG file.",
+    ),
+    Command(
+        "app.export_history",
+        "ctrl+e",
+        "export_history",
+        "Export history",
+        "Export the clients' history as an SVG file.",
     ),
     Command(
         "app.export_log",

@@ -1,4 +1,5 @@
-"""Exports of a session: the space-time diagram as SVG, the events as a plain-text log.
+"""Exports of a session: the space-time diagram and the clients' history as SVG, the events
+as a plain-text log.
 
 Both read the simulator's event list up to the current step. The SVG is drawn by the same code
 as the diagram pane (tui.spacetime), recorded by a Rich console, so it shows what the pane shows
@@ -14,12 +15,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.segment import Segment, Segments
 
+from engines.core.actions import MAX_CLIENTS
 from engines.core.sim import Simulator
+from tui.history import history_lines, judge
 from tui.spacetime import ALL, DiagramIndex, Layout, draw_header, draw_row, emphasis, focus
 from tui.text import seconds, visible
 
 MAX_SVG_ROWS = 2000  # a longer history keeps its latest rows: SVG viewers slow down past this
 SVG_TEXT_WIDTH = 56  # columns for "what happened" right of the lanes
+HISTORY_SVG_WIDTH = 160  # columns for the history's lanes: wider than most terminals
 NEWLINE = Segment.line()
 
 
@@ -57,6 +61,17 @@ def diagram_svg(sim: Simulator, mode: str = ALL) -> tuple[str, int, int]:
         console.print(Segments([*draw_row(index, index.event_at(row), layout, *how), NEWLINE]))
     title = f"{' · '.join(header_lines(sim)[::2])} · {index.describe_mode()}"
     return console.export_svg(title=title), total - first, total
+
+
+def history_svg(sim: Simulator) -> str:
+    """The history pane's drawing, every client's lane, as SVG text."""
+    console = Console(
+        width=HISTORY_SVG_WIDTH, record=True, file=io.StringIO(), color_system="truecolor"
+    )
+    for line in history_lines(sim, HISTORY_SVG_WIDTH, MAX_CLIENTS + 2, judge(sim)):
+        console.print(line, no_wrap=True, overflow="ellipsis")
+    title = f"{' · '.join(header_lines(sim)[::2])} · clients' history"
+    return console.export_svg(title=title)
 
 
 def write_file(path: str | Path, text: str) -> Path:

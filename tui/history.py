@@ -1,6 +1,8 @@
 """The clients' history drawn as lanes: one per client, each operation a bar from its
 invocation to its completion, styled by outcome; the operation the checker cannot place is
-shown reversed in red, and the longest linearizable prefix it found is underlined.
+shown reversed in red, and the longest linearizable prefix it found is underlined. A selected
+operation is drawn on top of its lane, reversed, with its details in a line under the lanes;
+its events (`engines.lab.workload.trail`) are what the diagram marks.
 
 Pure functions of the simulator, so the pane and its tests draw the same thing.
 """
@@ -14,7 +16,9 @@ from rich.text import Text
 from engines.core.clients import Record
 from engines.core.sim import Simulator
 from engines.lab.lincheck.search import Verdict
-from engines.lab.workload import linearizable
+from engines.lab.workload import Trail, linearizable
+from tui.spacetime import OP_GLYPHS
+from tui.text import literal, seconds
 
 CHECK_BUDGET = 200  # the pane's search budget (engines.lab.workload): past it, unknown
 LABEL = 5  # columns for a lane's name: "c12 "
@@ -39,7 +43,9 @@ def judge(sim: Simulator) -> Judged:
     return Judged(str(result.verdict), result.blocked.line - 1, prefix)
 
 
-def history_lines(sim: Simulator, width: int, rows: int, judged: Judged) -> list[Text]:
+def history_lines(
+    sim: Simulator, width: int, rows: int, judged: Judged, selected: Record | None = None
+) -> list[Text]:
     """A header, then a lane for each client (as many as `rows` leaves room for)."""
     work = sim.world.clients
     if not work.records:
@@ -55,14 +61,17 @@ def history_lines(sim: Simulator, width: int, rows: int, judged: Judged) -> list
     )
     lanes = []
     for client in sorted(work.clients)[: max(0, rows - 2)]:
-        mine = [r for r in work.records if r.command.client == client]
+        mine = [r for r in work.records if r.command.client == client and r is not selected]
+        mine += [selected] if selected is not None and selected.command.client == client else []
         lane = Text(f"c{client}".ljust(LABEL), style="bold")
-        lane.append_text(draw_lane(mine, track, (start, scale, sim.now), judged))
+        lane.append_text(draw_lane(mine, track, (start, scale, sim.now), judged, selected))
         lanes.append(lane)
     return [header, *lanes, *blocked_line(sim, judged)]
 
 
-def draw_lane(records: list[Record], track: int, axis: tuple, judged: Judged) -> Text:
+def draw_lane(
+    records: list[Record], track: int, axis: tuple, judged: Judged, selected: Record | None
+) -> Text:
     """One client's operations as bars from invocation to completion (to now while pending);
     a bar shows as much of its label as fits, and a later bar may cover a short one."""
     start, scale, now = axis
@@ -72,7 +81,8 @@ def draw_lane(records: list[Record], track: int, axis: tuple, judged: Judged) ->
         first = (record.invoked_at - start) // scale
         last = max(first + 1, (end - start) // scale)
         text = ("├" + label(record)).ljust(last - first, "─")[: last - first] + "┤"
-        lane = lane[:first] + Text(text, style=bar_style(record, judged)) + lane[last + 1 :]
+        style = bar_style(record, judged) + (" reverse" if record is selected else "")
+        lane = lane[:first] + Text(text, style=style) + lane[last + 1 :]
     return lane[:track]
 
 
@@ -97,3 +107,38 @@ def bar_style(record: Record, judged: Judged) -> str:
         return "bold reverse red"
     style = STYLES[record.status]
     return f"{style} underline" if record.call in judged.prefix else style
+
+
+def selected_line(record: Record, trail: Trail) -> Text:
+    """The selected operation in full: who, what, its result, when it began and ended (step
+    and time), and how the diagram marks its events."""
+    command = record.command
+    words = [command.f, *(literal(word) for word in (command.key, *command.args))]
+    result = record.status or "pending"
+    if command.f == "get" and record.status == "ok":
+        result += f", read {literal(record.value) if record.value is not None else '∅'}"
+    parts = [
+        (f"client {command.client} op {command.op}: {' '.join(words)}", "bold"),
+        (f" → {result}", STYLES[record.status]),
+        (f" · invoked step {record.invoked_step} at {seconds(record.invoked_at)}", ""),
+    ]
+    if record.completed_step is not None:
+        by = f" from n{record.node}" if record.node is not None else ""
+        verb = "gave up" if record.status == "unknown" else "answered"
+        when = f"step {record.completed_step} at {seconds(record.completed_at)}"
+        parts.append((f" · {verb} {when}{by}", ""))
+    marks = f"{OP_GLYPHS['sent']} sent ×{len(trail.sent)}"
+    marks += f", {OP_GLYPHS['carried']} carried ×{len(trail.carried)}"
+    marks += f", {OP_GLYPHS['completed']} reply" if trail.completed is not None else ""
+    parts.append((f" · diagram: {marks}", "dim"))
+    return Text.assemble(*parts)
+
+
+def selection_marks(trail: Trail) -> dict[int, str]:
+    """The diagram's marks for an operation's events, by event index (step - 1): sent,
+    carried or completed (a reply wins over a send at the same step: the stale read)."""
+    marks = {step - 1: "carried" for step in trail.carried}
+    marks |= {step - 1: "sent" for step in trail.sent}
+    if trail.completed is not None:
+        marks[trail.completed - 1] = "completed"
+    return marks

@@ -306,6 +306,12 @@ ACTION_MARKS = {
     "restart": ("↺", S("bold green")),
     "campaign": ("!", S("bold yellow")),
 }
+# The history pane's selected operation: its events marked in the marker column, the rows
+# tinted. Sent: the client hands it to a node; carried: a message with one of its proposals;
+# completed: the reply (or the client giving up).
+OP_GLYPHS = {"sent": "⇢", "carried": "•", "completed": "⇠"}
+OP_MARK = S("bold #ffd75f")
+OP_ROW = S("on #3a3420")
 NONE, CURRENT, SENT, PATH_ROW = 0, 1, 2, 3  # how a row is emphasised
 LANE_GLYPHS = ("│", "┊")
 
@@ -426,9 +432,15 @@ def draw_header(index: DiagramIndex, layout: Layout) -> list[Segment]:
 
 
 def draw_row(
-    index: DiagramIndex, i: int, layout: Layout, emphasis: int = NONE, path_lane: int | None = None
+    index: DiagramIndex,
+    i: int,
+    layout: Layout,
+    emphasis: int = NONE,
+    path_lane: int | None = None,
+    mark: str = "",
 ) -> list[Segment]:
-    """The row of event i as Rich segments, `layout.width` cells wide."""
+    """The row of event i as Rich segments, `layout.width` cells wide; `mark` is its part in
+    the selected operation (a key of OP_GLYPHS), if any."""
     event, lanes = index.events[i], index.lanes[i]
     canvas = Canvas(layout.width)
     canvas.put(1, f"{event.step:>{layout.step_width}}", GUTTER)
@@ -457,6 +469,9 @@ def draw_row(
     if emphasis == CURRENT:
         canvas.put(0, "▶", S("bold"))
         return canvas.segments(HEAD_ROW)
+    if mark:
+        canvas.put(0, OP_GLYPHS[mark], OP_MARK)
+        return canvas.segments(OP_ROW)
     return canvas.segments()
 
 

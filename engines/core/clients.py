@@ -25,6 +25,7 @@ BACKOFF_MS = 50  # after a redirect that names no leader
 FUNCTIONS = ("put", "get", "cas")
 VALUES = 5  # the workload writes the values 1..5
 KEYS = "xyzabcdefghijklmnopqrstuvw"  # the workload's keys, apart from the fuzzer's `set k1 v1`
+DEFAULT_KEYS, DEFAULT_RATE = 3, 10  # `clients K` alone: 3 keys, 10 operations a second each
 
 
 @dataclass
@@ -40,6 +41,12 @@ class Record:
     completed_at: int | None = None
     ret: int | None = None
     node: int | None = None  # the node that answered
+    # The steps that concern it, so a view can find its events: invoked, each attempt sent
+    # (with the proposal id the node got it as, which messages carrying it name; None when
+    # the node was down), completed.
+    invoked_step: int = 0
+    sends: list[tuple[int, str | None]] = field(default_factory=list)
+    completed_step: int | None = None
 
 
 @dataclass
@@ -57,8 +64,8 @@ class Workload:
 
     rng: random.Random
     node_ids: list[int]
-    keys: int = 3
-    rate: int = 10  # operations per second per client, on average
+    keys: int = DEFAULT_KEYS
+    rate: int = DEFAULT_RATE  # operations per second per client, on average
     clients: dict[int, Client] = field(default_factory=dict)
     records: list[Record] = field(default_factory=list)
     positions: int = 0
@@ -86,6 +93,16 @@ class Workload:
             client.auto = client_id <= count
         return started
 
+    def running(self) -> int:
+        """How many clients draw operations (clients 1..running)."""
+        return sum(client.auto for client in self.clients.values())
+
+    def changes(self, count: int, keys: int = DEFAULT_KEYS, rate: int = DEFAULT_RATE) -> bool:
+        """Whether `clients count keys=.. rate=..` would change anything."""
+        if count == 0:
+            return self.running() > 0
+        return (count, keys, rate) != (self.running(), self.keys, self.rate)
+
     def think_time(self) -> int:
         return self.rng.randint(0, 2000 // self.rate)
 
@@ -96,18 +113,21 @@ class Workload:
         values = tuple(str(self.rng.randint(1, VALUES)) for _ in range(args))
         return Command(client.id, client.next_op, f, key, values)
 
-    def invoke(self, client: Client, command: Command, now: int) -> Record:
-        record = Record(command, now, self.positions)
+    def invoke(self, client: Client, command: Command, now: int, step: int) -> Record:
+        record = Record(command, now, self.positions, invoked_step=step)
         self.positions += 1
         client.current = record
         client.next_op = command.op + 1
         self.records.append(record)
         return record
 
-    def complete(self, client: Client, status: str, now: int, value=None, node=None) -> None:
+    def complete(
+        self, client: Client, status: str, when: tuple[int, int], value=None, node=None
+    ) -> None:
+        """End the client's operation at `when`, (time, step)."""
         record = client.current
         record.status, record.value, record.node = status, value, node
-        record.completed_at, record.ret = now, self.positions
+        (record.completed_at, record.completed_step), record.ret = when, self.positions
         self.positions += 1
         client.current = None
 

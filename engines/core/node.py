@@ -54,6 +54,11 @@ class Message:
     def summary(self) -> str:
         return ", ".join(_brief(f.name, getattr(self, f.name)) for f in fields(self))
 
+    def proposal_ids(self) -> tuple[str, ...]:
+        """The ids of the client proposals it carries, so a view can follow one operation's
+        messages; the protocols' messages that carry values say which."""
+        return ()
+
     def encode(self) -> dict[str, Any]:
         return {"type": self.type_name} | {
             f.name: _plain(getattr(self, f.name)) for f in fields(self)

@@ -37,7 +37,15 @@ from engines.core.actions import (
     node_name,
 )
 from engines.core.chain import ARITY, Command
-from engines.core.clients import ATTEMPT_MS, BACKOFF_MS, GIVE_UP_MS, Client, Workload
+from engines.core.clients import (
+    ATTEMPT_MS,
+    BACKOFF_MS,
+    DEFAULT_KEYS,
+    DEFAULT_RATE,
+    GIVE_UP_MS,
+    Client,
+    Workload,
+)
 from engines.core.network import Network
 from engines.core.node import (
     CancelTimer,
@@ -571,6 +579,11 @@ class Simulator:
     def duplicate(self, seq: int) -> StepEvent:
         return self.act(Action("duplicate", {"seq": seq}))
 
+    def clients(self, count: int, **settings: int) -> StepEvent:
+        """Clients 1..count run the workload from now on (0: every client stops after its
+        current operation); settings: keys, rate (operations per second per client)."""
+        return self.act(Action("clients", {"count": count} | settings))
+
     def actions(self) -> list[tuple[int, Action]]:
         return sorted(self.timeline.items())
 
@@ -937,7 +950,9 @@ class Simulator:
         w.clients.timers[(client, name)] = w.seq
         heapq.heappush(w.queue, (w.now + delay, w.seq, CLIENT, (client, name)))
 
-    def _do_clients(self, event: StepEvent, count: int, keys: int = 3, rate: int = 10) -> None:
+    def _do_clients(
+        self, event: StepEvent, count: int, keys: int = DEFAULT_KEYS, rate: int = DEFAULT_RATE
+    ) -> None:
         work = self.world.clients
         for client in work.configure(count, keys, rate):
             if not work.busy(client):
@@ -952,7 +967,7 @@ class Simulator:
             c.target = node
         work.timers.pop((client, "think"), None)
         command = Command(client, c.next_op, f, key, tuple(args))
-        work.invoke(c, command, self.world.now)
+        work.invoke(c, command, self.world.now, event.step)
         return self._client_send(c, event)
 
     def _client_timer(self, client: int, name: str, event: StepEvent) -> StepEvent:
@@ -963,13 +978,13 @@ class Simulator:
         event.detail = f"client {client} {name}"
         if name == "think":
             if c.auto and c.current is None:
-                work.invoke(c, work.draw(c), self.world.now)
+                work.invoke(c, work.draw(c), self.world.now, event.step)
                 event.detail = f"client {client} invokes {c.current.command.text()}"
             else:
                 return event
         elif name == "attempt" and self.world.now - c.current.invoked_at >= GIVE_UP_MS:
             event.detail = f"client {client} gives up on {c.current.command.text()}: unknown"
-            self._client_done(c, "unknown")
+            self._client_done(c, "unknown", event)
             return event
         elif name == "attempt":
             work.next_node(c)
@@ -984,8 +999,10 @@ class Simulator:
         event.node = c.target
         node = w.nodes.get(c.target)
         if node is None:
+            c.current.sends.append((event.step, None))
             return None  # lost: the attempt timer retries elsewhere
         proposal = self._issue(command.text(), c.target)
+        c.current.sends.append((event.step, proposal.id))
         node.on_request(self._clock(c.target), Request(command, proposal))
         return node
 
@@ -1004,11 +1021,13 @@ class Simulator:
                 self._client_after(c.id, "send", BACKOFF_MS)
             return
         event.notes += (Note("info", f"n{node} answers client {c.id}: {reply.status}"),)
-        self._client_done(c, reply.status, reply.value, node)
+        self._client_done(c, reply.status, event, reply.value, node)
 
-    def _client_done(self, c: Client, status: str, value=None, node: int | None = None) -> None:
+    def _client_done(
+        self, c: Client, status: str, event: StepEvent, value=None, node: int | None = None
+    ) -> None:
         work = self.world.clients
-        work.complete(c, status, self.world.now, value, node)
+        work.complete(c, status, (self.world.now, event.step), value, node)
         work.timers.pop((c.id, "attempt"), None)
         work.timers.pop((c.id, "send"), None)
         if c.auto:

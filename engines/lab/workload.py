@@ -6,6 +6,8 @@ then ok, fail or info) on the `kv` model: put is a write, get a read, cas a cas,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from engines.core.clients import Record
 from engines.core.sim import Simulator
 from engines.lab.lincheck.history import Event, Operation, operations
@@ -60,3 +62,28 @@ def describe(sim: Simulator, op: Operation) -> str:
         f"{text} (invoked at {record.invoked_at} ms, {record.status} at "
         f"{record.completed_at} ms from n{record.node})"
     )
+
+
+@dataclass(frozen=True)
+class Trail:
+    """The steps of one operation's events, from what the simulator recorded for it: the
+    client handing it to a node (its invocation, each retry), the messages carrying one of
+    the proposals its attempts became (delivered or dropped), and its completion (the reply,
+    or giving up). Steps are the simulator's event numbers."""
+
+    sent: tuple[int, ...]
+    carried: tuple[int, ...]
+    completed: int | None
+
+
+def trail(sim: Simulator, record: Record) -> Trail:
+    """Its events up to the current step (later ones have not happened yet)."""
+    proposals = {pid for _, pid in record.sends if pid is not None}
+    later = sim.events[record.invoked_step :]  # events[i] is step i + 1
+    carried = tuple(
+        e.step
+        for e in later
+        if e.msg is not None and not proposals.isdisjoint(e.msg.proposal_ids())
+    )
+    sent = tuple(step for step, _ in record.sends)
+    return Trail(sent, carried, record.completed_step)

@@ -44,6 +44,11 @@ def show_field(value: Any) -> str:
     return str(value)
 
 
+def ids(values) -> tuple[str, ...]:
+    """The ids of the proposals among slot values (None is a no-op)."""
+    return tuple(v.id for v in values if v is not None)
+
+
 def is_ballot(value: tuple) -> bool:
     return len(value) == 2 and all(type(v) is int for v in value)
 
@@ -61,6 +66,9 @@ class Promise(PaxosMessage):
     ballot: Ballot
     accepted: tuple[tuple[int, Ballot, Proposal | None], ...]  # (slot, ballot, value) above low
 
+    def proposal_ids(self) -> tuple[str, ...]:
+        return ids(value for _, _, value in self.accepted)
+
 
 @dataclass(frozen=True)
 class Nack(PaxosMessage):
@@ -76,6 +84,9 @@ class Accept(PaxosMessage):
     slot: int
     value: Proposal | None  # None is a no-op
 
+    def proposal_ids(self) -> tuple[str, ...]:
+        return ids([self.value])
+
 
 @dataclass(frozen=True)
 class Accepted(PaxosMessage):
@@ -88,6 +99,9 @@ class Accepted(PaxosMessage):
 class Chosen(PaxosMessage):
     short = "CHSN"
     entries: tuple[tuple[int, Proposal | None], ...]  # (slot, value)
+
+    def proposal_ids(self) -> tuple[str, ...]:
+        return ids(value for _, value in self.entries)
 
     def summary(self) -> str:
         if len(self.entries) == 1:
@@ -114,6 +128,9 @@ class CatchUp(PaxosMessage):
 class Forward(PaxosMessage):
     short = "FWD"
     proposal: Proposal
+
+    def proposal_ids(self) -> tuple[str, ...]:
+        return (self.proposal.id,)
 
 
 # --- the node -------------------------------------------------------------------------------

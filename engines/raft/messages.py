@@ -69,6 +69,9 @@ class AppendEntries(Message):
     def summary(self) -> str:
         return _without_round(self)
 
+    def proposal_ids(self) -> tuple[str, ...]:
+        return tuple(e.pid for e in self.entries if e.pid is not None)
+
     @property
     def heartbeat(self) -> bool:
         return not self.entries
@@ -112,3 +115,6 @@ class Forward(Message):
 
     short = "FWD"
     proposal: Proposal
+
+    def proposal_ids(self) -> tuple[str, ...]:
+        return (self.proposal.id,)

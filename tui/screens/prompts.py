@@ -1,4 +1,4 @@
-"""Modal prompts: propose, partition, network settings, preset picker, file names.
+"""Modal prompts: propose, clients, partition, network settings, preset picker, file names.
 
 Each is a ModalScreen that dismisses with its result on Enter and with None on Escape. Input
 is checked before dismissing; a problem is shown inside the prompt, which stays open.
@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from engines.core.actions import LEADER, read_link
+from engines.core.actions import ACTIONS, LEADER, read_link
 from engines.core.network import LinkConfig
 
 HINT = "Enter submits · Escape cancels"
@@ -146,6 +146,28 @@ class ProposePrompt(Prompt):
         if not value.strip():
             raise ValueError("type a value to propose")
         return value
+
+
+def parse_clients(text: str) -> dict[str, int]:
+    """The clients prompt in the scripts' syntax (`3`, `3 keys=2 rate=5`, `off`), as the
+    clients action's arguments; ScriptSyntaxError (a ValueError) says what is wrong."""
+    return ACTIONS["clients"].read(text.split(), 0).args
+
+
+class ClientsPrompt(Prompt):
+    prompt_title = "Clients"
+
+    def __init__(self, running: int, keys: int, rate: int) -> None:
+        super().__init__()
+        self.current = f"{running} keys={keys} rate={rate}" if running else ""
+
+    def body(self) -> ComposeResult:
+        yield Static(Text("Clients 1..K run the workload (put, get, cas on a few keys):"))
+        yield Static(Text("K [keys=N] [rate=OPS_PER_S], or off (0): each finishes, then stops."))
+        yield self.make_input(self.current, placeholder="3 keys=3 rate=10", id="clients")
+
+    def submit(self) -> dict[str, int]:
+        return parse_clients(self.query_one("#clients", Input).value)
 
 
 def parse_step(text: str, last: int) -> int:

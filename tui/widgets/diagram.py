@@ -12,7 +12,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.keys import format_key
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -54,6 +54,7 @@ class DiagramView(ScrollView):
         self.path: tuple[int, int] | None = None  # (send row, sender lane) of its message
         self.cache: dict[tuple, tuple[object, Strip]] = {}
         self.following = True  # keep the current step in view; off while scrolled back
+        self.marks: dict[int, str] = {}  # event index -> its part in the selected operation
         self._base: Style | None = None
 
     def show(self, sim: Simulator, follow: bool = False) -> None:
@@ -104,12 +105,13 @@ class DiagramView(ScrollView):
             return Strip.blank(width, self._base)
         i = index.event_at(row)
         how, lane = emphasis(row, self.current, self.path)
-        key = (row, how, lane)
+        mark = self.marks.get(i, "")
+        key = (row, how, lane, mark)
         event = index.events[i]
         hit = self.cache.get(key)
         if hit is not None and hit[0] is event:  # the same event: drawn the same way
             return hit[1]
-        segments = draw_row(index, i, layout, how, lane)
+        segments = draw_row(index, i, layout, how, lane, mark)
         strip = Strip(segments, layout.width).crop_extend(0, width, self._base)
         strip = strip.apply_style(self._base)
         if len(self.cache) >= MAX_CACHED_ROWS:
@@ -118,6 +120,13 @@ class DiagramView(ScrollView):
         return strip
 
     # --- scrolling through history -------------------------------------------------------------
+    def reveal(self, event: int) -> None:
+        """Scroll event `event` (an index) into view, unless the filter hides it; the view
+        stops following the current step, as when scrolled back by hand."""
+        row = self.index.row_of(event) if self.index is not None else None
+        if row is not None:
+            self.scroll_to_region(Region(0, row, 1, 1), animate=False, immediate=True, force=True)
+
     def page(self, pages: int) -> None:
         step = max(1, self.scrollable_content_region.height - 2)
         self.scroll_to(
@@ -181,6 +190,12 @@ class DiagramPane(Vertical):
         if (title, hint) != (self.border_title, self.border_subtitle):
             self.border_title = title  # set only on change: each set repaints the pane
             self.border_subtitle = hint
+
+    def mark(self, marks: dict[int, str]) -> None:
+        """Mark the selected operation's events (tui.history.selection_marks), by index."""
+        if marks != self.rows.marks:
+            self.rows.marks = marks
+            self.rows.refresh()
 
     def set_mode(self, mode: str, sim: Simulator) -> None:
         self.rows.set_mode(mode)
