@@ -109,29 +109,29 @@ def bar_style(record: Record, judged: Judged) -> str:
     return f"{style} underline" if record.call in judged.prefix else style
 
 
-def selected_line(record: Record, trail: Trail) -> Text:
-    """The selected operation in full: who, what, its result, when it began and ended (step
-    and time), and how the diagram marks its events."""
+def selected_lines(record: Record, trail: Trail) -> list[Text]:
+    """The selected operation in full: who, what and its result, then when it began and
+    ended (step and time) and how many of its events the diagram marks."""
     command = record.command
     words = [command.f, *(literal(word) for word in (command.key, *command.args))]
     result = record.status or "pending"
     if command.f == "get" and record.status == "ok":
         result += f", read {literal(record.value) if record.value is not None else '∅'}"
-    parts = [
+    by = f" from n{record.node}" if record.node is not None else ""
+    what = Text.assemble(
         (f"client {command.client} op {command.op}: {' '.join(words)}", "bold"),
-        (f" → {result}", STYLES[record.status]),
-        (f" · invoked step {record.invoked_step} at {seconds(record.invoked_at)}", ""),
-    ]
+        (f" → {result}{by}", STYLES[record.status]),
+    )
+    when = [f"invoked step {record.invoked_step} at {seconds(record.invoked_at)}"]
     if record.completed_step is not None:
-        by = f" from n{record.node}" if record.node is not None else ""
         verb = "gave up" if record.status == "unknown" else "answered"
-        when = f"step {record.completed_step} at {seconds(record.completed_at)}"
-        parts.append((f" · {verb} {when}{by}", ""))
-    marks = f"{OP_GLYPHS['sent']} sent ×{len(trail.sent)}"
-    marks += f", {OP_GLYPHS['carried']} carried ×{len(trail.carried)}"
-    marks += f", {OP_GLYPHS['completed']} reply" if trail.completed is not None else ""
-    parts.append((f" · diagram: {marks}", "dim"))
-    return Text.assemble(*parts)
+        when.append(f"{verb} step {record.completed_step} at {seconds(record.completed_at)}")
+    marks = [
+        f"{OP_GLYPHS['sent']} {len(trail.sent)} sent",
+        f"{OP_GLYPHS['carried']} {len(trail.carried)} carrying",
+    ]
+    marks += [f"{OP_GLYPHS['completed']} reply"] * (trail.completed is not None)
+    return [what, Text.assemble(" · ".join(when), (" · " + ", ".join(marks), "dim"))]
 
 
 def selection_marks(trail: Trail) -> dict[int, str]:

@@ -162,8 +162,8 @@ class ClientsPrompt(Prompt):
         self.current = f"{running} keys={keys} rate={rate}" if running else ""
 
     def body(self) -> ComposeResult:
-        yield Static(Text("Clients 1..K run the workload (put, get, cas on a few keys):"))
-        yield Static(Text("K [keys=N] [rate=OPS_PER_S], or off (0): each finishes, then stops."))
+        yield Static(Text("Clients 1..K put, get and cas on a few keys, as a recorded step:"))
+        yield Static(Text("K [keys=N] [rate=OPS_PER_S]; off (or 0) stops them."))
         yield self.make_input(self.current, placeholder="3 keys=3 rate=10", id="clients")
 
     def submit(self) -> dict[str, int]:

@@ -18,7 +18,17 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engines.core.sim import Simulator
-from tui.spacetime import ALL, QUIET, DiagramIndex, Layout, draw_header, draw_row, emphasis, focus
+from tui.spacetime import (
+    ALL,
+    OP_GLYPHS,
+    QUIET,
+    DiagramIndex,
+    Layout,
+    draw_header,
+    draw_row,
+    emphasis,
+    focus,
+)
 from tui.widgets.lines import LineView
 
 MAX_CACHED_ROWS = 2048
@@ -180,6 +190,8 @@ class DiagramPane(Vertical):
         rows = self.rows
         index = rows.index
         title = f"space-time · {index.describe_mode()}"
+        if rows.marks:
+            title += " · selected operation: " + " ".join(f"{g} {w}" for w, g in OP_GLYPHS.items())
         if rows.following:
             keys = self.app.keymap
             first = lambda binding_id: format_key(keys[binding_id].split(",")[0])  # noqa: E731
@@ -196,6 +208,8 @@ class DiagramPane(Vertical):
         if marks != self.rows.marks:
             self.rows.marks = marks
             self.rows.refresh()
+            if self.has_class("-shown") and self.rows.index is not None:
+                self.show_titles()
 
     def set_mode(self, mode: str, sim: Simulator) -> None:
         self.rows.set_mode(mode)

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from engines.core.clients import Record
 from engines.core.sim import Simulator
 from engines.lab.workload import Trail, trail
-from tui.history import Judged, history_lines, judge, selected_line, selection_marks
+from tui.history import Judged, history_lines, judge, selected_lines, selection_marks
 from tui.widgets.lines import LineView
 
 MAX_LANES = 8
@@ -58,10 +58,10 @@ class HistoryPane(LineView):
             self.judged = (seen, judge(sim))
         judged = self.judged[1]
         selected = self.selected()
-        self.styles.height = min(len(work.clients), MAX_LANES) + 4 + (selected is not None)
+        self.styles.height = min(len(work.clients), MAX_LANES) + 4 + 2 * (selected is not None)
         lines = history_lines(sim, self.size.width, MAX_LANES + 2, judged, selected)
         if selected is not None:
-            lines.append(selected_line(selected, self.selected_trail(sim, selected)))
+            lines += selected_lines(selected, self.selected_trail(sim, selected))
         self.set_lines(lines)
 
     def selected(self) -> Record | None:
