@@ -83,8 +83,8 @@ def test_the_selected_operation_in_full_and_its_marks():
     assert f"answered step {record.completed_step}" in when
     marks = selection_marks(found)
     assert marks[record.invoked_step - 1] == "sent"
-    assert marks[record.completed_step - 1] == "completed"
-    assert {marks[s - 1] for s in found.carried} <= {"carried", "completed"}
+    assert marks[record.completed_step - 1] == "answered"
+    assert {marks[s - 1] for s in found.carried} <= {"carried", "answered"}
 
 
 def test_the_history_svg_shows_every_operation():
@@ -169,7 +169,7 @@ async def test_selecting_operations_marks_their_events_in_the_diagram(tmp_path):
         assert marks[record.invoked_step - 1] == "sent"
         text = screen_text(app)
         assert f"client {record.command.client} op {record.command.op}:" in text
-        assert "selected operation: ⇢ sent" in text
+        assert "operation ⇢ sent • carried ⇠ answered" in text
         steps = app.sim.step_count
         await pilot.press("right")  # time still steps with the pane focused
         assert app.sim.step_count == steps + 1

@@ -211,3 +211,21 @@ def test_message_detail(snap_compare):
 
 def test_fork_notice(snap_compare):
     assert snap_compare(app_for(), terminal_size=SIZE, press=[*"nnnnnnnnnn", *"bbbb", "x"])
+
+
+def test_history_pane_with_a_selected_operation_marked_in_the_diagram(snap_compare):
+    """Three clients from the start (as --clients 3 does), the history pane focused (u) and
+    moved back to an earlier write: its line says who, what and when, and the diagram marks
+    the client's send, the AppendEntries carrying it and the answer."""
+    app = make_app("raft", 3, 1, clients={"count": 3})
+    app.cursor_blink = False
+    app.animation_level = "none"
+
+    async def run_before(pilot) -> None:
+        sim = pilot.app.sim
+        sim.run(450)
+        records = sim.world.clients.records
+        put = max(i for i, r in enumerate(records) if r.command.f == "put" and r.status)
+        await pilot.press("u", *["up"] * (len(records) - 1 - put))
+
+    assert snap_compare(app, terminal_size=(140, 44), run_before=run_before)

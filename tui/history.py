@@ -130,15 +130,15 @@ def selected_lines(record: Record, trail: Trail) -> list[Text]:
         f"{OP_GLYPHS['sent']} {len(trail.sent)} sent",
         f"{OP_GLYPHS['carried']} {len(trail.carried)} carrying",
     ]
-    marks += [f"{OP_GLYPHS['completed']} reply"] * (trail.completed is not None)
+    marks += [f"{OP_GLYPHS['answered']} answer"] * (trail.completed is not None)
     return [what, Text.assemble(" · ".join(when), (" · " + ", ".join(marks), "dim"))]
 
 
 def selection_marks(trail: Trail) -> dict[int, str]:
     """The diagram's marks for an operation's events, by event index (step - 1): sent,
-    carried or completed (a reply wins over a send at the same step: the stale read)."""
+    carried or answered (an answer wins over a send at the same step: the stale read)."""
     marks = {step - 1: "carried" for step in trail.carried}
     marks |= {step - 1: "sent" for step in trail.sent}
     if trail.completed is not None:
-        marks[trail.completed - 1] = "completed"
+        marks[trail.completed - 1] = "answered"
     return marks

@@ -308,8 +308,8 @@ ACTION_MARKS = {
 }
 # The history pane's selected operation: its events marked in the marker column, the rows
 # tinted. Sent: the client hands it to a node; carried: a message with one of its proposals;
-# completed: the reply (or the client giving up).
-OP_GLYPHS = {"sent": "⇢", "carried": "•", "completed": "⇠"}
+# answered: its completion (the reply, or the client giving up).
+OP_GLYPHS = {"sent": "⇢", "carried": "•", "answered": "⇠"}
 OP_MARK = S("bold #ffd75f")
 OP_ROW = S("on #3a3420")
 NONE, CURRENT, SENT, PATH_ROW = 0, 1, 2, 3  # how a row is emphasised

@@ -191,7 +191,7 @@ class DiagramPane(Vertical):
         index = rows.index
         title = f"space-time · {index.describe_mode()}"
         if rows.marks:
-            title += " · selected operation: " + " ".join(f"{g} {w}" for w, g in OP_GLYPHS.items())
+            title += " · operation " + " ".join(f"{g} {w}" for w, g in OP_GLYPHS.items())
         if rows.following:
             keys = self.app.keymap
             first = lambda binding_id: format_key(keys[binding_id].split(",")[0])  # noqa: E731
@@ -205,6 +205,8 @@ class DiagramPane(Vertical):
 
     def mark(self, marks: dict[int, str]) -> None:
         """Mark the selected operation's events (tui.history.selection_marks), by index."""
+        if not self.children:
+            return  # not composed yet: the first refresh after it marks them
         if marks != self.rows.marks:
             self.rows.marks = marks
             self.rows.refresh()
