@@ -175,6 +175,9 @@ async def test_selecting_operations_marks_their_events_in_the_diagram(tmp_path):
         assert app.sim.step_count == steps + 1
         await pilot.press("escape")
         assert not screen.history.has_focus and screen.diagram.rows.marks == {}
+        await pilot.press("u", "c")  # hiding the pane leaves it too
+        assert not app.history_shown and not screen.history.has_focus
+        assert screen.diagram.rows.marks == {}
         await pilot.press("ctrl+e", "enter")
         await wait_for(pilot, lambda: list(tmp_path.glob("*.history.svg")))
         saved = next(tmp_path.glob("*.history.svg"))

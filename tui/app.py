@@ -681,6 +681,8 @@ class ConsensusApp(App):
     def action_toggle_history(self) -> None:
         self.history_shown = not self.history_shown
         if self.main_screen is not None:
+            if self.main_screen.history.has_focus:  # hidden, it would keep the keys
+                self.action_select_operation()
             self.main_screen.history.set_class(self.history_shown, "-shown")
             self.refresh_view()
 
