@@ -63,6 +63,26 @@ def test_an_operations_trail_is_its_sends_the_messages_carrying_it_and_its_answe
     assert answer.step == record.completed_step and answer.node == record.node
 
 
+def test_a_readindex_read_is_carried_by_the_heartbeat_round_that_confirmed_it():
+    sim = Simulator("raft", 3, 1, {"read": "index"})
+    sim.clients(2)
+    sim.run(800)
+    read = next(r for r in sim.world.clients.records if r.read_round and r.status == "ok")
+    found = trail(sim, read)
+    carried = [sim.events[s - 1] for s in found.carried if s <= read.completed_step]
+    assert {e.msg.type_name for e in carried} == {"AppendEntries", "AppendReply"}
+    assert all(read.node in (e.src, e.node) and e.msg.round >= read.read_round for e in carried)
+    assert found.completed in found.carried  # the acknowledgement that confirmed the round
+
+
+def test_a_stale_read_answered_at_once_is_sent_and_answered_in_one_step():
+    sim = run(parse_file(PRESETS / "raft" / "bug_stale_read.scn")).sim
+    stale = next(r for r in sim.world.clients.records if r.call == judge(sim).blocked)
+    found = trail(sim, stale)
+    assert found.completed == stale.invoked_step and found.carried == ()
+    assert selection_marks(found) == {stale.invoked_step - 1: "answered"}
+
+
 def test_an_operation_of_the_future_has_no_events_yet():
     sim = with_clients("raft")
     record = next(r for r in sim.world.clients.records if r.status == "ok")

@@ -47,6 +47,7 @@ class Record:
     invoked_step: int = 0
     sends: list[tuple[int, str | None]] = field(default_factory=list)
     completed_step: int | None = None
+    read_round: int = 0  # a read the leader's heartbeat round confirmed: that round
 
 
 @dataclass

@@ -59,6 +59,11 @@ class Message:
         messages; the protocols' messages that carry values say which."""
         return ()
 
+    def read_round(self) -> int:
+        """The leader's heartbeat round it is part of, for reads that a round confirms (Raft's
+        ReadIndex, 6.4); 0: none."""
+        return 0
+
     def encode(self) -> dict[str, Any]:
         return {"type": self.type_name} | {
             f.name: _plain(getattr(self, f.name)) for f in fields(self)
@@ -156,6 +161,7 @@ class Reply:
     status: str
     value: str | None = None
     leader: int | None = None
+    read_round: int = 0  # a read a heartbeat round confirmed (Raft 6.4): that round
 
 
 Effect = Send | SetTimer | CancelTimer | Note | Reply
@@ -205,8 +211,10 @@ class Node:
         tone, sentence = self.REASONS[kind]
         self.outbox.append(Note(kind, sentence(self.id, fields), tone, self.id, fields))
 
-    def reply(self, command: Command, status: str, value: str | None = None) -> None:
-        self.outbox.append(Reply(command.client, command.op, status, value))
+    def reply(
+        self, command: Command, status: str, value: str | None = None, read_round: int = 0
+    ) -> None:
+        self.outbox.append(Reply(command.client, command.op, status, value, read_round=read_round))
 
     def redirect(self, command: Command, leader: int | None) -> None:
         self.outbox.append(Reply(command.client, command.op, "redirect", leader=leader))

@@ -1021,6 +1021,7 @@ class Simulator:
                 self._client_after(c.id, "send", BACKOFF_MS)
             return
         event.notes += (Note("info", f"n{node} answers client {c.id}: {reply.status}"),)
+        c.current.read_round = reply.read_round
         self._client_done(c, reply.status, event, reply.value, node)
 
     def _client_done(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engines.core.clients import Record
-from engines.core.sim import Simulator
+from engines.core.sim import Simulator, StepEvent
 from engines.lab.lincheck.history import Event, Operation, operations
 from engines.lab.lincheck.search import Result, check
 
@@ -67,9 +67,10 @@ def describe(sim: Simulator, op: Operation) -> str:
 @dataclass(frozen=True)
 class Trail:
     """The steps of one operation's events, from what the simulator recorded for it: the
-    client handing it to a node (its invocation, each retry), the messages carrying one of
-    the proposals its attempts became (delivered or dropped), and its completion (the reply,
-    or giving up). Steps are the simulator's event numbers."""
+    client handing it to a node (its invocation, each retry), the messages carrying it
+    (delivered or dropped: those with one of the proposals its attempts became, and for a
+    read a heartbeat round confirmed, that round's messages to and from the node that
+    answered), and its completion (the reply, or giving up). Steps are event numbers."""
 
     sent: tuple[int, ...]
     carried: tuple[int, ...]
@@ -83,7 +84,20 @@ def trail(sim: Simulator, record: Record) -> Trail:
     carried = tuple(
         e.step
         for e in later
-        if e.msg is not None and not proposals.isdisjoint(e.msg.proposal_ids())
+        if e.msg is not None
+        and (not proposals.isdisjoint(e.msg.proposal_ids()) or confirms(record, e))
     )
     sent = tuple(step for step, _ in record.sends)
     return Trail(sent, carried, record.completed_step)
+
+
+def confirms(record: Record, event: StepEvent) -> bool:
+    """A message of the heartbeat round that confirmed a read: to or from the leader that
+    answered it, in the round it waited for or a later one, before the answer."""
+    leader, done = record.node, record.completed_step
+    return (
+        record.read_round > 0
+        and event.step <= done
+        and leader in (event.src, event.node)
+        and event.msg.read_round() >= record.read_round
+    )

@@ -72,6 +72,9 @@ class AppendEntries(Message):
     def proposal_ids(self) -> tuple[str, ...]:
         return tuple(e.pid for e in self.entries if e.pid is not None)
 
+    def read_round(self) -> int:
+        return self.round
+
     @property
     def heartbeat(self) -> bool:
         return not self.entries
@@ -93,6 +96,9 @@ class AppendReply(Message):
 
     def summary(self) -> str:
         return _without_round(self)
+
+    def read_round(self) -> int:
+        return self.round
 
 
 def _without_round(msg: Message) -> str:

@@ -454,7 +454,7 @@ class RaftNode(Node):
         waiting = []
         for command, index, round_ in self.reads:
             if round_ <= self.quorum_round and self.commit_index >= index:
-                self.reply(command, "ok", self.sm.kv.get(command.key))
+                self.reply(command, "ok", self.sm.kv.get(command.key), round_)
             else:
                 waiting.append((command, index, round_))
         self.reads = waiting
