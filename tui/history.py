@@ -1,8 +1,8 @@
 """The clients' history drawn as lanes: one per client, each operation a bar from its
 invocation to its completion, styled by outcome; the operation the checker cannot place is
 shown reversed in red, and the longest linearizable prefix it found is underlined. A selected
-operation is drawn on top of its lane, reversed, with its details in a line under the lanes;
-its events (`engines.lab.workload.trail`) are what the diagram marks.
+operation is drawn on top of its lane, reversed, with its details in two lines under the
+lanes; its events (`engines.lab.workload.trail`) are what the diagram marks.
 
 Pure functions of the simulator, so the pane and its tests draw the same thing.
 """

@@ -307,7 +307,8 @@ ACTION_MARKS = {
     "campaign": ("!", S("bold yellow")),
 }
 # The history pane's selected operation: its events marked in the marker column, the rows
-# tinted. Sent: the client hands it to a node; carried: a message with one of its proposals;
+# tinted. Sent: the client hands it to a node; carried: a message carrying it (one of its
+# proposals, or the heartbeat round that confirmed a read: engines.lab.workload.trail);
 # answered: its completion (the reply, or the client giving up).
 OP_GLYPHS = {"sent": "⇢", "carried": "•", "answered": "⇠"}
 OP_MARK = S("bold #ffd75f")

@@ -1,7 +1,7 @@
 """The history pane (c): the clients' operations as lanes, judged by the checker.
 
 Focused (u), a selection moves across the operations in the order they were invoked (↑↓ or
-j/k); the selected one is detailed in a line, and its events are marked in the diagram.
+j/k); the selected one is detailed under the lanes, and its events are marked in the diagram.
 """
 
 from __future__ import annotations
