@@ -556,6 +556,13 @@ def _draw_drift(rng: random.Random, ids: list[int], k: int) -> dict:
     return {"node": rng.choice(ids), "rate": round(rng.uniform(1 / DRIFT_BOUND, DRIFT_BOUND), 3)}
 
 
+def _describe_clients(args: dict) -> str:
+    count = args["count"]
+    if not count:
+        return "clients stop"
+    return f"{'1 client runs' if count == 1 else f'{count} clients run'} the workload"
+
+
 def _write_clients(args: dict) -> str:
     if args["count"] == 0:
         return "clients off"
@@ -719,7 +726,7 @@ def _spec_table() -> dict[str, ActionSpec]:
             "clients K [keys=N] [rate=OPS_PER_S] | clients off",
             {"count": _bounded("client count", 0, MAX_CLIENTS)},
             {"keys": _bounded("keys", 1, MAX_KEYS), "rate": _bounded("rate", 1, MAX_RATE)},
-            lambda a: f"{a['count']} clients run the workload" if a["count"] else "clients stop",
+            _describe_clients,
             _write_clients,
             _read_clients,
             0.0,
