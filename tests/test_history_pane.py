@@ -193,13 +193,19 @@ async def test_selecting_operations_marks_their_events_in_the_diagram(tmp_path):
         steps = app.sim.step_count
         await pilot.press("right")  # time still steps with the pane focused
         assert app.sim.step_count == steps + 1
+        await pilot.press("ctrl+e", "enter")  # with the selected operation's lines
+        await wait_for(pilot, lambda: list(tmp_path.glob("*.history.svg")))
+        saved = next(tmp_path.glob("*.history.svg"))
+        assert any(str(saved) in n.message for n in app._notifications)
+        exported = saved.read_text().replace("&#160;", " ")
+        assert f"client {record.command.client} op {record.command.op}:" in exported
+        saved.unlink()
         await pilot.press("escape")
         assert not screen.history.has_focus and screen.diagram.rows.marks == {}
         await pilot.press("u", "c")  # hiding the pane leaves it too
         assert not app.history_shown and not screen.history.has_focus
         assert screen.diagram.rows.marks == {}
-        await pilot.press("ctrl+e", "enter")
+        await pilot.press("ctrl+e", "enter")  # hidden, unselected: the lanes alone
         await wait_for(pilot, lambda: list(tmp_path.glob("*.history.svg")))
-        saved = next(tmp_path.glob("*.history.svg"))
-        assert any(str(saved) in n.message for n in app._notifications)
-        assert f"c{record.command.client}" in saved.read_text()
+        exported = next(tmp_path.glob("*.history.svg")).read_text().replace("&#160;", " ")
+        assert f"c{record.command.client}" in exported and " op " not in exported

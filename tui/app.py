@@ -625,8 +625,10 @@ class ConsensusApp(App):
     def action_export_history(self) -> None:
         from tui.exports import history_svg, write_file
 
+        selected = self.main_screen.history.selected() if self.main_screen else None
+
         def export(sim: Simulator, path: Path) -> Path:
-            return write_file(path, history_svg(sim))
+            return write_file(path, history_svg(sim, selected))
 
         name = default_name(self.sim, "history.svg")
         self.ask_path("Export the clients' history (SVG)", name, export, "history")

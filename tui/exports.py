@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.segment import Segment, Segments
 
 from engines.core.actions import MAX_CLIENTS
+from engines.core.clients import Record
 from engines.core.sim import Simulator
-from tui.history import history_lines, judge
+from engines.lab.workload import trail
+from tui.history import history_lines, judge, selected_lines
 from tui.spacetime import ALL, DiagramIndex, Layout, draw_header, draw_row, emphasis, focus
 from tui.text import seconds, visible
 
@@ -63,12 +65,16 @@ def diagram_svg(sim: Simulator, mode: str = ALL) -> tuple[str, int, int]:
     return console.export_svg(title=title), total - first, total
 
 
-def history_svg(sim: Simulator) -> str:
-    """The history pane's drawing, every client's lane, as SVG text."""
+def history_svg(sim: Simulator, selected: Record | None = None) -> str:
+    """The history pane's drawing, every client's lane (and the selected operation, if
+    any), as SVG text."""
     console = Console(
         width=HISTORY_SVG_WIDTH, record=True, file=io.StringIO(), color_system="truecolor"
     )
-    for line in history_lines(sim, HISTORY_SVG_WIDTH, MAX_CLIENTS + 2, judge(sim)):
+    lines = history_lines(sim, HISTORY_SVG_WIDTH, MAX_CLIENTS + 2, judge(sim), selected)
+    if selected is not None:
+        lines += selected_lines(selected, trail(sim, selected))
+    for line in lines:
         console.print(line, no_wrap=True, overflow="ellipsis")
     title = f"{' · '.join(header_lines(sim)[::2])} · clients' history"
     return console.export_svg(title=title)
