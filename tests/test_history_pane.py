@@ -15,6 +15,7 @@ from tui.app import make_app
 from tui.exports import history_svg
 from tui.history import history_lines, judge, selected_lines, selection_marks
 from tui.screens.prompts import ClientsPrompt
+from tui.widgets.history import HistoryPane
 
 
 def test_the_stale_read_is_marked_and_each_client_has_a_lane():
@@ -90,6 +91,23 @@ def test_an_operation_of_the_future_has_no_events_yet():
     again = next(r for r in sim.world.clients.records if r.call == record.call)
     assert again.status == "" and trail(sim, again).completed is None
     assert trail(sim, again).carried == ()
+
+
+@pytest.mark.parametrize("read", ["log", "index"])
+def test_the_pane_extends_a_trail_step_by_step_as_a_search_from_scratch_finds_it(read):
+    sim = Simulator("raft", 3, 1, {"read": read})
+    sim.clients(2)
+    sim.run(250)
+    pane = HistoryPane(id="history")
+    call = sim.world.clients.records[-1].call  # pending or just answered
+    for _ in range(3):  # playing on: it completes, then its entry reaches the followers
+        for _ in range(40):
+            sim.step()
+            record = next(r for r in sim.world.clients.records if r.call == call)
+            assert pane.selected_trail(sim, record) == trail(sim, record)
+        sim.goto(sim.step_count - 25)  # and back
+        record = next(r for r in sim.world.clients.records if r.call == call)
+        assert pane.selected_trail(sim, record) == trail(sim, record)
 
 
 def test_the_selected_operation_in_full_and_its_marks():

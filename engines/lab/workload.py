@@ -77,10 +77,11 @@ class Trail:
     completed: int | None
 
 
-def trail(sim: Simulator, record: Record) -> Trail:
-    """Its events up to the current step (later ones have not happened yet)."""
+def trail(sim: Simulator, record: Record, after: int = 0) -> Trail:
+    """Its events up to the current step (later ones have not happened yet); with `after`,
+    its messages after that step only (a view extending what it found before)."""
     proposals = {pid for _, pid in record.sends if pid is not None}
-    later = sim.events[record.invoked_step :]  # events[i] is step i + 1
+    later = sim.events[max(record.invoked_step, after) :]  # events[i] is step i + 1
     carried = tuple(
         e.step
         for e in later

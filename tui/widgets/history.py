@@ -6,6 +6,8 @@ j/k); the selected one is detailed under the lanes, and its events are marked in
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.binding import Binding
 
 from engines.core.clients import Record
@@ -45,7 +47,8 @@ class HistoryPane(LineView):
         self.judged: tuple[tuple, Judged] | None = None  # (what it judged, the verdict)
         self.sim: Simulator | None = None
         self.cursor: int | None = None  # the selected operation's position (Record.call)
-        self.trail: tuple[tuple, Trail] | None = None  # (what it followed, its events)
+        # (what it followed, how many events it read, the last of them, what it found)
+        self.trail: tuple[tuple, int, object, Trail] | None = None
 
     def show(self, sim: Simulator) -> None:
         """Redraw while shown; the checker runs again only when the history changed."""
@@ -81,10 +84,25 @@ class HistoryPane(LineView):
         return records[-1]
 
     def selected_trail(self, sim: Simulator, record: Record) -> Trail:
-        seen = (id(sim), record.call, len(sim.events), sim.events[-1] if sim.events else None)
-        if self.trail is None or self.trail[0] != seen:
-            self.trail = (seen, trail(sim, record))
-        return self.trail[1]
+        """Its events, extended by the steps since the last frame rather than searched again
+        (a long session has many); searched anew after a step back, another selection, or
+        its completion (a read's confirming round is known from its answer on)."""
+        events = sim.events
+        key = (id(sim), record.call, record.completed_step)
+        if self.trail is not None and self.trail[0] == key:
+            _, upto, last, known = self.trail
+            if upto == len(events) and (not upto or events[-1] is last):
+                return known
+            if upto < len(events) and (not upto or events[upto - 1] is last):
+                new = trail(sim, record, after=upto)
+                return self.keep_trail(
+                    key, events, replace(new, carried=known.carried + new.carried)
+                )
+        return self.keep_trail(key, events, trail(sim, record))
+
+    def keep_trail(self, key: tuple, events: list, found: Trail) -> Trail:
+        self.trail = (key, len(events), events[-1] if events else None, found)
+        return found
 
     def marks(self) -> dict[int, str]:
         """The diagram's marks for the selected operation's events (none without one)."""
