@@ -1,0 +1,216 @@
+"""Live mode against a real etcd cluster (marked `live`): these start etcd members on
+loopback, so they need the etcd binary (`.ci/run` installs it) and take real seconds.
+
+One 3-member cluster is shared by the module (starting one takes about a second); every
+fixture kills its processes and removes its data folders, whatever happens in the tests.
+"""
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from engines.lab.lincheck.search import Verdict
+from engines.live.cluster import Cluster, EtcdMissing, find_etcd
+from engines.live.proxy import Links, PeerProxy
+from engines.live.status import Poller, Snapshot
+from engines.live.workload import Client, History, Workload
+
+pytestmark = pytest.mark.live
+ELECTION_S = 10  # generous: elections take about a second here, CI machines are slower
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with Cluster(3) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def poller(cluster):
+    with Poller(cluster) as polling:
+        yield polling
+
+
+def leader_of(snapshot: Snapshot | None) -> int | None:
+    leader = snapshot.leader() if snapshot else None
+    return leader.node_id if leader else None
+
+
+def settled(poller: Poller) -> Snapshot:
+    """Every member up and following one leader of the highest term."""
+
+    def agreed(s: Snapshot) -> bool:
+        leader = s.leader()
+        return leader is not None and all(
+            m.up and m.term == leader.term and m.leader == leader.node_id for m in s.members
+        )
+
+    snapshot = poller.wait_for(agreed, ELECTION_S)
+    assert snapshot is not None, poller.snapshot()
+    return snapshot
+
+
+def test_a_leader_is_seen_and_every_member_follows_it(cluster, poller):
+    snapshot = settled(poller)
+    roles = sorted(m.role for m in snapshot.members)
+    assert roles == ["follower", "follower", "leader"]
+    assert all(m.member_id == str(cluster.member_ids[m.node_id]) for m in snapshot.members)
+
+
+def test_killing_the_leader_yields_a_new_leader_in_a_higher_term(cluster, poller):
+    before = settled(poller).leader()
+    cluster.crash(before.node_id)
+    after = poller.wait_for(
+        lambda s: (
+            leader_of(s) not in (None, before.node_id)
+            and s.members[before.node_id - 1].state == "down"
+        ),
+        ELECTION_S,
+    )
+    assert after is not None, poller.snapshot()
+    assert after.leader().term > before.term
+    cluster.restart(before.node_id)
+    back = settled(poller)
+    assert back.members[before.node_id - 1].role == "follower"
+
+
+@pytest.fixture(scope="module")
+def isolation(cluster, poller):
+    """The leader isolated with a linearizable-read workload running, a write sent to it,
+    then healed; what was seen along the way."""
+    urls = {i: m.client_url for i, m in cluster.members.items()}
+    history = History()
+    old = settled(poller).leader()
+    seen = {"old": old}
+    workload = Workload(urls, history, clients=3, keys=2, rate=15, reads="linearizable")
+    workload.start()
+    try:
+        time.sleep(0.5)
+        cluster.isolate(old.node_id)
+        seen["majority"] = poller.wait_for(
+            lambda s: leader_of(s) not in (None, old.node_id), ELECTION_S
+        )
+        writer = Client("writer", history)
+        started = time.monotonic()
+        seen["write"] = writer.put(urls[old.node_id], "k1", "to-the-isolated")
+        seen["write_s"] = time.monotonic() - started
+        time.sleep(0.5)
+        cluster.heal()
+        seen["healed"] = settled(poller)
+        time.sleep(0.5)
+    finally:
+        workload.stop()
+    seen["history"] = history
+    return seen
+
+
+def test_isolating_the_leader_elects_a_new_one_on_the_majority_side(isolation):
+    majority = isolation["majority"]
+    assert majority is not None
+    assert majority.leader().term > isolation["old"].term
+
+
+def test_a_write_to_the_isolated_leader_times_out(isolation):
+    assert isolation["write"] == "info"  # no answer: it may or may not commit later
+    assert isolation["write_s"] >= 0.9
+
+
+def test_heal_brings_the_old_leader_back_as_a_follower(isolation):
+    healed = isolation["healed"]
+    old = healed.members[isolation["old"].node_id - 1]
+    assert old.role == "follower"
+    assert old.term == healed.leader().term > isolation["old"].term
+
+
+def test_a_linearizable_read_workload_across_the_schedule_is_linearizable(isolation):
+    history = isolation["history"]
+    ops = history.operations()
+    reads = [op for op in ops if op.f == "read"]
+    writes = [op for op in ops if op.f != "read" and op.known]
+    assert len(reads) >= 10 and len(writes) >= 10
+    assert history.check().verdict is Verdict.LINEARIZABLE
+
+
+def test_a_serializable_read_from_an_isolated_member_is_stale_and_the_checker_flags_it(
+    cluster, poller
+):
+    urls = {i: m.client_url for i, m in cluster.members.items()}
+    history = History()
+    leader = settled(poller).leader().node_id
+    follower = next(i for i in cluster.node_ids if i != leader)
+    writer, reader = Client("writer", history), Client("reader", history)
+    assert writer.put(urls[leader], "stale", "old") == "ok"
+    assert poller.wait_for(  # the follower has applied it
+        lambda s: s.members[follower - 1].applied_index >= s.members[leader - 1].applied_index,
+        ELECTION_S,
+    )
+    cluster.isolate(follower)
+    try:
+        majority = next(i for i in cluster.node_ids if i != follower)
+        assert writer.put(urls[majority], "stale", "new") == "ok"
+        assert reader.get(urls[follower], "stale", serializable=True) == "ok"
+        assert reader.returned == "old"
+    finally:
+        cluster.heal()
+    result = history.check()
+    assert result.verdict is Verdict.NOT_LINEARIZABLE
+    assert (result.key, result.blocked.process, result.blocked.value) == (
+        "stale",
+        "reader",
+        "old",
+    )
+
+
+# --- without a cluster ---------------------------------------------------------------------------
+def test_a_missing_etcd_binary_names_the_package_and_the_option():
+    with pytest.raises(EtcdMissing, match="apt-get install etcd-server.*--etcd"):
+        find_etcd("/nonexistent/etcd")
+
+
+def test_leaving_a_cluster_on_an_error_kills_its_members_and_removes_their_folders():
+    with pytest.raises(RuntimeError), Cluster(3) as running:
+        pids = [m.process.pid for m in running.members.values()]
+        root = running.root
+        raise RuntimeError("a test fails")
+    assert not root.exists()
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}")  # killed and reaped
+
+
+def test_the_proxy_judges_every_request_on_a_keep_alive_connection():
+    """The first request names an allowed sender, the second (same connection) a cut one:
+    the second is dropped with its connection, not forwarded."""
+    received: list[bytes] = []
+    upstream = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = upstream.accept()
+        with conn:
+            while data := conn.recv(65536):
+                received.append(data)
+                conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    links = Links()
+    links.name_members({1: 0xA1, 2: 0xB2, 3: 0xC3})
+    links.partition([[1, 2], [3]])
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+    proxy = PeerProxy(1, port, upstream.getsockname()[1], links)
+    proxy.start()
+    try:
+        conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+        allowed = b"POST /raft HTTP/1.1\r\nX-Server-From: b2\r\nContent-Length: 3\r\n\r\nabc"
+        conn.sendall(allowed)
+        assert conn.recv(1024).startswith(b"HTTP/1.1 204")
+        conn.sendall(b"POST /raft HTTP/1.1\r\nX-Server-From: c3\r\nContent-Length: 3\r\n\r\nxyz")
+        assert conn.recv(1024) == b""  # closed
+        assert b"".join(received) == allowed
+        assert proxy.dropped == 1
+    finally:
+        proxy.close()
+        upstream.close()
