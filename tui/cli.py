@@ -531,3 +531,136 @@ def bench(
     for name, value in report.items():
         for key, figure in value.items() if isinstance(value, dict) else [("", value)]:
             typer.echo(f"{name:11} {key:34} {figure}")
+
+
+class Reads(StrEnum):
+    linearizable = "linearizable"
+    serializable = "serializable"
+
+
+@app.command()
+def live(
+    ctx: typer.Context,
+    nodes: Annotated[int, typer.Option("--nodes", "-n", min=3, max=7, help="Members: 3 or 5.")] = 3,
+    etcd: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="The etcd binary (by default `etcd` on PATH)."),
+    ] = None,
+    script: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Run this scenario script against the cluster, headless."),
+    ] = None,
+    reads: Annotated[
+        Reads, typer.Option(help="How the clients read: through the leader, or from any member.")
+    ] = Reads.linearizable,
+    clients: Annotated[
+        int, typer.Option(min=0, max=16, help="Clients running the workload from the start.")
+    ] = 0,
+    history: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Save the clients' history here (JSON lines, for `lincheck`)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=FLAG, help="With --script: print one JSON object.")
+    ] = False,
+) -> None:
+    """A real etcd cluster on 127.0.0.1 (see docs/live.md): the app over it, or a script.
+
+    With --script: exit 0 when every expectation held and the history is linearizable (or
+    expected not to be), 1 when not, 2 for a script or cluster that cannot run."""
+    from engines.live.cluster import EtcdMissing
+    from engines.live.session import NoLeader, Session
+
+    parsed = _live_script(ctx, script) if script is not None else None
+    size = parsed.nodes if parsed is not None else nodes
+    seed = parsed.seed if parsed is not None else 1
+    try:
+        session = Session.start(size, etcd, reads.value, seed)
+    except (EtcdMissing, NoLeader, OSError) as exc:
+        fail(f"error: {exc}")
+    with session:
+        code = (
+            _live_app(session, clients) if parsed is None else _live_run(parsed, session, as_json)
+        )
+        if history is not None:
+            history.write_text(session.history.json_lines(), encoding="utf-8")
+    raise typer.Exit(code)
+
+
+def _live_script(ctx: typer.Context, path: Path):
+    from engines.lab.script import ScriptError, parse_file
+    from engines.live.script import check_live
+
+    source = ctx.get_parameter_source("nodes")
+    if source is not None and source.name != "DEFAULT":
+        fail("error: --nodes clashes with --script, which sets it in the script")
+    try:
+        parsed = parse_file(path)
+        check_live(parsed)
+    except ScriptError as exc:
+        fail(str(exc))
+    return parsed
+
+
+def _live_app(session, clients: int) -> int:
+    from tui.live_app import LiveApp
+
+    if clients:
+        session.start_clients({"count": clients})
+    tui_app = LiveApp(session.poller, session.node_ids, session)
+    tui_app.run()
+    return tui_app.return_code or 0
+
+
+def _live_run(parsed, session, as_json: bool) -> int:
+    from engines.live.script import run_live
+
+    result = run_live(parsed, session)
+    summary = {
+        "ok": result.ok,
+        "seconds": round(result.seconds, 3),
+        "leader_changes": [
+            {"at_s": round(c.at, 3), "leader": c.leader and f"n{c.leader}", "term": c.term}
+            for c in result.changes
+        ],
+        "operations": result.operations,
+        "verdict": str(result.verdict.verdict) if result.verdict else None,
+        "cannot_place": result.verdict.blocked.describe()
+        if result.verdict and result.verdict.blocked
+        else None,
+        "error": result.error,
+        "expectations": [
+            {"line": o.line, "expect": o.text, "ok": o.ok, "observed": o.observed}
+            for o in result.outcomes
+        ],
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=1))
+    else:
+        _print_live(summary, parsed.file)
+    return 0 if result.ok else 1
+
+
+def _print_live(summary: dict, script: str) -> None:
+    for change in summary["leader_changes"]:
+        who = (
+            f"{change['leader']} leads in term {change['term']}"
+            if change["leader"]
+            else "no leader"
+        )
+        say(f"at {change['at_s']:7.3f}s  {who}")
+    for e in summary["expectations"]:
+        mark = "ok  " if e["ok"] else "FAIL"
+        say(f"{mark} {script}:{e['line']}: {e['expect']}  ({e['observed']})")
+    if summary["error"]:
+        say(f"error: {summary['error']}")
+    if summary["verdict"] is None:
+        say("history: no client operation recorded")
+    else:
+        say(f"history: {summary['operations']} operations, {summary['verdict']}")
+    if summary["cannot_place"]:
+        say(f"cannot place: {summary['cannot_place']}")
+    changes = sum(c["leader"] is not None for c in summary["leader_changes"])
+    say(f"time {summary['seconds']:.1f}s  leaders seen {changes}")
+    failed = sum(not e["ok"] for e in summary["expectations"])
+    say(f"{len(summary['expectations']) - failed} passed, {failed} failed")

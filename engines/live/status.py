@@ -63,7 +63,29 @@ class Snapshot:
         return max(leaders, key=lambda m: m.term or 0, default=None)
 
 
+@dataclass(frozen=True)
+class LeaderChange:
+    at: float  # seconds since the feed started
+    leader: int | None  # None: no member leads
+    term: int | None
+
+
+def leader_change(changes: list[LeaderChange], snapshot: Snapshot) -> LeaderChange | None:
+    """The change `snapshot` shows after the last one in `changes`, if any."""
+    leader = snapshot.leader()
+    seen = LeaderChange(snapshot.at, *((leader.node_id, leader.term) if leader else (None, None)))
+    last = changes[-1] if changes else None
+    if last is None or (last.leader, last.term) != (seen.leader, seen.term):
+        return seen
+    return None
+
+
 class Feed(Protocol):
+    """What the live app reads: the latest snapshot (never blocking) and the leader changes
+    seen so far."""
+
+    changes: list[LeaderChange]
+
     def snapshot(self) -> Snapshot: ...
 
 
@@ -72,6 +94,7 @@ class RecordedFeed:
     """A fixed sequence of snapshots, handed out in turn, the last one repeated."""
 
     snapshots: list[Snapshot]
+    changes: list[LeaderChange] = field(default_factory=list)
     position: int = 0
 
     def snapshot(self) -> Snapshot:
@@ -115,13 +138,6 @@ def ask_status(url: str, node_id: int, names: dict[str, int]) -> MemberStatus:
     except (OSError, urllib.error.URLError, ValueError):
         return MemberStatus(node_id, "silent")
     return parse_status(node_id, answer, names)
-
-
-@dataclass(frozen=True)
-class LeaderChange:
-    at: float  # seconds since the poller started
-    leader: int | None  # None: no member leads
-    term: int | None
 
 
 @dataclass
@@ -176,15 +192,9 @@ class Poller:
             self.stopped.wait(self.interval)
 
     def _note_leader(self) -> None:
-        leader = self._snapshot().leader()
-        seen = LeaderChange(
-            self.clock() - self.started,
-            leader.node_id if leader else None,
-            leader.term if leader else None,
-        )
-        last = self.changes[-1] if self.changes else None
-        if last is None or (last.leader, last.term) != (seen.leader, seen.term):
-            self.changes.append(seen)
+        change = leader_change(self.changes, self._snapshot())
+        if change is not None:
+            self.changes.append(change)
 
     def _snapshot(self) -> Snapshot:
         links = self.cluster.links
