@@ -5,18 +5,23 @@ One 3-member cluster is shared by the module (starting one takes about a second)
 fixture kills its processes and removes its data folders, whatever happens in the tests.
 """
 
+import json
 import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from engines.lab.lincheck.search import Verdict
 from engines.live.cluster import Cluster, EtcdMissing, find_etcd
 from engines.live.proxy import Links, PeerProxy
 from engines.live.status import Poller, Snapshot
+from engines.live.wal import WalReader
 from engines.live.workload import Client, History, Workload
+from tui.cli import app
 
 pytestmark = pytest.mark.live
 ELECTION_S = 10  # generous: elections take about a second here, CI machines are slower
@@ -186,12 +191,13 @@ def test_the_proxy_judges_every_request_on_a_keep_alive_connection():
     received: list[bytes] = []
     upstream = socket.create_server(("127.0.0.1", 0))
 
-    def serve() -> None:
+    def serve() -> None:  # answers each request once its 3-byte body is in
         conn, _ = upstream.accept()
         with conn:
             while data := conn.recv(65536):
                 received.append(data)
-                conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+                if b"".join(received).endswith(b"\r\n\r\nabc"):
+                    conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
 
     threading.Thread(target=serve, daemon=True).start()
     links = Links()
@@ -214,3 +220,99 @@ def test_the_proxy_judges_every_request_on_a_keep_alive_connection():
     finally:
         proxy.close()
         upstream.close()
+
+
+# --- the command line ---------------------------------------------------------------------------
+SCENARIO = Path(__file__).parent.parent / "engines/live/scenarios/leader_faults.scn"
+
+
+def test_live_without_etcd_exits_2_with_one_line_naming_the_package_and_the_option():
+    result = CliRunner().invoke(app, ["live", "--etcd", "/nonexistent/etcd"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "apt-get install etcd-server" in lines[0] and "--etcd" in lines[0]
+
+
+def test_a_script_line_with_no_live_meaning_is_refused_before_any_process_starts(tmp_path):
+    script = tmp_path / "bad.scn"
+    script.write_text("nodes 3\nrun 1s\nstep 5\n")
+    result = CliRunner().invoke(app, ["live", "--script", str(script)])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"{script}:3: 'step' has no live meaning (see docs/live.md)"
+
+
+def test_a_live_script_reports_leader_changes_and_a_linearizable_verdict(tmp_path):
+    history = tmp_path / "history.jsonl"
+    args = ["live", "--script", str(SCENARIO), "--json", "--history", str(history)]
+    result = CliRunner().invoke(app, args)
+    summary = json.loads(result.output)
+    assert result.exit_code == 0, summary
+    leaders = [c for c in summary["leader_changes"] if c["leader"]]
+    assert len({(c["leader"], c["term"]) for c in leaders}) >= 3  # first, after crash, after cut
+    assert summary["verdict"] == "linearizable" and summary["operations"] >= 20
+    assert all(e["ok"] for e in summary["expectations"])
+    checked = CliRunner().invoke(app, ["lincheck", str(history), "--model", "kv"])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_every_member_s_wal_shows_a_put_in_the_leader_s_term(cluster, poller):
+    leader = settled(poller).leader()
+    assert Client("wal", History()).put(cluster.members[leader.node_id].client_url, "w", "1")
+
+    def logged(s: Snapshot) -> bool:
+        return all(
+            m.wal and any(e.what == "put w=1" and e.term == leader.term for e in m.wal.entries)
+            for m in s.members
+        )
+
+    snapshot = poller.wait_for(logged, ELECTION_S)
+    assert snapshot is not None, [m.wal for m in poller.snapshot().members]
+    wal = snapshot.members[leader.node_id - 1].wal
+    assert wal.entries[0].index > 0 and wal.vote.startswith("n")
+
+
+# --- the WAL decoder on hand-made records ---------------------------------------------------------
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out += bytes([low | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _field(number: int, value: int | bytes) -> bytes:
+    if isinstance(value, int):
+        return _varint(number << 3) + _varint(value)
+    return _varint(number << 3 | 2) + _varint(len(value)) + value
+
+
+def _record(kind: int, data: bytes) -> bytes:
+    body = _field(1, kind) + _field(2, 7) + _field(3, data)
+    padding = -len(body) % 8
+    length = len(body) | ((0x80 | padding) << 56 if padding else 0)
+    return length.to_bytes(8, "little") + body + b"\0" * padding
+
+
+def _entry(index: int, term: int, key: str) -> bytes:
+    put = _field(4, _field(1, key.encode()) + _field(2, b"v"))
+    return _record(2, _field(2, term) + _field(3, index) + _field(4, put))
+
+
+def test_the_wal_reader_keeps_the_last_record_per_index_and_waits_for_half_written_ones(tmp_path):
+    folder = tmp_path / "member" / "wal"
+    folder.mkdir(parents=True)
+    wal_file = folder / "0000000000000000-0000000000000000.wal"
+    state = _record(3, _field(1, 3) + _field(2, 0xB2) + _field(3, 2))
+    written = _entry(1, 1, "a") + _entry(2, 1, "b") + _entry(3, 2, "c") + _entry(2, 3, "d")
+    half = _entry(3, 3, "e")
+    wal_file.write_bytes(written + state + half[:12] + b"\0" * 64)
+    reader = WalReader(tmp_path, {0xB2: 2})
+    view = reader.read()
+    assert [(e.index, e.term, e.what) for e in view.entries] == [
+        (1, 1, "put a=v"),
+        (2, 3, "put d=v"),
+    ]
+    assert (view.term, view.vote, view.commit) == (3, "n2", 2)
+    wal_file.write_bytes(written + state + half + b"\0" * 64)  # the rest of it arrives
+    assert [e.what for e in reader.read().entries] == ["put a=v", "put d=v", "put e=v"]

@@ -574,6 +574,7 @@ def live(
     parsed = _live_script(ctx, script) if script is not None else None
     size = parsed.nodes if parsed is not None else nodes
     seed = parsed.seed if parsed is not None else 1
+    _leave_on_hangup()
     try:
         session = Session.start(size, etcd, reads.value, seed)
     except (EtcdMissing, NoLeader, OSError) as exc:
@@ -585,6 +586,18 @@ def live(
         if history is not None:
             history.write_text(session.history.json_lines(), encoding="utf-8")
     raise typer.Exit(code)
+
+
+def _leave_on_hangup() -> None:
+    """A closed terminal (SIGHUP) or a kill (SIGTERM) leaves through the session's `with`,
+    which kills every member and removes the data folders."""
+    import signal
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, leave)
 
 
 def _live_script(ctx: typer.Context, path: Path):

@@ -8,6 +8,8 @@ in a recorded feed instead of a cluster. Actions go to a live `Session` in a wor
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -19,6 +21,7 @@ from textual.widgets import Footer, Static
 from engines.core.actions import Action, ActionError
 from engines.live.session import NoLeader, Session
 from engines.live.status import Feed, LeaderChange, MemberStatus, Snapshot
+from engines.live.wal import WalEntry, WalView
 from engines.live.workload import PROPOSALS
 from tui.commands import COMMANDS
 from tui.screens.prompts import PartitionPrompt, ProposePrompt
@@ -68,27 +71,60 @@ class MemberView:
     selected: bool
 
 
-def member_lines(status: MemberStatus, width: int) -> list[Text]:
+def member_lines(status: MemberStatus, height: int, width: int) -> list[Text]:
+    """The status first, then as much of the log as fits (the newest entries)."""
     if status.state == "down":
-        return [
-            line(("process killed", "italic")),
-            line(("its data folder is kept: x starts it again", "dim")),
-        ]
-    if status.state == "silent":
-        return [line(("no answer to the status request yet", "italic"))]
+        head = [line(("process killed; its WAL on disk:", "italic"))]
+    elif status.state == "silent":
+        head = [line(("no answer to the status request", "italic"))]
+    else:
+        head = status_lines(status, width)
+    rows = max(0, height - len(head) - 1)
+    return head + wal_lines(status.wal, rows, width)
+
+
+def status_lines(status: MemberStatus, width: int) -> list[Text]:
     leader = f"n{status.leader}" if status.leader else "none"
     lines = [
         line(("term ", "dim"), (str(status.term), "bold"), ("  leader ", "dim"), leader),
-        line(("last index ", "dim"), str(status.last_index)),
-        line(("applied ", "dim"), str(status.applied_index)),
-        line(("learner ", "dim"), "yes" if status.learner else "no"),
+        line(
+            ("last ", "dim"),
+            str(status.last_index),
+            ("  applied ", "dim"),
+            str(status.applied_index),
+            ("  learner ", "dim"),
+            "yes" if status.learner else "no",
+        ),
     ]
-    if status.errors:
-        lines += [line(("! ", "bold red"), (literal(e, width), "red")) for e in status.errors]
-    else:
-        lines.append(line(("alarms/errors ", "dim"), "none"))
-    lines.append(line(("log: not shown live (the WAL is not decoded)", "dim italic")))
-    return lines
+    if not status.errors:
+        return [*lines, line(("alarms/errors ", "dim"), "none")]
+    return lines + [line(("! ", "bold red"), (literal(e, width), "red")) for e in status.errors]
+
+
+def wal_lines(wal: WalView | None, rows: int, width: int) -> list[Text]:
+    if wal is None or not rows:
+        return []
+    if not wal.entries:
+        return [line(("log (WAL): nothing written yet", "dim"))]
+    head = line(
+        ("log (WAL) ", "bold"),
+        ("vote ", "dim"),
+        wal.vote,
+        ("  commit ", "dim"),
+        (str(wal.commit), "green"),
+    )
+    shown = wal.entries[-(rows - 1) :] if rows > 1 else ()
+    return [head] + [wal_entry(e, wal.commit, width) for e in shown]
+
+
+def wal_entry(entry: WalEntry, commit: int, width: int) -> Text:
+    style = "green" if entry.index <= commit else ""
+    what = entry.what or ("empty (a new leader's entry)" if not entry.size else entry.kind)
+    if entry.kind != "normal":
+        what = f"{entry.kind}: {what}"
+    return line(
+        (f"{entry.index:>5} ", style), (f"t{entry.term} ", "dim"), (literal(what, width), style)
+    )
 
 
 class MemberPanel(LineView):
@@ -127,7 +163,7 @@ class MemberPanel(LineView):
     def relayout(self) -> None:
         if self.view is not None:
             width = max(8, self.size.width)
-            self.set_lines(member_lines(self.view.status, width)[: self.rows])
+            self.set_lines(member_lines(self.view.status, self.rows, width)[: self.rows])
 
 
 class MemberGrid(Grid):
@@ -206,6 +242,11 @@ class LiveApp(App):
     def on_mount(self) -> None:
         self.show()
         self.set_interval(REFRESH_S, self.poll)
+        # A closed terminal or a kill ends the app as q does, so the caller's session still
+        # kills every member and removes the data folders (and the terminal is restored).
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.exit, None, 128 + signum)
 
     def poll(self) -> None:
         self.snapshot = self.feed.snapshot()

@@ -20,8 +20,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
+
+from engines.live.wal import WalReader, WalView
 
 POLL_INTERVAL_S = 0.2
 REQUEST_TIMEOUT_S = 0.5
@@ -42,6 +44,7 @@ class MemberStatus:
     leader: int | None = None  # the node id of the leader it knows
     errors: tuple[str, ...] = ()  # errors and raised alarms, as etcd words them
     member_id: str = ""
+    wal: WalView | None = None  # its log as on disk, up or down (engines/live/wal.py)
 
     @property
     def up(self) -> bool:
@@ -180,12 +183,15 @@ class Poller:
 
     def _poll(self, node_id: int) -> None:
         member = self.cluster.members[node_id]
+        ids = {mid: node for node, mid in self.cluster.member_ids.items()}
+        wal = WalReader(member.data_dir, ids)
         while not self.stopped.is_set():
             status = (
                 ask_status(member.client_url, node_id, self.names)
                 if member.up
                 else MemberStatus(node_id, "down")
             )
+            status = replace(status, wal=wal.read())
             with self.lock:
                 self.latest[node_id] = status
                 self._note_leader()
