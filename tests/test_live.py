@@ -14,15 +14,18 @@ import time
 from pathlib import Path
 
 import pytest
+from snapshot_apps.support import pilot_test, screen_text, wait_for
 from typer.testing import CliRunner
 
 from engines.lab.lincheck.search import Verdict
 from engines.live.cluster import Cluster, EtcdMissing, find_etcd
 from engines.live.proxy import Links, PeerProxy
+from engines.live.session import Session
 from engines.live.status import Poller, Snapshot
 from engines.live.wal import WalReader
 from engines.live.workload import Client, History, Workload
-from tui.cli import app
+from tui.cli import app as cli
+from tui.live_app import LiveApp
 
 pytestmark = pytest.mark.live
 # Without etcd (a developer's machine) the cluster tests skip; .ci/run installs it, so CI
@@ -177,6 +180,33 @@ def test_a_serializable_read_from_an_isolated_member_is_stale_and_the_checker_fl
     )
 
 
+@pilot_test
+async def test_killing_the_leader_in_the_app_shows_it_down_and_a_new_leader_in_a_higher_term(
+    cluster, poller
+):
+    old = settled(poller).leader()
+    session = Session(cluster, poller)  # the module's cluster: not closed here
+    app = LiveApp(poller, cluster.node_ids, session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(str(old.node_id), "x")
+
+        def new_leader_shown() -> bool:
+            leader = app.snapshot.leader()
+            text = screen_text(app)
+            return (
+                leader is not None
+                and leader.term > old.term
+                and f"n{old.node_id}  DOWN" in text
+                and f"n{leader.node_id}  LEADER" in text
+                and f"n{leader.node_id} leads in term {leader.term}" in text
+            )
+
+        await wait_for(pilot, new_leader_shown, tries=1000)
+        await pilot.press("x")  # start it again
+        await wait_for(pilot, lambda: f"n{old.node_id}  FOLLOWER" in screen_text(app), 1000)
+    settled(poller)
+
+
 # --- without a cluster ---------------------------------------------------------------------------
 def test_a_missing_etcd_binary_names_the_package_and_the_option():
     with pytest.raises(EtcdMissing, match="apt-get install etcd-server.*--etcd"):
@@ -236,7 +266,7 @@ SCENARIO = Path(__file__).parent.parent / "engines/live/scenarios/leader_faults.
 
 
 def test_live_without_etcd_exits_2_with_one_line_naming_the_package_and_the_option():
-    result = CliRunner().invoke(app, ["live", "--etcd", "/nonexistent/etcd"])
+    result = CliRunner().invoke(cli, ["live", "--etcd", "/nonexistent/etcd"])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "apt-get install etcd-server" in lines[0] and "--etcd" in lines[0]
@@ -245,7 +275,7 @@ def test_live_without_etcd_exits_2_with_one_line_naming_the_package_and_the_opti
 def test_a_script_line_with_no_live_meaning_is_refused_before_any_process_starts(tmp_path):
     script = tmp_path / "bad.scn"
     script.write_text("nodes 3\nrun 1s\nstep 5\n")
-    result = CliRunner().invoke(app, ["live", "--script", str(script)])
+    result = CliRunner().invoke(cli, ["live", "--script", str(script)])
     assert result.exit_code == 2
     assert result.output.strip() == f"{script}:3: 'step' has no live meaning (see docs/live.md)"
 
@@ -254,14 +284,14 @@ def test_a_script_line_with_no_live_meaning_is_refused_before_any_process_starts
 def test_a_live_script_reports_leader_changes_and_a_linearizable_verdict(tmp_path):
     history = tmp_path / "history.jsonl"
     args = ["live", "--script", str(SCENARIO), "--json", "--history", str(history)]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(cli, args)
     summary = json.loads(result.output)
     assert result.exit_code == 0, summary
     leaders = [c for c in summary["leader_changes"] if c["leader"]]
     assert len({(c["leader"], c["term"]) for c in leaders}) >= 3  # first, after crash, after cut
     assert summary["verdict"] == "linearizable" and summary["operations"] >= 20
     assert all(e["ok"] for e in summary["expectations"])
-    checked = CliRunner().invoke(app, ["lincheck", str(history), "--model", "kv"])
+    checked = CliRunner().invoke(cli, ["lincheck", str(history), "--model", "kv"])
     assert checked.exit_code == 0, checked.output
 
 

@@ -232,10 +232,7 @@ def run(
         "chains": {f"n{i}": sim.height(i) for i in sim.node_ids},
         "violation": str(sim.violation) if sim.violation else None,
         "error": result.error,
-        "expectations": [
-            {"line": o.line, "expect": o.text, "ok": o.ok, "observed": o.observed}
-            for o in result.outcomes
-        ],
+        "expectations": _expectations(result.outcomes),
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=1))
@@ -244,12 +241,29 @@ def run(
     raise typer.Exit(0 if result.ok else 1)
 
 
-def _print_run(summary: dict, script: Path) -> None:
+def _expectations(outcomes) -> list[dict]:
+    return [
+        {"line": o.line, "expect": o.text, "ok": o.ok, "observed": o.observed} for o in outcomes
+    ]
+
+
+def _print_expectations(summary: dict, script: Path | str) -> None:
+    """Each expectation as `ok` or `FAIL`, its FILE:LINE and what was observed; then the
+    error that stopped the script, if one did."""
     for e in summary["expectations"]:
         mark = "ok  " if e["ok"] else "FAIL"
         say(f"{mark} {script}:{e['line']}: {e['expect']}  ({e['observed']})")
     if summary["error"]:
         say(f"error: {summary['error']}")
+
+
+def _print_tally(summary: dict) -> None:
+    failed = sum(not e["ok"] for e in summary["expectations"])
+    say(f"{len(summary['expectations']) - failed} passed, {failed} failed")
+
+
+def _print_run(summary: dict, script: Path) -> None:
+    _print_expectations(summary, script)
     if summary["violation"]:
         say(f"UNSAFE: {summary['violation']}")
     chains = " ".join(f"{n}:{'down' if h is None else h}" for n, h in summary["chains"].items())
@@ -257,8 +271,7 @@ def _print_run(summary: dict, script: Path) -> None:
         f"step {summary['step']}  time {summary['time_ms']}ms  digest {summary['digest'][:16]}"
         f"  chains {chains}"
     )
-    failed = sum(not e["ok"] for e in summary["expectations"])
-    say(f"{len(summary['expectations']) - failed} passed, {failed} failed")
+    _print_tally(summary)
 
 
 @app.command()
@@ -642,10 +655,7 @@ def _live_run(parsed, session, as_json: bool) -> int:
         if result.verdict and result.verdict.blocked
         else None,
         "error": result.error,
-        "expectations": [
-            {"line": o.line, "expect": o.text, "ok": o.ok, "observed": o.observed}
-            for o in result.outcomes
-        ],
+        "expectations": _expectations(result.outcomes),
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=1))
@@ -662,11 +672,7 @@ def _print_live(summary: dict, script: str) -> None:
             else "no leader"
         )
         say(f"at {change['at_s']:7.3f}s  {who}")
-    for e in summary["expectations"]:
-        mark = "ok  " if e["ok"] else "FAIL"
-        say(f"{mark} {script}:{e['line']}: {e['expect']}  ({e['observed']})")
-    if summary["error"]:
-        say(f"error: {summary['error']}")
+    _print_expectations(summary, script)
     if summary["verdict"] is None:
         say("history: no client operation recorded")
     else:
@@ -675,5 +681,4 @@ def _print_live(summary: dict, script: str) -> None:
         say(f"cannot place: {summary['cannot_place']}")
     changes = sum(c["leader"] is not None for c in summary["leader_changes"])
     say(f"time {summary['seconds']:.1f}s  leaders seen {changes}")
-    failed = sum(not e["ok"] for e in summary["expectations"])
-    say(f"{len(summary['expectations']) - failed} passed, {failed} failed")
+    _print_tally(summary)

@@ -118,6 +118,7 @@ class Client:
 
     process: Any
     history: History
+    returned: Any = None  # what the last read that ended ok returned
 
     def put(self, url: str, key: str, value: str) -> str:
         return self._run("write", key, value, lambda: put(url, key, value))
@@ -129,8 +130,7 @@ class Client:
         return self._run("cas", key, (expected, new), lambda: cas(url, key, expected, new))
 
     def _run(self, f: str, key: str, asked: Any, operation) -> str:
-        """Run one operation, recording it; its outcome (ok, fail, info), and for a read
-        what it returned as `self.returned`."""
+        """Run one operation, recording it; its outcome: ok, fail or info."""
         self.history.record(self.process, "invoke", f, (key, asked))
         try:
             returned = operation()
