@@ -79,16 +79,18 @@ def test_a_leader_is_seen_and_every_member_follows_it(cluster, poller):
 def test_killing_the_leader_yields_a_new_leader_in_a_higher_term(cluster, poller):
     before = settled(poller).leader()
     cluster.crash(before.node_id)
-    after = poller.wait_for(
-        lambda s: (
-            leader_of(s) not in (None, before.node_id)
-            and s.members[before.node_id - 1].state == "down"
-        ),
-        ELECTION_S,
-    )
+    try:
+        after = poller.wait_for(
+            lambda s: (
+                leader_of(s) not in (None, before.node_id)
+                and s.members[before.node_id - 1].state == "down"
+            ),
+            ELECTION_S,
+        )
+    finally:
+        cluster.restart(before.node_id)  # the later tests need all three
     assert after is not None, poller.snapshot()
     assert after.leader().term > before.term
-    cluster.restart(before.node_id)
     back = settled(poller)
     assert back.members[before.node_id - 1].role == "follower"
 
@@ -104,17 +106,19 @@ def isolation(cluster, poller):
     workload = Workload(urls, history, clients=3, keys=2, rate=15, reads="linearizable")
     workload.start()
     try:
-        time.sleep(0.5)
-        cluster.isolate(old.node_id)
-        seen["majority"] = poller.wait_for(
-            lambda s: leader_of(s) not in (None, old.node_id), ELECTION_S
-        )
-        writer = Client("writer", history)
-        started = time.monotonic()
-        seen["write"] = writer.put(urls[old.node_id], "k1", "to-the-isolated")
-        seen["write_s"] = time.monotonic() - started
-        time.sleep(0.5)
-        cluster.heal()
+        try:
+            time.sleep(0.5)
+            cluster.isolate(old.node_id)
+            seen["majority"] = poller.wait_for(
+                lambda s: leader_of(s) not in (None, old.node_id), ELECTION_S
+            )
+            writer = Client("writer", history)
+            started = time.monotonic()
+            seen["write"] = writer.put(urls[old.node_id], "k1", "to-the-isolated")
+            seen["write_s"] = time.monotonic() - started
+            time.sleep(0.5)
+        finally:
+            cluster.heal()  # the later tests need a whole network
         seen["healed"] = settled(poller)
         time.sleep(0.5)
     finally:
@@ -356,3 +360,10 @@ def test_the_wal_reader_keeps_the_last_record_per_index_and_waits_for_half_writt
     assert (view.term, view.vote, view.commit) == (3, "n2", 2)
     wal_file.write_bytes(written + state + half + b"\0" * 64)  # the rest of it arrives
     assert [e.what for e in reader.read().entries] == ["put a=v", "put d=v", "put e=v"]
+
+
+def test_live_help_explains_every_option():
+    result = CliRunner().invoke(cli, ["live", "--help"])
+    assert result.exit_code == 0
+    for option in ("--nodes", "--etcd", "--script", "--reads", "--clients", "--history", "--json"):
+        assert option in result.output
