@@ -232,19 +232,16 @@ def run(
         "chains": {f"n{i}": sim.height(i) for i in sim.node_ids},
         "violation": str(sim.violation) if sim.violation else None,
         "error": result.error,
-        "expectations": _expectations(result.outcomes),
+        "expectations": [
+            {"line": o.line, "expect": o.text, "ok": o.ok, "observed": o.observed}
+            for o in result.outcomes
+        ],
     }
     if as_json:
         typer.echo(json.dumps(summary, indent=1))
     else:
         _print_run(summary, script)
     raise typer.Exit(0 if result.ok else 1)
-
-
-def _expectations(outcomes) -> list[dict]:
-    return [
-        {"line": o.line, "expect": o.text, "ok": o.ok, "observed": o.observed} for o in outcomes
-    ]
 
 
 def _print_expectations(summary: dict, script: Path | str) -> None:
@@ -597,7 +594,11 @@ def live(
             _live_app(session, clients) if parsed is None else _live_run(parsed, session, as_json)
         )
         if history is not None:
-            history.write_text(session.history.json_lines(), encoding="utf-8")
+            try:
+                history.write_text(session.history.json_lines(), encoding="utf-8")
+            except OSError as exc:
+                say(f"error: --history {history}: {exc.strerror}", err=True)
+                code = 2
     raise typer.Exit(code)
 
 
@@ -617,9 +618,10 @@ def _live_script(ctx: typer.Context, path: Path):
     from engines.lab.script import ScriptError, parse_file
     from engines.live.script import check_live
 
-    source = ctx.get_parameter_source("nodes")
-    if source is not None and source.name != "DEFAULT":
-        fail("error: --nodes clashes with --script, which sets it in the script")
+    for name, instead in (("nodes", "its 'nodes' line"), ("clients", "a 'clients K' line")):
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name != "DEFAULT":
+            fail(f"error: --{name} clashes with --script, which sets it with {instead}")
     try:
         parsed = parse_file(path)
         check_live(parsed)
@@ -642,21 +644,7 @@ def _live_run(parsed, session, as_json: bool) -> int:
     from engines.live.script import run_live
 
     result = run_live(parsed, session)
-    summary = {
-        "ok": result.ok,
-        "seconds": round(result.seconds, 3),
-        "leader_changes": [
-            {"at_s": round(c.at, 3), "leader": c.leader and f"n{c.leader}", "term": c.term}
-            for c in result.changes
-        ],
-        "operations": result.operations,
-        "verdict": str(result.verdict.verdict) if result.verdict else None,
-        "cannot_place": result.verdict.blocked.describe()
-        if result.verdict and result.verdict.blocked
-        else None,
-        "error": result.error,
-        "expectations": _expectations(result.outcomes),
-    }
+    summary = result.summary()
     if as_json:
         typer.echo(json.dumps(summary, indent=1))
     else:

@@ -72,6 +72,26 @@ class LiveResult:
         )
         return not any(not o.ok for o in self.outcomes) and self.error is None and judged_ok
 
+    def summary(self) -> dict:
+        """The report's facts, for `live --script` (printed, or as JSON)."""
+        verdict, blocked = self.verdict, self.verdict and self.verdict.blocked
+        return {
+            "ok": self.ok,
+            "seconds": round(self.seconds, 3),
+            "leader_changes": [
+                {"at_s": round(c.at, 3), "leader": c.leader and f"n{c.leader}", "term": c.term}
+                for c in self.changes
+            ],
+            "operations": self.operations,
+            "verdict": str(verdict.verdict) if verdict else None,
+            "cannot_place": blocked.describe() if blocked else None,
+            "error": self.error,
+            "expectations": [
+                {"line": o.line, "expect": o.text, "ok": o.ok, "observed": o.observed}
+                for o in self.outcomes
+            ],
+        }
+
 
 def run_live(script: Script, session: Session) -> LiveResult:
     """Run a checked script (check_live) in a live session."""

@@ -48,12 +48,12 @@ class Session:
         cluster = Cluster(nodes, etcd)
         try:
             cluster.__enter__()
-            poller = Poller(cluster).start()
-        except BaseException:
+            session = cls(cluster, Poller(cluster).start(), reads, seed)
+            first = session.poller.wait_for(lambda s: s.leader() is not None, FIRST_LEADER_S)
+        except BaseException:  # Ctrl+C included: nothing may be left running
             cluster.close()
             raise
-        session = cls(cluster, poller, reads, seed)
-        if poller.wait_for(lambda s: s.leader() is not None, FIRST_LEADER_S) is None:
+        if first is None:
             tail = " | ".join(cluster.log_tail(1, 3))
             session.close()
             raise NoLeader(f"the cluster elected no leader in {FIRST_LEADER_S:g} s ({tail})")
