@@ -44,12 +44,15 @@ def find_etcd(path: str | None = None) -> str:
     return found
 
 
-def free_port() -> int:
-    """A loopback port free now. Another process may take it before etcd binds it; the
-    kernel hands out ports in turn, so that is rare, and a start that fails says so."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` different loopback ports, free now: all are held open until all are chosen,
+    so none comes twice. Another process may take one before etcd binds it; that is rare,
+    and a start that fails says so (no leader, with etcd's last log lines)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((HOST, 0))
+        return [sock.getsockname()[1] for sock in socks]
 
 
 @dataclass
@@ -98,15 +101,16 @@ class Cluster:
 
     def __init__(self, nodes: int = 3, etcd: str | None = None) -> None:
         self.etcd = find_etcd(etcd)
+        ports = iter(free_ports(3 * nodes))
         self.root = Path(tempfile.mkdtemp(prefix="consensus-tui-live-"))
         self.token = f"consensus-tui-{os.getpid()}-{id(self):x}"
         self.links = Links()
         self.members = {
             i: Member(
                 i,
-                free_port(),
-                free_port(),
-                free_port(),
+                next(ports),
+                next(ports),
+                next(ports),
                 self.root / f"n{i}",
                 self.root / f"n{i}.log",
             )

@@ -107,6 +107,9 @@ class Session:
         if action.kind == "propose":
             outcome = self.proposer.put(cluster.members[node].client_url, PROPOSALS, args["value"])
             return f"put {PROPOSALS}={args['value']!r} through n{node}: {outcome}"
+        running = cluster.members[node].up
+        if (action.kind, running) in (("crash", False), ("restart", True)):
+            return f"n{node} is already {'running' if running else 'down'}: nothing done"
         getattr(cluster, action.kind)(node)
         return f"n{node} {DONE[action.kind]}"
 
