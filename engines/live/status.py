@@ -14,10 +14,10 @@ is down or slow to answer delays only its own panel. Anything that shows the clu
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -138,7 +138,7 @@ def ask_status(url: str, node_id: int, names: dict[str, int]) -> MemberStatus:
     """One member's status now; `silent` when it does not answer in time."""
     try:
         answer = post_json(f"{url}/v3/maintenance/status", {}, REQUEST_TIMEOUT_S)
-    except (OSError, urllib.error.URLError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):  # URLError is an OSError
         return MemberStatus(node_id, "silent")
     return parse_status(node_id, answer, names)
 

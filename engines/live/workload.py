@@ -13,6 +13,7 @@ serializable (the member answers from its own state, which an isolated member se
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import random
 import threading
@@ -137,7 +138,7 @@ class Client:
         except Unsent:
             self.history.record(self.process, "fail", f, (key, asked))
             return "fail"
-        except (TimeoutError, OSError, ValueError):
+        except (OSError, ValueError, http.client.HTTPException):  # timeouts are OSErrors
             self.history.record(self.process, "info", f, (key, asked))
             return "info"
         if f == "cas" and not returned:
