@@ -18,8 +18,8 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import Footer, Static
 
-from engines.core.actions import Action, ActionError
-from engines.live.session import NoLeader, Session
+from engines.core.actions import Action
+from engines.live.session import Session
 from engines.live.status import Feed, LeaderChange, MemberStatus, Snapshot
 from engines.live.wal import WalEntry, WalView
 from engines.live.workload import PROPOSALS
@@ -312,7 +312,7 @@ class LiveApp(App):
         def work() -> None:
             try:
                 done = session.act(action)
-            except (ActionError, NoLeader, OSError) as exc:
+            except Exception as exc:  # a real process can fail in many ways: say it, go on
                 done = f"{action.describe()} failed: {exc}"
             self.call_from_thread(self.note, done)
 
