@@ -118,7 +118,7 @@ def parse_status(node_id: int, answer: dict, names: dict[str, int]) -> MemberSta
     """A status answer as a MemberStatus. IDs come as decimal strings (uint64 in JSON)."""
     me = answer.get("header", {}).get("member_id", "")
     leader = answer.get("leader", "0")
-    errors = tuple(answer.get("errors", ()))
+    errors = tuple(str(error).strip() for error in answer.get("errors", ()))
     role = "no leader" if leader in ("0", "") else "leader" if leader == me else "follower"
     return MemberStatus(
         node_id,
