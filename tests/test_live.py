@@ -21,7 +21,7 @@ from engines.lab.lincheck.search import Verdict
 from engines.live.cluster import Cluster, EtcdMissing, find_etcd
 from engines.live.proxy import Links, PeerProxy
 from engines.live.session import Session
-from engines.live.status import Poller, Snapshot
+from engines.live.status import Poller, Snapshot, parse_status
 from engines.live.wal import WalReader
 from engines.live.workload import Client, History, Workload
 from tui.cli import app as cli
@@ -367,3 +367,23 @@ def test_live_help_explains_every_option():
     assert result.exit_code == 0
     for option in ("--nodes", "--etcd", "--script", "--reads", "--clients", "--history", "--json"):
         assert option in result.output
+
+
+def test_a_status_answer_reads_as_role_term_indexes_and_alarms():
+    """Answers as etcd 3.4 gives them (IDs as decimal strings; alarms among the errors)."""
+    names = {"111": 1, "222": 2}
+    answer = {
+        "header": {"member_id": "111"},
+        "leader": "222",
+        "raftTerm": "4",
+        "raftIndex": "25",
+        "raftAppliedIndex": "24",
+        "errors": ["memberID:111 alarm:NOSPACE "],
+    }
+    status = parse_status(1, answer, names)
+    assert (status.role, status.leader, status.term) == ("follower", 2, 4)
+    assert (status.last_index, status.applied_index, status.learner) == (25, 24, False)
+    assert status.errors == ("memberID:111 alarm:NOSPACE",)
+    alone = parse_status(1, {"header": {"member_id": "111"}, "leader": "0"}, names)
+    assert alone.role == "no leader"
+    assert parse_status(2, answer | {"header": {"member_id": "222"}}, names).role == "leader"
