@@ -9,6 +9,7 @@ in a recorded feed instead of a cluster. Actions go to a live `Session` in a wor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from dataclasses import dataclass
 
@@ -246,7 +247,9 @@ class LiveApp(App):
         # kills every member and removes the data folders (and the terminal is restored).
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGHUP, signal.SIGTERM):
-            loop.add_signal_handler(signum, self.exit, None, 128 + signum)
+            # Only the main thread may take signals (a test may run the app elsewhere).
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
 
     def poll(self) -> None:
         self.snapshot = self.feed.snapshot()
