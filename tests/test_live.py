@@ -387,3 +387,36 @@ def test_a_status_answer_reads_as_role_term_indexes_and_alarms():
     alone = parse_status(1, {"header": {"member_id": "111"}, "leader": "0"}, names)
     assert alone.role == "no leader"
     assert parse_status(2, answer | {"header": {"member_id": "222"}}, names).role == "leader"
+
+
+def test_a_member_that_never_answers_does_not_hold_up_the_snapshot(monkeypatch):
+    """The poller asks from its own threads: while one member's request hangs (here for as
+    long as the test likes), the app's snapshot comes at once, that member `silent`."""
+    import engines.live.status as status_module
+
+    monkeypatch.setattr(status_module, "REQUEST_TIMEOUT_S", 3600.0)  # a blocking snapshot hangs
+    mute = socket.create_server(("127.0.0.1", 0))
+    stand_in = StandInCluster(f"http://127.0.0.1:{mute.getsockname()[1]}")
+    poller = Poller(stand_in, interval=0.01).start()
+    held, _ = mute.accept()  # the status request is in flight, and will get no answer
+    try:
+        snapshot = poller.snapshot()
+        assert [m.state for m in snapshot.members] == ["silent"]
+    finally:
+        poller.stopped.set()
+        held.close()  # the request fails now, and the thread sees it was stopped
+        mute.close()
+        poller.stop()
+
+
+class StandInCluster:
+    """What the poller reads of a cluster: one member, up, at `url`."""
+
+    def __init__(self, url: str) -> None:
+        member = type(
+            "Member", (), {"client_url": url, "up": True, "data_dir": Path("/nonexistent")}
+        )
+        self.members = {1: member}
+        self.node_ids = [1]
+        self.member_ids = {1: 111}
+        self.links = Links()
