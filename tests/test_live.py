@@ -362,6 +362,17 @@ def test_the_wal_reader_keeps_the_last_record_per_index_and_waits_for_half_writt
     assert [e.what for e in reader.read().entries] == ["put a=v", "put d=v", "put e=v"]
 
 
+def test_a_cas_in_the_wal_reads_as_a_put_with_its_condition(tmp_path):
+    folder = tmp_path / "member" / "wal"
+    folder.mkdir(parents=True)
+    compare = _field(3, b"k1") + _field(7, b"old")
+    success = _field(2, _field(1, b"k1") + _field(2, b"new"))  # RequestOp{request_put}
+    txn = _field(6, _field(1, compare) + _field(2, success))
+    record = _record(2, _field(2, 1) + _field(3, 1) + _field(4, txn))
+    (folder / "0000000000000000-0000000000000000.wal").write_bytes(record)
+    assert [e.what for e in WalReader(tmp_path).read().entries] == ["put k1=new if k1=old"]
+
+
 def test_live_help_explains_every_option():
     result = CliRunner().invoke(cli, ["live", "--help"])
     assert result.exit_code == 0

@@ -106,13 +106,36 @@ def request(payload: bytes) -> str:
             # names and client URLs when they start
             return f"v2 {method.decode(errors='replace')} {path.decode(errors='replace')}"
         if isinstance(found.get(4), bytes):
-            put = fields(found[4])
-            key, value = (bytes(put.get(n, b"")).decode(errors="replace") for n in (1, 2))
-            return f"put {key}={value}"
+            return put_words(found[4])
+        if isinstance(found.get(6), bytes):
+            return txn_words(found[6])
     except Malformed:
         return "request"  # the entry itself parsed: only its request is not ours to read
     names = [REQUESTS[n] for n in found if n in REQUESTS]
     return names[0] if names else "request"
+
+
+def text(value: int | bytes) -> str:
+    return bytes(value).decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def put_words(put: bytes) -> str:
+    """A PutRequest{key=1, value=2} as `put KEY=VALUE`."""
+    found = fields(put)
+    return f"put {text(found.get(1, b''))}={text(found.get(2, b''))}"
+
+
+def txn_words(txn: bytes) -> str:
+    """A TxnRequest{compare=1, success=2} with one value compare and one put on success,
+    as the clients' cas sends it: `put KEY=NEW if KEY=OLD`; any other txn as `txn`."""
+    found = fields(txn)
+    compare, success = found.get(1), found.get(2)
+    if not (isinstance(compare, bytes) and isinstance(success, bytes)):
+        return "txn"
+    compared, then = fields(compare), fields(success)  # Compare{key=3, value=7}; RequestOp
+    if not isinstance(then.get(2), bytes) or 7 not in compared:  # request_put=2
+        return "txn"
+    return f"{put_words(then[2])} if {text(compared.get(3, b''))}={text(compared[7])}"
 
 
 @dataclass(frozen=True)
