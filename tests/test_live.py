@@ -113,9 +113,8 @@ def isolation(cluster, poller):
                 lambda s: leader_of(s) not in (None, old.node_id), ELECTION_S
             )
             writer = Client("writer", history)
-            started = time.monotonic()
             seen["write"] = writer.put(urls[old.node_id], "k1", "to-the-isolated")
-            seen["write_s"] = time.monotonic() - started
+            seen["write_error"] = writer.error
             time.sleep(0.5)
         finally:
             cluster.heal()  # the later tests need a whole network
@@ -135,7 +134,7 @@ def test_isolating_the_leader_elects_a_new_one_on_the_majority_side(isolation):
 
 def test_a_write_to_the_isolated_leader_times_out(isolation):
     assert isolation["write"] == "info"  # no answer: it may or may not commit later
-    assert isolation["write_s"] >= 0.9
+    assert "timed out" in isolation["write_error"]
 
 
 def test_heal_brings_the_old_leader_back_as_a_follower(isolation):

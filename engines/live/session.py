@@ -106,7 +106,8 @@ class Session:
         node = self.node(args["node"])
         if action.kind == "propose":
             outcome = self.proposer.put(cluster.members[node].client_url, PROPOSALS, args["value"])
-            return f"put {PROPOSALS}={args['value']!r} through n{node}: {outcome}"
+            why = f" ({self.proposer.error})" if self.proposer.error else ""
+            return f"put {PROPOSALS}={args['value']!r} through n{node}: {outcome}{why}"
         running = cluster.members[node].up
         if (action.kind, running) in (("crash", False), ("restart", True)):
             return f"n{node} is already {'running' if running else 'down'}: nothing done"

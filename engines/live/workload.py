@@ -120,6 +120,7 @@ class Client:
     process: Any
     history: History
     returned: Any = None  # what the last read that ended ok returned
+    error: str = ""  # why the last operation did not end ok ("" when it did)
 
     def put(self, url: str, key: str, value: str) -> str:
         return self._run("write", key, value, lambda: put(url, key, value))
@@ -135,16 +136,19 @@ class Client:
         self.history.record(self.process, "invoke", f, (key, asked))
         try:
             returned = operation()
-        except Unsent:
+        except Unsent as exc:
+            self.error = f"not sent: {exc}"
             self.history.record(self.process, "fail", f, (key, asked))
             return "fail"
-        except (OSError, ValueError, http.client.HTTPException):  # timeouts are OSErrors
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # timeouts: OSError
+            self.error = str(exc) or type(exc).__name__
             self.history.record(self.process, "info", f, (key, asked))
             return "info"
         if f == "cas" and not returned:
+            self.error = "the compare did not match"
             self.history.record(self.process, "fail", f, (key, asked))
             return "fail"
-        self.returned = returned
+        self.returned, self.error = returned, ""
         self.history.record(self.process, "ok", f, (key, returned if f == "read" else asked))
         return "ok"
 
