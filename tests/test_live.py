@@ -21,10 +21,11 @@ from engines.lab.lincheck.search import Verdict
 from engines.live.cluster import Cluster, EtcdMissing, find_etcd
 from engines.live.proxy import Links, PeerProxy
 from engines.live.session import Session
-from engines.live.status import Poller, Snapshot, parse_status
+from engines.live.status import MemberStatus, Poller, RecordedFeed, Snapshot, parse_status
 from engines.live.wal import WalReader
 from engines.live.workload import Client, History, Workload
 from tui.cli import app as cli
+from tui.keymap import load_keymap
 from tui.live_app import LiveApp
 
 pytestmark = pytest.mark.live
@@ -430,3 +431,25 @@ class StandInCluster:
         self.node_ids = [1]
         self.member_ids = {1: 111}
         self.links = Links()
+
+
+@pilot_test
+async def test_the_live_app_takes_the_simulator_s_keymaps():
+    """vim's keymap: j selects the next member, as it selects the next node in simulation."""
+    snapshot = Snapshot(0.0, tuple(MemberStatus(i, "silent") for i in (1, 2, 3)))
+    app = LiveApp(RecordedFeed([snapshot]), [1, 2, 3], keymap=load_keymap("vim"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("j")
+        assert app.selected == 2
+
+
+def test_a_bad_keymap_or_a_clashing_option_stops_live_before_any_process_starts(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[node]\ncrash = "notakey"\n')
+    result = CliRunner().invoke(cli, ["live", "--keymap", str(bad)])
+    assert result.exit_code == 2 and str(bad) in result.output
+    script = tmp_path / "ok.scn"
+    script.write_text("nodes 3\nrun 1s\n")
+    result = CliRunner().invoke(cli, ["live", "--script", str(script), "--keymap", "vim"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --keymap is for the app: a script has no keys"

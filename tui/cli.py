@@ -573,6 +573,9 @@ def live(
     as_json: Annotated[
         bool, typer.Option("--json", metavar=FLAG, help="With --script: print one JSON object.")
     ] = False,
+    keymap: Annotated[
+        str, typer.Option(help="Keymap: 'default', 'vim', or the path of a TOML keymap file.")
+    ] = "default",
 ) -> None:
     """A real etcd cluster on 127.0.0.1 (see docs/live.md): the app over it, or a script.
 
@@ -582,6 +585,7 @@ def live(
     from engines.live.session import NoLeader, Session
 
     parsed = _live_script(ctx, script) if script is not None else None
+    keys = _live_keymap(keymap) if parsed is None else None
     size = parsed.nodes if parsed is not None else nodes
     seed = parsed.seed if parsed is not None else 1
     _leave_on_hangup()
@@ -590,9 +594,10 @@ def live(
     except (EtcdMissing, NoLeader, OSError) as exc:
         fail(f"error: {exc}")
     with session:
-        code = (
-            _live_app(session, clients) if parsed is None else _live_run(parsed, session, as_json)
-        )
+        if parsed is None:
+            code = _live_app(session, clients, keys)
+        else:
+            code = _live_run(parsed, session, as_json)
         if history is not None:
             try:
                 history.write_text(session.history.json_lines(), encoding="utf-8")
@@ -618,10 +623,15 @@ def _live_script(ctx: typer.Context, path: Path):
     from engines.lab.script import ScriptError, parse_file
     from engines.live.script import check_live
 
-    for name, instead in (("nodes", "its 'nodes' line"), ("clients", "a 'clients K' line")):
+    clashes = {
+        "nodes": "--nodes clashes with --script, which sets it with its 'nodes' line",
+        "clients": "--clients clashes with --script, which starts them with 'clients K'",
+        "keymap": "--keymap is for the app: a script has no keys",
+    }
+    for name, problem in clashes.items():
         source = ctx.get_parameter_source(name)
         if source is not None and source.name != "DEFAULT":
-            fail(f"error: --{name} clashes with --script, which sets it with {instead}")
+            fail(f"error: {problem}")
     try:
         parsed = parse_file(path)
         check_live(parsed)
@@ -630,12 +640,22 @@ def _live_script(ctx: typer.Context, path: Path):
     return parsed
 
 
-def _live_app(session, clients: int) -> int:
+def _live_keymap(spec: str) -> dict[str, str]:
+    """Read before any process starts: a bad keymap costs nothing."""
+    from tui.keymap import KeymapError, load_keymap
+
+    try:
+        return load_keymap(spec)
+    except KeymapError as exc:
+        fail(f"error: {exc}")
+
+
+def _live_app(session, clients: int, keymap: dict[str, str]) -> int:
     from tui.live_app import LiveApp
 
     if clients:
         session.start_clients({"count": clients})
-    tui_app = LiveApp(session.poller, session.node_ids, session)
+    tui_app = LiveApp(session.poller, session.node_ids, session, keymap)
     tui_app.run()
     return tui_app.return_code or 0
 

@@ -24,7 +24,7 @@ from engines.live.session import Session
 from engines.live.status import Feed, LeaderChange, MemberStatus, Snapshot
 from engines.live.wal import WalEntry, WalView
 from engines.live.workload import PROPOSALS
-from tui.commands import COMMANDS
+from tui.commands import COMMANDS, default_keymap
 from tui.screens.prompts import PartitionPrompt, ProposePrompt
 from tui.text import line, literal
 from tui.widgets.lines import LineView
@@ -225,8 +225,15 @@ class LiveApp(App):
     """
     BINDINGS = live_bindings()
 
-    def __init__(self, feed: Feed, node_ids: list[int], session: Session | None = None) -> None:
+    def __init__(
+        self,
+        feed: Feed,
+        node_ids: list[int],
+        session: Session | None = None,
+        keymap: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
+        self.keymap = keymap or default_keymap()
         self.feed = feed
         self.node_ids = node_ids
         self.session = session
@@ -241,6 +248,12 @@ class LiveApp(App):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        # The keymap's keys for the commands bound here, where they differ from the defaults
+        # (Textual re-applies a keymap on every key).
+        defaults = default_keymap()
+        changed = {k: v for k, v in self.keymap.items() if k in LIVE_COMMANDS and v != defaults[k]}
+        if changed:
+            self.set_keymap(changed)
         self.show()
         self.set_interval(REFRESH_S, self.poll)
         # A closed terminal or a kill ends the app as q does, so the caller's session still
