@@ -278,12 +278,23 @@ def run(
     raise typer.Exit(0 if result.ok else 1)
 
 
-def _print_run(summary: dict, script: Path) -> None:
+def _print_expectations(summary: dict, script: Path | str) -> None:
+    """Each expectation as `ok` or `FAIL`, its FILE:LINE and what was observed; then the
+    error that stopped the script, if one did."""
     for e in summary["expectations"]:
         mark = "ok  " if e["ok"] else "FAIL"
         say(f"{mark} {script}:{e['line']}: {e['expect']}  ({e['observed']})")
     if summary["error"]:
         say(f"error: {summary['error']}")
+
+
+def _print_tally(summary: dict) -> None:
+    failed = sum(not e["ok"] for e in summary["expectations"])
+    say(f"{len(summary['expectations']) - failed} passed, {failed} failed")
+
+
+def _print_run(summary: dict, script: Path) -> None:
+    _print_expectations(summary, script)
     if summary["violation"]:
         say(f"UNSAFE: {summary['violation']}")
     chains = " ".join(f"{n}:{'down' if h is None else h}" for n, h in summary["chains"].items())
@@ -291,8 +302,7 @@ def _print_run(summary: dict, script: Path) -> None:
         f"step {summary['step']}  time {summary['time_ms']}ms  digest {summary['digest'][:16]}"
         f"  chains {chains}"
     )
-    failed = sum(not e["ok"] for e in summary["expectations"])
-    say(f"{len(summary['expectations']) - failed} passed, {failed} failed")
+    _print_tally(summary)
 
 
 @app.command()
@@ -565,3 +575,152 @@ def bench(
     for name, value in report.items():
         for key, figure in value.items() if isinstance(value, dict) else [("", value)]:
             typer.echo(f"{name:11} {key:34} {figure}")
+
+
+class Reads(StrEnum):
+    linearizable = "linearizable"
+    serializable = "serializable"
+
+
+@app.command()
+def live(
+    ctx: typer.Context,
+    nodes: Annotated[int, typer.Option("--nodes", "-n", min=3, max=7, help="Members: 3 or 5.")] = 3,
+    etcd: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="The etcd binary (by default `etcd` on PATH)."),
+    ] = None,
+    script: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Run this scenario script against the cluster, headless."),
+    ] = None,
+    reads: Annotated[
+        Reads, typer.Option(help="How the clients read: through the leader, or from any member.")
+    ] = Reads.linearizable,
+    clients: Annotated[
+        int, typer.Option(min=0, max=16, help="Clients running the workload from the start.")
+    ] = 0,
+    history: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Save the clients' history here (JSON lines, for `lincheck`)."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", metavar=FLAG, help="With --script: print one JSON object.")
+    ] = False,
+    keymap: Annotated[
+        str, typer.Option(help="Keymap: 'default', 'vim', or the path of a TOML keymap file.")
+    ] = "default",
+) -> None:
+    """A real etcd cluster on 127.0.0.1 (see docs/live.md): the app over it, or a script.
+
+    With --script: exit 0 when every expectation held and the history is linearizable (or
+    expected not to be), 1 when not, 2 for a script or cluster that cannot run."""
+    from engines.live.cluster import EtcdMissing
+    from engines.live.session import NoLeader, Session
+
+    parsed = _live_script(ctx, script) if script is not None else None
+    keys = _live_keymap(keymap) if parsed is None else None
+    size = parsed.nodes if parsed is not None else nodes
+    seed = parsed.seed if parsed is not None else 1
+    _leave_on_hangup()
+    try:
+        session = Session.start(size, etcd, reads.value, seed)
+    except (EtcdMissing, NoLeader, OSError) as exc:
+        fail(f"error: {exc}")
+    with session:
+        if parsed is None:
+            code = _live_app(session, clients, keys)
+        else:
+            code = _live_run(parsed, session, as_json)
+        if history is not None:
+            try:
+                history.write_text(session.history.json_lines(), encoding="utf-8")
+            except OSError as exc:
+                say(f"error: --history {history}: {exc.strerror}", err=True)
+                code = 2
+    raise typer.Exit(code)
+
+
+def _leave_on_hangup() -> None:
+    """A closed terminal (SIGHUP) or a kill (SIGTERM) leaves through the session's `with`,
+    which kills every member and removes the data folders."""
+    import signal
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, leave)
+
+
+def _live_script(ctx: typer.Context, path: Path):
+    from engines.lab.script import ScriptError, parse_file
+    from engines.live.script import check_live
+
+    clashes = {
+        "nodes": "--nodes clashes with --script, which sets it with its 'nodes' line",
+        "clients": "--clients clashes with --script, which starts them with 'clients K'",
+        "keymap": "--keymap is for the app: a script has no keys",
+    }
+    for name, problem in clashes.items():
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name != "DEFAULT":
+            fail(f"error: {problem}")
+    try:
+        parsed = parse_file(path)
+        check_live(parsed)
+    except ScriptError as exc:
+        fail(str(exc))
+    return parsed
+
+
+def _live_keymap(spec: str) -> dict[str, str]:
+    """Read before any process starts: a bad keymap costs nothing."""
+    from tui.keymap import KeymapError, load_keymap
+
+    try:
+        return load_keymap(spec)
+    except KeymapError as exc:
+        fail(f"error: {exc}")
+
+
+def _live_app(session, clients: int, keymap: dict[str, str]) -> int:
+    from tui.live_app import LiveApp
+
+    if clients:
+        session.start_clients({"count": clients})
+    tui_app = LiveApp(session.poller, session.node_ids, session, keymap)
+    tui_app.run()
+    return tui_app.return_code or 0
+
+
+def _live_run(parsed, session, as_json: bool) -> int:
+    from engines.live.script import run_live
+
+    result = run_live(parsed, session)
+    summary = result.summary()
+    if as_json:
+        typer.echo(json.dumps(summary, indent=1))
+    else:
+        _print_live(summary, parsed.file)
+    return 0 if result.ok else 1
+
+
+def _print_live(summary: dict, script: str) -> None:
+    for change in summary["leader_changes"]:
+        who = (
+            f"{change['leader']} leads in term {change['term']}"
+            if change["leader"]
+            else "no leader"
+        )
+        say(f"at {change['at_s']:7.3f}s  {who}")
+    _print_expectations(summary, script)
+    if summary["verdict"] is None:
+        say("history: no client operation recorded")
+    else:
+        say(f"history: {summary['operations']} operations, {summary['verdict']}")
+    if summary["cannot_place"]:
+        say(f"cannot place: {summary['cannot_place']}")
+    changes = sum(c["leader"] is not None for c in summary["leader_changes"])
+    say(f"time {summary['seconds']:.1f}s  leaders seen {changes}")
+    _print_tally(summary)
