@@ -265,7 +265,7 @@ def _header(script: Script, name: str, args: list[str]) -> None:
 def _lesson(script: Script, args: list[str]) -> None:
     """`lesson TOPIC "summary"`: what the picker files the script under, and says of it."""
     if len(args) != 2 or not args[1].strip():
-        raise ValueError(f'expected \'lesson {"|".join(TOPICS)} "one-line summary"\'')
+        raise ValueError(f"expected 'lesson {'|'.join(TOPICS)} \"one-line summary\"'")
     if args[0] not in TOPICS:
         raise ValueError(f"unknown lesson topic '{args[0]}' (choose {', '.join(TOPICS)})")
     script.topic, script.summary = args
