@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -23,6 +23,17 @@ from engines.core.actions import LEADER, read_link
 from engines.core.network import LinkConfig
 
 HINT = "Enter submits · Escape cancels"
+
+
+class Preset(NamedTuple):
+    """A shipped script as the picker lists it: under its lesson topic, with a summary."""
+
+    topic: str
+    name: str
+    summary: str
+    path: Path
+
+
 GOTO_AHEAD = 100_000  # how far past the recorded end "go to step" runs the simulation on
 
 
@@ -314,28 +325,32 @@ class NetworkPrompt(Prompt):
 
 
 class PresetPicker(Prompt):
-    prompt_title = "Open a preset scenario"
+    """The shipped scripts under their lesson topics, each with its one-line summary; ↑↓
+    move between scripts (a topic's heading is skipped), Enter opens one."""
+
+    prompt_title = "Open a lesson"
+    hint = "↑↓ choose · Enter opens at step 0 · Escape cancels"
     DEFAULT_CSS = """
-    PresetPicker > Vertical { width: 96; }
-    PresetPicker OptionList { max-height: 24; }
+    PresetPicker > Vertical { width: 100; }
+    PresetPicker OptionList { max-height: 28; }
     """
 
-    def __init__(self, presets: list[tuple[str, str, Path]]) -> None:
+    def __init__(self, presets: list[Preset]) -> None:
         super().__init__()
         self.presets = presets
 
     def body(self) -> ComposeResult:
-        yield OptionList(
-            *(
-                Option(Text.assemble((name, "bold"), "\n", (summary, "dim")), id=str(i))
-                for i, (name, summary, _) in enumerate(self.presets)
-            ),
-            id="presets",
-        )
+        options: list[Option] = []
+        for i, preset in enumerate(self.presets):
+            if i == 0 or preset.topic != self.presets[i - 1].topic:
+                options.append(Option(Text(preset.topic, style="bold underline"), disabled=True))
+            entry = Text.assemble(("  ", ""), (preset.name, "bold"), "  ", (preset.summary, ""))
+            options.append(Option(entry, id=str(i)))
+        yield OptionList(*options, id="presets")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.finish(self.presets[int(event.option.id)][2])
+        self.finish(self.presets[int(event.option.id)].path)
 
 
 def tilde(path: Path) -> str:
