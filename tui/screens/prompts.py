@@ -7,6 +7,7 @@ is checked before dismissing; a problem is shown inside the prompt, which stays 
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,6 +35,9 @@ class Preset(NamedTuple):
     path: Path
 
 
+# The lesson picker: its width, the cells its frame and scrollbar take, the name column (the
+# longest preset name fits) and the narrowest summary column.
+PICKER_WIDTH, FRAME, NAME_WIDTH, MIN_SUMMARY = 100, 12, 30, 20
 GOTO_AHEAD = 100_000  # how far past the recorded end "go to step" runs the simulation on
 
 
@@ -331,7 +335,7 @@ class PresetPicker(Prompt):
     prompt_title = "Open a lesson"
     hint = "↑↓ choose · Enter opens at step 0 · Escape cancels"
     DEFAULT_CSS = """
-    PresetPicker > Vertical { width: 100; }
+    PresetPicker > Vertical { width: 100; }  /* PICKER_WIDTH */
     PresetPicker OptionList { max-height: 28; }
     """
 
@@ -344,9 +348,15 @@ class PresetPicker(Prompt):
         for i, preset in enumerate(self.presets):
             if i == 0 or preset.topic != self.presets[i - 1].topic:
                 options.append(Option(Text(preset.topic, style="bold underline"), disabled=True))
-            entry = Text.assemble(("  ", ""), (preset.name, "bold"), "  ", (preset.summary, ""))
-            options.append(Option(entry, id=str(i)))
+            options.append(Option(self.entry(preset), id=str(i)))
         yield OptionList(*options, id="presets")
+
+    def entry(self, preset: Preset) -> Text:
+        """The name in a column of its own, the summary wrapped beside it to the box's width."""
+        column = NAME_WIDTH + 2
+        width = max(MIN_SUMMARY, min(PICKER_WIDTH, self.app.size.width) - FRAME - column)
+        lines = textwrap.wrap(preset.summary, width) or [""]
+        return Text.assemble((preset.name.ljust(column), "bold"), f"\n{' ' * column}".join(lines))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
