@@ -208,3 +208,17 @@ async def test_a_session_that_is_no_lesson_shows_no_caption_strip():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("n")
         assert caption_text(app) == ""
+
+
+@pilot_test
+async def test_a_long_caption_is_cut_with_an_ellipsis_on_a_small_terminal(tmp_path):
+    script = tmp_path / "long.scn"
+    script.write_text("algo raft\nnodes 3\n## " + "a very long caption " * 30 + "\nrun 1s\n")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.load_scenario(script)
+        await wait_for(pilot, lambda: caption_text(app) != "")
+        await pilot.pause()
+        strip = app.screen_stack[0].query_one(CaptionStrip)
+        assert len(strip.lines) == 1 and strip.size.height == 4
+        assert strip.render_line(3).text.rstrip().endswith("…")

@@ -13,7 +13,7 @@ from engines.lab.script import Caption
 from tui.text import visible
 from tui.widgets.panels import Lines
 
-MAX_LINES = 3  # a caption longer than this, wrapped, is cut
+MAX_LINES = 4  # a caption longer than this, wrapped, is cut with an ellipsis
 
 
 class CaptionStrip(Lines):
@@ -33,5 +33,9 @@ class CaptionStrip(Lines):
         """The caption wrapped to the strip's width, at most MAX_LINES lines."""
         width = max(10, self.size.width)
         wrapped = [row for text in self.lines for row in text.wrap(self.app.console, width)]
-        self.styles.height = max(1, min(MAX_LINES, len(wrapped)))
-        self.set_lines(wrapped[:MAX_LINES])
+        if len(wrapped) > MAX_LINES:
+            wrapped = wrapped[:MAX_LINES]
+            wrapped[-1].truncate(width - 1)
+            wrapped[-1].append("…")
+        self.styles.height = max(1, len(wrapped))
+        self.set_lines(wrapped)
