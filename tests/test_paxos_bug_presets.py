@@ -63,6 +63,7 @@ def _safe_instead(command: Command) -> Command:
 
 
 def test_presets_are_listed_in_the_picker_with_their_lesson():
-    listed = {path.name: summary for _, summary, path in preset_scenarios("paxos")}
+    listed = {p.path.name: p for p in preset_scenarios("paxos")}
     for path in PRESETS:
-        assert listed[path.name].startswith("Bug lab: ")
+        assert listed[path.name].topic == "Bug lab"
+        assert listed[path.name].summary.startswith("Bug lab, ")

@@ -230,7 +230,7 @@ def test_an_election_won_lists_the_votes():
 
 def test_the_figure_8_preset_refuses_votes_and_deletes_the_old_tail():
     """Through the simulator: in the paper's Figure 8 run, n2 refuses n5 for its log, and
-    n2's tail of term 2 (its no-op and x=2) is replaced by n5's entries of term 3."""
+    n2's x=2 of term 2 is replaced by n5's y=3 of term 3."""
     from engines.lab.script import PRESETS, run_file
 
     sim: Simulator = run_file(PRESETS / "raft" / "figure8_exact.scn").sim
@@ -239,7 +239,7 @@ def test_the_figure_8_preset_refuses_votes_and_deletes_the_old_tail():
     assert any(n.node == 2 and n.fields["candidate"] == 5 for n in refused)
     deleted = [n for n in notes if n.kind == "entries_deleted" and n.node == 2]
     assert deleted[0].text == (
-        "n2 deleted entries 3-4 (term 2), which conflict with the leader's entry 3 of term 3 (§5.3)"
+        "n2 deleted entry 2 (term 2), which conflicts with the leader's entry 2 of term 3 (§5.3)"
     )
 
 

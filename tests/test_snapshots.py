@@ -229,3 +229,25 @@ def test_history_pane_with_a_selected_operation_marked_in_the_diagram(snap_compa
         await pilot.press("u", *["up"] * (len(records) - 1 - put))
 
     assert snap_compare(app, terminal_size=(140, 44), run_before=run_before)
+
+
+def test_lesson_picker(snap_compare):
+    """`o`: the shipped presets under their lesson topics, each with its one-line summary."""
+    assert snap_compare(app_for(), terminal_size=SIZE, press=["o"])
+
+
+def test_lesson_with_its_caption(snap_compare):
+    """The Figure 8 lesson at the step where n1, leading term 4, holds x=2 of term 2 back
+    although it is on n1 n2 n3: the caption says why, the event log gives the rule."""
+    from engines.lab.script import PRESETS, run_file
+
+    lesson = PRESETS / "raft" / "figure8_exact.scn"
+    events = run_file(lesson).sim.events
+    held = next(e.step for e in events for n in e.notes if n.kind == "commit_held")
+
+    async def run_before(pilot) -> None:
+        await pilot.app.load_scenario(lesson)
+        pilot.app.goto(held)
+        await pilot.pause()
+
+    assert snap_compare(app_for(), terminal_size=SIZE, run_before=run_before)

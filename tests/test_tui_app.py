@@ -352,7 +352,9 @@ async def test_open_preset_loads_a_script(tmp_path, monkeypatch):
         assert "raft/split" in screen_text(app) and "A leader, then a cut" in screen_text(app)
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: len(app.sim.node_ids) == 3)
-        assert app.sim.seed == 4 and app.sim.network.groups() == [[1], [2, 3]]
+        assert app.sim.seed == 4 and app.sim.step_count == 0  # at its start, ready to play
+        await pilot.press(">")
+        assert app.sim.network.groups() == [[1], [2, 3]]
         assert app.query("NodePanel").nodes and len(app.screen.query(NodePanel)) == 3
         await pilot.press("o", "enter")  # the broken one: an error, the session stays
         await pilot.pause()

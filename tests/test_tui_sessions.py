@@ -222,8 +222,8 @@ async def test_preset_picker_double_enter_loads_once(tmp_path):
         await pilot.press("o")
         assert isinstance(app.screen, PresetPicker)
         await burst(pilot, "enter", "enter")
-        await wait_for(pilot, lambda: app.sim.step_count > 0)
-        assert app.is_running
+        await wait_for(pilot, lambda: app.sim.max_step > 0)  # a lesson opens at step 0
+        assert app.is_running and app.sim.step_count == 0
 
 
 PROMPT_KEYS_TYPED = ["enter", "escape", "tab", "down", "backspace", "y", "n", "s", "1", "|"]

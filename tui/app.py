@@ -26,7 +26,7 @@ from engines.core import protocols
 from engines.core.actions import ActionError
 from engines.core.sim import InFlight, Simulator, StepEvent
 from engines.core.violations import Violation
-from engines.lab.script import PRESETS
+from engines.lab.script import PRESETS, Caption, caption_at
 from engines.lab.trace import TraceError
 from tui import commands
 from tui.actions import no_op
@@ -41,10 +41,12 @@ from tui.screens.prompts import (
     NetworkPrompt,
     PartitionPrompt,
     PathPrompt,
+    Preset,
     PresetPicker,
     ProposePrompt,
 )
 from tui.text import count
+from tui.widgets.caption import CaptionStrip
 from tui.widgets.diagram import DiagramPane
 from tui.widgets.history import HistoryPane
 from tui.widgets.inspector import Inspector
@@ -58,6 +60,7 @@ MAX_TICK_S = 1 / 60  # the tick interval at "max"
 MAX_BUDGET_S = 0.008  # wall time spent stepping per tick at "max", so keys get their turn
 FRAME_S = 1 / 20  # during autoplay, redraw the panels at most this often
 SCENARIOS = PRESETS  # the shipped preset scripts, inside the engines package
+OTHER_SCRIPTS = "Other scripts"  # the picker's heading for scripts with no `lesson` line
 NARROW = 100  # below this width the diagram takes the whole screen under the status bar
 NOTABLE_HORIZON = 10_000  # steps searched for the next notable event
 NOTABLE_NOTES = {"role", "commit"}
@@ -85,6 +88,7 @@ class MainScreen(Screen):
     def compose(self) -> ComposeResult:
         self.status = StatusBar(id="status")
         self.banner = Banner(id="banner")
+        self.caption = CaptionStrip(id="caption")
         self.grid = NodeGrid(self.app.sim.node_ids)
         self.inspector = Inspector()
         self.network = MessageList(id="network")
@@ -94,6 +98,7 @@ class MainScreen(Screen):
         self.history = HistoryPane(id="history")
         yield self.status
         yield self.banner
+        yield self.caption
         with Horizontal(id="body"):
             with Vertical(id="main") as self.main:
                 yield self.grid
@@ -143,6 +148,7 @@ class MainScreen(Screen):
         with self.app.batch_update():
             self.status.show(sim, playing, speed, selected)
             self.banner.show(sim, self.app.violation, self.app.key_for("sim.violation"))
+            self.caption.show(self.app.caption())
             if self.app.inspecting:
                 self.inspector.show(sim, selected)
             else:
@@ -173,9 +179,13 @@ class ConsensusApp(App):
         keymap: dict[str, str],
         message: str = "",
         save_dir: Path | None = None,
+        captions: list[Caption] = (),
     ) -> None:
         super().__init__()
         self.sim = sim
+        self.captions = list(captions)  # a lesson's, in step order; none for other sessions
+        self.lesson_end: int | None = None  # a fork there left the lesson's timeline
+        self.lesson_end_before_fork: int | None = None  # what redo gives back
         self.violation = sim.violation  # the timeline's, also while stepped back before it
         self.save_dir = save_dir or SAVE_DIR
         self.keymap = keymap
@@ -233,11 +243,25 @@ class ConsensusApp(App):
         stack = self.screen_stack
         return stack[0] if stack and isinstance(stack[0], MainScreen) else None
 
-    async def use_simulator(self, sim: Simulator) -> None:
+    def caption(self) -> Caption | None:
+        """The lesson's caption for the current step, while the timeline is the lesson's."""
+        step = self.sim.step_count
+        if self.lesson_end is not None and step > self.lesson_end:
+            return None
+        return caption_at(self.captions, step)
+
+    def leave_lesson(self, step: int) -> None:
+        """A fork at `step`: the lesson's captions no longer describe the steps after it."""
+        self.lesson_end_before_fork = self.lesson_end
+        self.lesson_end = step if self.lesson_end is None else min(step, self.lesson_end)
+
+    async def use_simulator(self, sim: Simulator, captions: list[Caption] = ()) -> None:
         """Replace the session: a reset, another algorithm, or a loaded scenario."""
         self.pause()
         resize = sim.node_ids != self.sim.node_ids
         self.sim = sim
+        self.captions, self.lesson_end = list(captions), None
+        self.lesson_end_before_fork = None
         self.violation = None
         if self.selected not in sim.node_ids:
             self.selected = sim.node_ids[0]
@@ -306,6 +330,7 @@ class ConsensusApp(App):
         except ActionError as e:
             self.notify(str(e), severity="warning", markup=False)
             return
+        self.lesson_end = self.lesson_end_before_fork
         back = count(fork.set_aside, "set-aside step")
         self.notify(f"brought back {back}: at step {fork.at} of {fork.max_step}")
         self.refresh_view(follow=True)
@@ -431,6 +456,7 @@ class ConsensusApp(App):
             self.notify(str(e), severity="warning", markup=False)
             return
         if self.sim.last_fork is not None:  # it acted at an earlier step: a new future
+            self.leave_lesson(self.sim.last_fork.at)
             redo = self.key_for("sim.redo")
             notice = f"{self.sim.last_fork.describe()} ({redo} brings them back)"
             self.notify(notice, title="New future", markup=False, timeout=8)
@@ -574,7 +600,8 @@ class ConsensusApp(App):
         except ScriptError as e:
             self.notify(str(e), severity="error", markup=False)
             return
-        await self.use_simulator(result.sim)
+        result.sim.goto(0)  # a lesson opens ready to play: stepping on replays the script
+        await self.use_simulator(result.sim, result.captions)
         if result.error:
             self.notify(result.error, severity="warning", markup=False)
 
@@ -768,13 +795,25 @@ def default_name(sim: Simulator, what: str) -> str:
     return f"{sim.protocol.name}-seed{sim.seed}-step{sim.step_count}.{what}"
 
 
-def preset_scenarios(algo: str) -> list[tuple[str, str, Path]]:
-    """(name, what it shows, path) of the shipped scripts, this algorithm's first."""
+def preset_scenarios(algo: str) -> list[Preset]:
+    """The shipped scripts by lesson topic (in TOPICS' order, this algorithm's first in each),
+    then the scripts that are no lesson, with the comment block at their top as summary."""
+    from engines.lab.script import TOPICS, ScriptError, parse_file
+
     found = []
-    for folder in sorted(SCENARIOS.glob("*/"), key=lambda f: (f.name != algo, f.name)):
-        for path in sorted(folder.glob("*.scn")):
-            found.append((f"{folder.name}/{path.stem}", scenario_summary(path), path))
-    return found
+    for folder in SCENARIOS.glob("*/"):
+        for path in folder.glob("*.scn"):
+            name = f"{folder.name}/{path.stem}"
+            try:
+                script = parse_file(path)
+            except ScriptError:
+                script = None  # opening it says what is wrong
+            if script is not None and script.topic:
+                found.append(Preset(TOPICS[script.topic], name, script.summary, path))
+            else:
+                found.append(Preset(OTHER_SCRIPTS, name, scenario_summary(path), path))
+    order = [*TOPICS.values(), OTHER_SCRIPTS]
+    return sorted(found, key=lambda p: (order.index(p.topic), p.path.parent.name != algo, p.name))
 
 
 def scenario_summary(path: Path) -> str:
@@ -801,14 +840,14 @@ def make_app(
     """The app for the CLI and the tests. Raises KeymapError or ScriptError before it runs.
     `clients` (count, and keys, rate) starts a workload as the session's first action."""
     keys = load_keymap(keymap)
-    message = ""
+    message, captions = "", []
     if sim is None and scenario is not None:
         from engines.lab.script import run_file
 
         result = run_file(scenario)
-        sim, message = result.sim, result.error or ""
+        sim, message, captions = result.sim, result.error or "", result.captions
     if sim is None:
         sim = Simulator(algo, nodes, seed, config)
     if clients:
         sim.clients(**clients)
-    return ConsensusApp(sim, keys, message, save_dir)
+    return ConsensusApp(sim, keys, message, save_dir, captions)

@@ -242,7 +242,9 @@ COMMANDS: list[Command] = [
         "Switch algorithm",
         "Switch between Raft and Multi-Paxos (resets with the same seed and node count).",
     ),
-    Command("app.open", "o", "open_preset", "Open preset", "Open a preset scenario script."),
+    Command(
+        "app.open", "o", "open_preset", "Open lesson", "Open a lesson: a preset script, at step 0."
+    ),
     Command("sim.reset", "r", "reset", "Reset", "Reset to step 0 with the same settings."),
     Command("app.save", "s", "save_trace", "Save trace", "Save the trace of this session."),
     Command(

@@ -3,13 +3,15 @@
 A script is parsed whole before anything runs, so a bad line is reported as `FILE:LINE: message`
 and nothing happens. Header lines (algo, nodes, seed, protocol options and timing) come before
 the rest. Actions are read with the syntax the action table defines (`engines/core/actions.py`);
-the script adds waiting (`run`, `step`), expectations, marks and saving. The grammar is
-documented in docs/scenarios.md.
+the script adds waiting (`run`, `step`), expectations, marks and saving. A `## text` comment
+is a caption: the run records it at the step it has reached there, so a lesson can say what to
+watch at each moment (`caption_at`). The grammar is documented in docs/scenarios.md.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,18 @@ from engines.lab import limits
 from engines.lab.lincheck.search import Verdict
 from engines.lab.workload import describe, linearizable
 
-HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug"}
+HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug", "lesson"}
 COMMANDS = {"run", "step", "expect", "mark", "save"}  # besides the actions' own words
+CAPTION = "##"  # a line that starts so is a caption, shown when the run reaches it
+# A lesson's topic (`lesson TOPIC "summary"`), as the lesson picker heads it, in its order.
+TOPICS = {
+    "elections": "Elections",
+    "replication": "Replication",
+    "safety": "Safety",
+    "reads": "Reads and clients",
+    "paxos": "Paxos",
+    "bugs": "Bug lab",
+}
 ACTION_WORDS = {spec.word: spec for spec in reversed(ACTIONS.values())}  # restart: NODE|all
 DIGITS = tuple("0123456789")
 PRESETS = Path(__file__).parent / "scenarios"  # the shipped scripts: PRESETS/<algo>/*.scn
@@ -65,6 +77,8 @@ class Script:
     seed: int = 1
     config: dict[str, Any] = field(default_factory=dict)
     commands: list[Command] = field(default_factory=list)
+    topic: str | None = None  # a lesson's topic, one of TOPICS
+    summary: str = ""  # a lesson's one-line summary
 
     def new_simulator(self) -> Simulator:
         return Simulator(self.algo, self.nodes, self.seed, self.config)
@@ -83,12 +97,27 @@ class Outcome:
     expects_violation: bool = False
 
 
+@dataclass(frozen=True)
+class Caption:
+    """A `## text` line of a script, and the step the run had reached when it got there."""
+
+    step: int
+    text: str
+
+
+def caption_at(captions: list[Caption], step: int) -> Caption | None:
+    """The caption current at `step`: the last one recorded at or before it."""
+    at = bisect_right([c.step for c in captions], step)
+    return captions[at - 1] if at else None
+
+
 @dataclass
 class ScriptResult:
     script: Script
     sim: Simulator
     outcomes: list[Outcome] = field(default_factory=list)
     error: str | None = None  # a run-time error that stopped the script, as FILE:LINE: message
+    captions: list[Caption] = field(default_factory=list)  # in step order
 
     @property
     def failures(self) -> list[Outcome]:
@@ -160,6 +189,10 @@ def parse(text: str, file: str = "<script>") -> Script:
     # Only "\n" ends a line (str.splitlines also splits at form feeds and U+2028, which
     # would put every later FILE:LINE off); "\r" before it is blank space to the tokenizer.
     for number, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
+        caption = raw.strip().removeprefix(CAPTION)
+        if caption != raw.strip():
+            script.commands.append(Command(number, CAPTION, [caption.strip()], raw.strip()))
+            continue
         try:
             tokens = tokenize(raw)
             if not tokens:
@@ -181,6 +214,8 @@ def parse(text: str, file: str = "<script>") -> Script:
             raise ScriptError(file, number, str(exc)) from None
     marks: set[str] = set()
     for command in script.commands:
+        if command.name == CAPTION:
+            continue  # its text is its argument
         try:
             command.args = _parse_command(script, command, marks)
         except ValueError as exc:
@@ -221,8 +256,19 @@ def _header(script: Script, name: str, args: list[str]) -> None:
     elif name == "bug":
         script.config["bug"] = _one(args, "bug NAME")
         protocols.check_config(script.algo, script.config)
+    elif name == "lesson":
+        _lesson(script, args)
     else:
         _option(script, name, args)
+
+
+def _lesson(script: Script, args: list[str]) -> None:
+    """`lesson TOPIC "summary"`: what the picker files the script under, and says of it."""
+    if len(args) != 2 or not args[1].strip():
+        raise ValueError(f"expected 'lesson {'|'.join(TOPICS)} \"one-line summary\"'")
+    if args[0] not in TOPICS:
+        raise ValueError(f"unknown lesson topic '{args[0]}' (choose {', '.join(TOPICS)})")
+    script.topic, script.summary = args
 
 
 def _option(script: Script, algo: str, args: list[str]) -> None:
@@ -557,7 +603,9 @@ class _Runner:
 
     def execute(self, command: Command) -> None:
         self.command = command
-        if command.name in COMMANDS:
+        if command.name == CAPTION:
+            self.do_caption(*command.args)
+        elif command.name in COMMANDS:
             getattr(self, f"do_{command.name}")(*command.args)
         else:
             self.do_action(*command.args)
@@ -591,6 +639,14 @@ class _Runner:
     def do_step(self, count: int) -> None:
         self.sim.run_until(self.out_of_steps, max_steps=count)
         self.check_budget()
+
+    def do_caption(self, text: str) -> None:
+        """Consecutive caption lines (nothing happened between them) make one caption."""
+        captions, step = self.result.captions, self.sim.step_count
+        if captions and captions[-1].step == step:
+            text = f"{captions[-1].text} {text}".strip()
+            captions.pop()
+        captions.append(Caption(step, text))
 
     def do_mark(self, name: str) -> None:
         self.marks[name] = self.sim.messages_sent()

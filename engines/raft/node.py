@@ -82,6 +82,7 @@ class RaftNode(Node):
         self.heartbeat_ms = cfg["heartbeat"]
         self.prevote = bool(cfg.get("prevote"))
         self.checkquorum = bool(cfg.get("checkquorum"))
+        self.noop = cfg["noop"] and cfg.get("bug") != "figure8"
         self.bug = cfg.get("bug")
         # Volatile state: all of it is lost in a crash.
         self.leader: int | None = None
@@ -250,7 +251,7 @@ class RaftNode(Node):
         self.transfer_to = None
         self.held_back = 0
         # Section 8: a no-op of the new term lets the leader commit what earlier terms left.
-        if self.bug != "figure8":
+        if self.noop:
             self.persistent.log.append(Entry(self.term))
         self.term_start = self.last_index
         self.round, self.round_sent, self.lease_until, self.quorum_round = 0, {}, 0, 0
@@ -665,6 +666,9 @@ DEFAULT_CONFIG = {
     "heartbeat": 50,
     "prevote": False,
     "checkquorum": False,
+    # Off, a new leader appends no no-op (section 8) and old-term entries wait for its first
+    # client value: Figure 8 of the paper exactly, the commit rule holding one back.
+    "noop": True,
     "read": "log",  # the read path: log, index (ReadIndex, 6.4) or lease (6.4.1)
     # A lease in ms of the leader's clock (6.4.1): safe while every clock runs at a rate within
     # 1/b..b of true time with b * b <= election_timeout_min / lease (b = 1.118 here).

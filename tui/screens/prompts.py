@@ -7,9 +7,10 @@ is checked before dismissing; a problem is shown inside the prompt, which stays 
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -23,6 +24,20 @@ from engines.core.actions import ACTIONS, LEADER, read_link
 from engines.core.network import LinkConfig
 
 HINT = "Enter submits · Escape cancels"
+
+
+class Preset(NamedTuple):
+    """A shipped script as the picker lists it: under its lesson topic, with a summary."""
+
+    topic: str
+    name: str
+    summary: str
+    path: Path
+
+
+# The lesson picker: its width, the cells its frame and scrollbar take, the name column (the
+# longest preset name fits) and the narrowest summary column.
+PICKER_WIDTH, FRAME, NAME_WIDTH, MIN_SUMMARY = 100, 12, 30, 20
 GOTO_AHEAD = 100_000  # how far past the recorded end "go to step" runs the simulation on
 
 
@@ -336,28 +351,38 @@ class NetworkPrompt(Prompt):
 
 
 class PresetPicker(Prompt):
-    prompt_title = "Open a preset scenario"
+    """The shipped scripts under their lesson topics, each with its one-line summary; ↑↓
+    move between scripts (a topic's heading is skipped), Enter opens one."""
+
+    prompt_title = "Open a lesson"
+    hint = "↑↓ choose · Enter opens at step 0 · Escape cancels"
     DEFAULT_CSS = """
-    PresetPicker > Vertical { width: 96; }
-    PresetPicker OptionList { max-height: 24; }
+    PresetPicker > Vertical { width: 100; }  /* PICKER_WIDTH */
+    PresetPicker OptionList { max-height: 28; }
     """
 
-    def __init__(self, presets: list[tuple[str, str, Path]]) -> None:
+    def __init__(self, presets: list[Preset]) -> None:
         super().__init__()
         self.presets = presets
 
     def body(self) -> ComposeResult:
-        yield OptionList(
-            *(
-                Option(Text.assemble((name, "bold"), "\n", (summary, "dim")), id=str(i))
-                for i, (name, summary, _) in enumerate(self.presets)
-            ),
-            id="presets",
-        )
+        options: list[Option] = []
+        for i, preset in enumerate(self.presets):
+            if i == 0 or preset.topic != self.presets[i - 1].topic:
+                options.append(Option(Text(preset.topic, style="bold underline"), disabled=True))
+            options.append(Option(self.entry(preset), id=str(i)))
+        yield OptionList(*options, id="presets")
+
+    def entry(self, preset: Preset) -> Text:
+        """The name in a column of its own, the summary wrapped beside it to the box's width."""
+        column = NAME_WIDTH + 2
+        width = max(MIN_SUMMARY, min(PICKER_WIDTH, self.app.size.width) - FRAME - column)
+        lines = textwrap.wrap(preset.summary, width) or [""]
+        return Text.assemble((preset.name.ljust(column), "bold"), f"\n{' ' * column}".join(lines))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.finish(self.presets[int(event.option.id)][2])
+        self.finish(self.presets[int(event.option.id)].path)
 
 
 def tilde(path: Path) -> str:
