@@ -33,6 +33,7 @@ from tui.actions import no_op
 from tui.changes import ChangeTracker
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
+from tui.screens.legend import LegendScreen
 from tui.screens.palette import Palette
 from tui.screens.prompts import (
     ConfirmPrompt,
@@ -722,7 +723,10 @@ class ConsensusApp(App):
         return index.mode if index is not None and self.diagram_shown else "all"
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.keymap))
+        self.push_screen(HelpScreen(self.keymap, self.sim.protocol))
+
+    def action_legend(self) -> None:
+        self.push_screen(LegendScreen(self.sim.protocol))
 
     # --- command palette ---------------------------------------------------------------------
     def action_command_palette(self) -> None:

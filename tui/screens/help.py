@@ -10,7 +10,9 @@ from textual.containers import VerticalScroll
 from textual.keys import format_key
 from textual.widgets import Static
 
+from engines.core.protocols import Protocol
 from tui.commands import COMMANDS
+from tui.screens.legend import legend_table
 from tui.screens.prompts import Dialog
 
 INTRO = (
@@ -50,20 +52,24 @@ class HelpScreen(Dialog):
         border: round $accent; border-title-align: center; background: $surface; padding: 0 1;
     }
     HelpScreen .intro { margin-bottom: 1; }
+    HelpScreen .legend { margin-top: 1; }
     """
     BINDINGS = [
         Binding("escape,question_mark,q,enter", "close", "Close", id="help.close"),
     ]
 
-    def __init__(self, keymap: dict[str, str]) -> None:
+    def __init__(self, keymap: dict[str, str], protocol: Protocol) -> None:
         super().__init__()
         self.keymap = keymap
+        self.protocol = protocol
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Help · Escape closes"
             yield Static(Text(INTRO), classes="intro")
             yield Static(help_table(self.keymap))
+            yield Static(Text("What the screen shows", "bold"), classes="legend")
+            yield Static(legend_table(self.protocol))
 
     def action_close(self) -> None:
         self.finish()

@@ -127,17 +127,27 @@ class Banner(Wrapped):
 
 
 # --- network ---------------------------------------------------------------------------------
+FATES = {  # the tags of messages that will not arrive on time, and what they mean
+    "HELD": ("bold black on yellow", "held: a hold on its link or type keeps it (H / T)"),
+    "LOST": ("bold red", "lost: the network drops it (the drop setting)"),
+    "CUT": ("bold red", "cut: a partition or a cut link lies between the two nodes"),
+    "DOWN": ("bold red", "down: its destination is crashed"),
+}
+
+
 def fate(sim: Simulator, m: InFlight) -> tuple[str, str]:
     """The tag of a message that will not arrive on time (held, lost, cut, down), or ("", "")."""
     if sim.is_held(m):
-        return "HELD", "bold black on yellow"
-    if sim.will_cross(m):
+        tag = "HELD"
+    elif sim.will_cross(m):
         return "", ""
-    if m.doomed == "lost":
-        return "LOST", "bold red"
-    if m.doomed == "partition" or not sim.network.connected(m.src, m.dst):
-        return "CUT", "bold red"
-    return "DOWN", "bold red"
+    elif m.doomed == "lost":
+        tag = "LOST"
+    elif m.doomed == "partition" or not sim.network.connected(m.src, m.dst):
+        tag = "CUT"
+    else:
+        tag = "DOWN"
+    return tag, FATES[tag][0]
 
 
 def arrow(src: int, dst: int, style: str = "") -> list[tuple[str, str]]:
