@@ -22,7 +22,10 @@ from engines.core.sim import Simulator
 
 RECENT = 16  # log entries or slots a shot holds: more than a panel shows
 BLOCKS = 5  # chain blocks a shot holds
-MARKED = ("role", "term", "voted_for", "leader", "commit_index", "promised", "ballot", "phase")
+MARKED = (
+    *("role", "term", "voted_for", "leader", "commit_index", "match_index", "votes"),
+    *("promised", "ballot", "phase"),  # Paxos
+)
 KEEP = 4  # shots kept: the step shown, the one before it, and a few to step back into
 
 

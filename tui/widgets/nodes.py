@@ -203,11 +203,12 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
     votes = s.get("votes")
     if votes:  # a (pre)candidate's tally: who granted it, of the majority it needs
         who = " ".join(f"n{v}" for v in votes)
-        head.append(line(("votes ", "dim"), who, (f" ({len(votes)}/{s['majority']})", "dim")))
+        tally = f" ({len(votes)}/{s['majority']})"
+        head.append(line(("votes ", "dim"), marked(who, "", "votes" in changed), (tally, "dim")))
     match = s.get("match_index")
     if s.get("role") == "leader" and match:
         pairs = " ".join(f"n{p}:{i}" for p, i in sorted(match.items(), key=lambda kv: int(kv[0])))
-        head.append(line(("match ", "dim"), pairs))
+        head.append(line(("match ", "dim"), marked(pairs, "", "match_index" in changed)))
     log = log_rows_shown(s.get("log", []), view.changes)
     log_rows, chain_rows, kv_rows = section_sizes(height - len(head), len(log), len(view.chain))
     commit = s.get("commit_index", 0)

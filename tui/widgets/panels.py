@@ -169,7 +169,6 @@ def message_row(sim: Simulator, m: InFlight) -> Text:
         *arrow(m.src, m.dst, style),
         " " * (7 - len(f"n{m.src}→n{m.dst}")),  # a column 7 cells wide
         (f" {tag}" if tag else "", tag_style),
-        (f" {tag}" if tag else "", tag_style),
         (f" {m.msg.type_name}", style or "cyan"),
         (f" {literal(m.msg.summary(), 80)}", style or "dim"),
     )
