@@ -212,7 +212,7 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
     log = log_rows_shown(s.get("log", []), view.changes)
     log_rows, chain_rows, kv_rows = section_sizes(height - len(head), len(log), len(view.chain))
     commit = s.get("commit_index", 0)
-    rows = log[-log_rows:] if log_rows else []
+    rows = window(log, log_rows)
     body = [raft_entry(e, commit, width, view.changes, deleted) for e, deleted in rows]
     if log_rows and not log:
         body = [line(("log empty", "dim"))]
@@ -224,6 +224,16 @@ def log_rows_shown(log: list, changes: NodeChanges) -> list:
     that replaced it: (entry, deleted)."""
     rows = [(tuple(e), False) for e in log] + [(e, True) for e in changes.deleted]
     return sorted(rows, key=lambda row: (row[0][0], not row[1]))
+
+
+def window(rows: list, size: int) -> list:
+    """The last `size` rows, or when the last step deleted entries, the rows from the first
+    deleted one: a short panel still shows what was deleted and what replaced it."""
+    if size <= 0:
+        return []
+    deleted = [k for k, (_, gone) in enumerate(rows) if gone]
+    start = len(rows) - size if not deleted else min(deleted[0], len(rows) - size)
+    return rows[max(0, start) : max(0, start) + size]
 
 
 def timer_parts(view: NodeView) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from engines.core.sim import Simulator
 from tui.escapes import visible
 from tui.widgets.panels import KIND_STYLE, NOTE_STYLE, Wrapped
 
-TALL = 30  # from this many rows the strip may take three lines, else two
+TALL = 24  # from this many rows the strip may take three lines, else two
 
 
 def strip_text(sim: Simulator) -> Text:
