@@ -170,3 +170,42 @@ async def test_the_strip_and_the_marks_follow_the_step_back():
         await pilot.pause()
         assert strip(app).startswith(f"step {step - 1} ")
         assert app.screen_stack[0].query_one("#node-2").view.changes.deleted == ()
+
+
+def legend_text(protocol: str) -> str:
+    import io
+
+    from rich.console import Console
+
+    from engines.core import protocols
+    from tui.screens.legend import legend_table
+
+    out = io.StringIO()
+    Console(width=120, file=out).print(legend_table(protocols.get(protocol)))
+    return out.getvalue()
+
+
+def test_the_legend_explains_every_glyph_and_abbreviation_the_widgets_draw():
+    text = legend_text("raft") + legend_text("paxos")
+    tokens = "● ○ · ✗ ≠ █ ░ ★ ◆ ✓ ◇ ✖ ↺ │ ┊ ├ ▶ ╌ ┄ ═ ╪ ┃ ← →"
+    tokens += " match mine votes STALE CUT LOST HELD DOWN genesis dup pending PreVote CheckQuorum"
+    tokens += " AE✓ AE✗ V✗ PV✓ RV P1a P1b P2a P2b NACK CHSN HB CTCH TN FWD group kv"
+    missing = [token for token in tokens.split(" ") if token not in text]
+    assert missing == []
+
+
+@pilot_test
+async def test_the_legend_has_its_own_key_and_is_in_the_help_screen():
+    from tui.screens.help import HelpScreen
+    from tui.screens.legend import LegendScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("k")
+        await pilot.pause()
+        assert isinstance(app.screen, LegendScreen)
+        await pilot.press("escape", "question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        statics = [str(s.render()) for s in app.screen.query("Static")]
+        assert any("What the screen shows" in s for s in statics)
