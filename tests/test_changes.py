@@ -209,3 +209,20 @@ async def test_the_legend_has_its_own_key_and_is_in_the_help_screen():
         assert isinstance(app.screen, HelpScreen)
         statics = [str(s.render()) for s in app.screen.query("Static")]
         assert any("What the screen shows" in s for s in statics)
+
+
+@pilot_test
+async def test_the_status_bar_says_whether_prevote_and_checkquorum_are_on():
+    from tui.widgets.panels import StatusBar
+
+    for config, shown in (
+        ({"prevote": True}, ["PreVote"]),
+        ({"checkquorum": True}, ["CheckQuorum"]),
+        ({"prevote": True, "checkquorum": True}, ["PreVote", "CheckQuorum"]),
+        ({}, []),
+    ):
+        app = make_app(config=config)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.pause()
+            status = app.screen_stack[0].query_one(StatusBar).lines[0].plain
+            assert [name for name in ("PreVote", "CheckQuorum") if name in status] == shown

@@ -13,7 +13,7 @@ from textual.widgets import Static
 from engines.core.protocols import Protocol
 from tui.commands import COMMANDS
 from tui.screens.legend import legend_table
-from tui.screens.prompts import Dialog
+from tui.screens.prompts import Sheet
 
 INTRO = (
     "consensus-tui runs Raft or Multi-Paxos on a deterministic simulator. One step is one "
@@ -44,13 +44,8 @@ def help_table(keymap: dict[str, str]) -> Table:
     return table
 
 
-class HelpScreen(Dialog):
+class HelpScreen(Sheet):
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 96; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; border-title-align: center; background: $surface; padding: 0 1;
-    }
     HelpScreen .intro { margin-bottom: 1; }
     HelpScreen .legend { margin-top: 1; }
     """
@@ -70,6 +65,3 @@ class HelpScreen(Dialog):
             yield Static(help_table(self.keymap))
             yield Static(Text("What the screen shows", "bold"), classes="legend")
             yield Static(legend_table(self.protocol))
-
-    def action_close(self) -> None:
-        self.finish()

@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engines.core.protocols import Protocol
-from tui.screens.prompts import Dialog
+from tui.screens.prompts import Sheet
 from tui.spacetime import (
     ACTION_MARKS,
     COMMIT_MARK,
@@ -116,7 +116,10 @@ def status_rows() -> list[Row]:
         ("step 40/52  t=0.412s", "the step shown, of the timeline's last; simulated time"),
         ("net whole / n1 n2 | n3", "the network, or its partition groups"),
         (sample(("bug figure8", "bold red")), "the rule broken on purpose (the bug lab)"),
-        (sample(("PreVote on", "bold cyan"), "  ", ("CheckQuorum off", "dim")), "Raft options"),
+        (
+            sample(("PreVote", "bold cyan"), "  ", ("CheckQuorum", "bold cyan")),
+            "Raft's election options, each named when it is on (dissertation 9.6, 6.2)",
+        ),
         ("seed 1  sel n1", "the run's seed, the selected node"),
         ("step 41 …", "the strip under it: what the step did, and why"),
     ]
@@ -198,14 +201,7 @@ def legend_table(protocol: Protocol) -> Table:
     return table
 
 
-class LegendScreen(Dialog):
-    DEFAULT_CSS = """
-    LegendScreen { align: center middle; }
-    LegendScreen > VerticalScroll {
-        width: 96; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; border-title-align: center; background: $surface; padding: 0 1;
-    }
-    """
+class LegendScreen(Sheet):
     BINDINGS = [Binding("escape,q,enter", "close", "Close", id="legend.close")]
 
     def __init__(self, protocol: Protocol) -> None:
@@ -216,6 +212,3 @@ class LegendScreen(Dialog):
         with VerticalScroll() as scroll:
             scroll.border_title = "Legend · Escape closes · ↑↓ scroll"
             yield Static(legend_table(self.protocol))
-
-    def action_close(self) -> None:
-        self.finish()

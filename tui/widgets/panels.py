@@ -76,9 +76,8 @@ class StatusBar(Lines):
         if bug:
             parts += ["  ", (f"bug {bug}", "bold red")]
         for option, name in (("prevote", "PreVote"), ("checkquorum", "CheckQuorum")):
-            if option in sim.config:  # Raft's election options, on or off
-                on = bool(sim.config[option])
-                parts += ["  ", (f"{name} {'on' if on else 'off'}", "bold cyan" if on else "dim")]
+            if sim.config.get(option):  # Raft's election options: named when on, as a bug is
+                parts += ["  ", (name, "bold cyan")]
         parts.append(f"  seed {sim.seed}  sel n{selected}")
         self.set_content([line(*parts)])
 
