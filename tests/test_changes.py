@@ -22,7 +22,8 @@ def around(sim: Simulator, step: int) -> tuple[dict[int, Shot], dict[int, Shot]]
 
 
 def first_step(sim: Simulator, kind: str, node: int | None = None) -> int:
-    """The first step with a note of this kind (by this node)."""
+    """The first step with a note of this kind (by this node), in the whole recorded run."""
+    sim.goto(sim.max_step)
     return next(
         e.step
         for e in sim.events

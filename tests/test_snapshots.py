@@ -232,6 +232,7 @@ def step_with(kind: str, node: int | None = None):
     """The first step with a note of this kind (by this node)."""
 
     def find(sim) -> int:
+        sim.goto(sim.max_step)  # the whole recorded run, wherever the preset opened
         notes = ((e.step, n) for e in sim.events for n in e.notes)
         return next(s for s, n in notes if n.kind == kind and node in (None, n.node))
 
