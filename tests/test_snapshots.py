@@ -251,3 +251,84 @@ def test_lesson_with_its_caption(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app_for(), terminal_size=SIZE, run_before=run_before)
+
+
+# --- the app explains why: the strip, the change marks, the legend ------------------------------
+def preset_at(path, step_of):
+    """The app on a preset, gone to the step step_of(sim) names (the marks of that step
+    compare it with the step before)."""
+    app = make_app(scenario=path)
+    app.cursor_blink = False
+    app.animation_level = "none"
+
+    async def run_before(pilot) -> None:
+        pilot.app.goto(step_of(pilot.app.sim))
+        await pilot.pause()
+
+    return app, run_before
+
+
+def step_with(kind: str, node: int | None = None):
+    """The first step with a note of this kind (by this node)."""
+
+    def find(sim) -> int:
+        sim.goto(sim.max_step)  # the whole recorded run, wherever the preset opened
+        notes = ((e.step, n) for e in sim.events for n in e.notes)
+        return next(s for s, n in notes if n.kind == kind and node in (None, n.node))
+
+    return find
+
+
+def test_split_vote_with_tallies(snap_compare):
+    """Term 1 of the split vote: n1 and n2 each hold 2 votes of the 3 they need."""
+    from engines.lab.script import PRESETS
+
+    app, run_before = preset_at(PRESETS / "raft" / "split_vote_exact.scn", lambda sim: 16)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_old_leader_tail_deleted(snap_compare):
+    """The old leader n1 rejoins: the step that deletes its uncommitted tail shows the entries
+    struck through, what replaced them marked, and the reason in the strip."""
+    from engines.lab.script import PRESETS
+
+    path = PRESETS / "raft" / "old_leader_rejoins.scn"
+    app, run_before = preset_at(path, step_with("entries_deleted", 1))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_figure8_commit_held_back(snap_compare):
+    """n1 returns as leader of term 2 with a long tail of term 1: the first batch puts index 65
+    on a majority, and n1 holds it back until an entry of its own term is (section 5.4.2)."""
+
+    def act(sim):
+        sim.campaign(1)
+        sim.run(100)
+        sim.isolate(1)
+        for i in range(70):  # more than one AppendEntries batch (64) of term 1
+            sim.propose(f"set k{i} {i}", 1)
+        sim.run(50)
+        sim.crash(1)
+        sim.restart(1)
+        sim.heal()
+        sim.campaign(1)
+        held = step_with("commit_held")
+        sim.run_until(lambda: any(n.kind == "commit_held" for n in sim.events[-1].notes))
+        assert held(sim) == sim.step_count
+
+    config = {"election_timeout_min": 1000, "election_timeout_max": 2000}
+    assert snap_compare(app_for(config=config), terminal_size=SIZE, run_before=engine(act))
+
+
+def test_paxos_leader_adopts_pmax(snap_compare):
+    """n2's phase 1 after the leader's crash: slot 1 takes the value accepted in the highest
+    ballot among the promises."""
+    from engines.lab.script import PRESETS
+
+    path = PRESETS / "paxos" / "leader_crash_recovery.scn"
+    app, run_before = preset_at(path, step_with("adopted"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_legend(snap_compare):
+    assert snap_compare(app_for(), terminal_size=SIZE, press=["k"])

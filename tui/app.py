@@ -30,8 +30,10 @@ from engines.lab.script import PRESETS, Caption, caption_at
 from engines.lab.trace import TraceError
 from tui import commands
 from tui.actions import no_op
+from tui.changes import ChangeTracker
 from tui.keymap import load_keymap
 from tui.screens.help import HelpScreen
+from tui.screens.legend import LegendScreen
 from tui.screens.palette import Palette
 from tui.screens.prompts import (
     ClientsPrompt,
@@ -52,6 +54,7 @@ from tui.widgets.history import HistoryPane
 from tui.widgets.inspector import Inspector
 from tui.widgets.nodes import NodeGrid
 from tui.widgets.panels import Banner, EventLog, MessageDetail, MessageList, StatusBar
+from tui.widgets.strip import WhatHappened
 
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)  # events per second; 0 is "max"
 DEFAULT_SPEED = SPEEDS.index(20)
@@ -89,6 +92,7 @@ class MainScreen(Screen):
         self.status = StatusBar(id="status")
         self.banner = Banner(id="banner")
         self.caption = CaptionStrip(id="caption")
+        self.strip = WhatHappened(id="strip")
         self.grid = NodeGrid(self.app.sim.node_ids)
         self.inspector = Inspector()
         self.network = MessageList(id="network")
@@ -99,6 +103,7 @@ class MainScreen(Screen):
         yield self.status
         yield self.banner
         yield self.caption
+        yield self.strip
         with Horizontal(id="body"):
             with Vertical(id="main") as self.main:
                 yield self.grid
@@ -145,14 +150,17 @@ class MainScreen(Screen):
     def show(
         self, sim: Simulator, playing: bool, speed: str, selected: int, follow: bool = False
     ) -> None:
-        with self.app.batch_update():
+        app = self.app
+        with app.batch_update():
             self.status.show(sim, playing, speed, selected)
-            self.banner.show(sim, self.app.violation, self.app.key_for("sim.violation"))
-            self.caption.show(self.app.caption())
-            if self.app.inspecting:
+            self.banner.show(sim, app.violation, app.key_for("sim.violation"))
+            self.caption.show(app.caption())
+            self.strip.show(sim)
+            changes = app.changes.changes(sim)  # taken while inspecting too: the next step's
+            if app.inspecting:
                 self.inspector.show(sim, selected)
             else:
-                self.grid.show(sim, selected)
+                self.grid.show(sim, selected, app.changes.shoot(sim), changes)
             self.show_bottom(sim)
             self.diagram.show(sim, follow)
             self.history.show(sim)
@@ -199,6 +207,7 @@ class ConsensusApp(App):
         self.inspecting = False  # the inspector in place of the node panels
         self.history_shown = False
         self.start_message = message
+        self.changes = ChangeTracker()  # what each step changed, for the panels' marks
 
     # --- lifecycle ---------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -221,9 +230,27 @@ class ConsensusApp(App):
         """Show the simulator's current step on every panel. `follow` brings the diagram
         back to the current step even when it was scrolled back."""
         self.track_violation()
+        self.know_step_before()
         screen = self.main_screen
         if screen is not None and screen.composed:
             screen.show(self.sim, self.playing, speed_label(self.speed), self.selected, follow)
+
+    def know_step_before(self) -> None:
+        """Paused, the change marks compare this step with the one before it: when that one
+        was never shown (a jump, a loaded session), look at it on the way back here. Playing,
+        they compare with the last frame."""
+        sim, step = self.sim, self.sim.step_count
+        if not self.playing and step > 0 and not self.changes.knows(sim, step - 1):
+            self.arrive(step)
+
+    def arrive(self, step: int) -> None:
+        """Go to `step` by way of the step before it, shown to the change tracker (going back
+        costs the same: the simulator replays from a checkpoint either way)."""
+        sim = self.sim
+        if step > 0:
+            sim.goto(step - 1)
+            self.changes.shoot(sim)
+        sim.goto(step)
 
     def track_violation(self) -> None:
         """Remember the timeline's violation while the user is before it; forget it once the
@@ -315,12 +342,13 @@ class ConsensusApp(App):
 
     def action_step(self) -> None:
         self.pause()
+        self.changes.shoot(self.sim)
         self.sim.step()
         self.refresh_view(follow=True)
 
     def action_step_back(self) -> None:
         self.pause()
-        self.sim.step_back()
+        self.arrive(max(0, self.sim.step_count - 1))
         self.refresh_view(follow=True)
 
     def action_redo(self) -> None:
@@ -331,6 +359,7 @@ class ConsensusApp(App):
             self.notify(str(e), severity="warning", markup=False)
             return
         self.lesson_end = self.lesson_end_before_fork
+        self.changes.forget_after(self.sim.step_count)
         back = count(fork.set_aside, "set-aside step")
         self.notify(f"brought back {back}: at step {fork.at} of {fork.max_step}")
         self.refresh_view(follow=True)
@@ -356,7 +385,7 @@ class ConsensusApp(App):
 
     def goto(self, step: int) -> None:
         self.pause()
-        self.sim.goto(step)
+        self.arrive(step)
         if self.sim.step_count < step:
             self.notify(f"nothing left to happen after step {self.sim.step_count}", markup=False)
         self.refresh_view(follow=True)
@@ -450,6 +479,8 @@ class ConsensusApp(App):
         if reason:
             self.notify(reason, severity="warning", markup=False)
             return
+        self.changes.forget_after(self.sim.step_count)  # a fork rewrites the steps after
+        self.changes.shoot(self.sim)
         try:
             getattr(self.sim, kind)(**args)
         except ActionError as e:
@@ -757,7 +788,10 @@ class ConsensusApp(App):
         return index.mode if index is not None and self.diagram_shown else "all"
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.keymap))
+        self.push_screen(HelpScreen(self.keymap, self.sim.protocol))
+
+    def action_legend(self) -> None:
+        self.push_screen(LegendScreen(self.sim.protocol))
 
     # --- command palette ---------------------------------------------------------------------
     def action_command_palette(self) -> None:

@@ -276,6 +276,14 @@ COMMANDS: list[Command] = [
         "Export the event log as a plain-text file.",
     ),
     Command("app.help", "question_mark", "help", "Help", "Show every key and what it does.", True),
+    Command(
+        "app.legend",
+        "k",
+        "legend",
+        "Legend",
+        "What every glyph, colour and abbreviation on screen means.",
+        True,
+    ),
     Command("app.quit", "q", "quit", "Quit", "Quit the app.", True),
 ]
 

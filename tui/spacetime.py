@@ -27,7 +27,7 @@ from rich.style import Style
 from engines.core.network import Network
 from engines.core.node import Message, Note
 from engines.core.sim import StepEvent
-from tui.text import cut, visible
+from tui.text import cut, node_style, visible
 
 # --- message labels --------------------------------------------------------------------------
 # Replies are labelled by outcome, which the engines' `short` cannot know: AE✓ and AE✗.
@@ -420,14 +420,12 @@ class Canvas:
 
 
 def draw_header(index: DiagramIndex, layout: Layout) -> list[Segment]:
-    """Node names over their lanes, coloured like the lanes are now."""
+    """Node names over their lanes, each in its node's colour."""
     canvas = Canvas(layout.width)
     canvas.put(1, f"{'step':>{layout.step_width}} {'time':>{layout.time_width}}", GUTTER)
-    lanes = index.lanes[-1] if index.lanes else Lanes()
-    for lane, (node, x) in enumerate(zip(index.node_ids, layout.lanes, strict=True)):
+    for node, x in zip(index.node_ids, layout.lanes, strict=True):
         name = f"n{node}"
-        style = lane_style(lanes, lane, node) + Style(bold=True)
-        canvas.put(x - len(name) // 2, name, style)
+        canvas.put(x - len(name) // 2, name, S(node_style(node)))
     canvas.write(layout.text_x, [("what happened", GUTTER)])
     return canvas.segments()
 

@@ -41,6 +41,28 @@ def node_label(node_id: object) -> str:
     return "-" if node_id is None else f"n{node_id}"
 
 
+# Each node's colour, the same in its panel, the diagram, the network pane and the event log:
+# nine hues far from one another and from the role badges' backgrounds.
+NODE_COLOURS = (
+    "#ff8787",  # n1 salmon
+    "#87d7ff",  # n2 sky
+    "#d7ff87",  # n3 lime
+    "#ffaf5f",  # n4 orange
+    "#d787ff",  # n5 violet
+    "#5fd7af",  # n6 teal
+    "#ffd75f",  # n7 gold
+    "#ff87d7",  # n8 pink
+    "#afafff",  # n9 periwinkle
+)
+
+
+def node_style(node_id: int | None) -> str:
+    """The node's colour, bold (plain for no node)."""
+    if node_id is None:
+        return ""
+    return f"bold {NODE_COLOURS[(node_id - 1) % len(NODE_COLOURS)]}"
+
+
 def ballot(value: object) -> str:
     """A Paxos ballot [round, node] as `round.node`; `-` when there is none (round 0)."""
     if not value or not value[0]:

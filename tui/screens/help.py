@@ -10,8 +10,10 @@ from textual.containers import VerticalScroll
 from textual.keys import format_key
 from textual.widgets import Static
 
+from engines.core.protocols import Protocol
 from tui.commands import COMMANDS
-from tui.screens.prompts import Dialog
+from tui.screens.legend import legend_table
+from tui.screens.prompts import Sheet
 
 INTRO = (
     "consensus-tui runs Raft or Multi-Paxos on a deterministic simulator. One step is one "
@@ -42,28 +44,24 @@ def help_table(keymap: dict[str, str]) -> Table:
     return table
 
 
-class HelpScreen(Dialog):
+class HelpScreen(Sheet):
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 96; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; border-title-align: center; background: $surface; padding: 0 1;
-    }
     HelpScreen .intro { margin-bottom: 1; }
+    HelpScreen .legend { margin-top: 1; }
     """
     BINDINGS = [
         Binding("escape,question_mark,q,enter", "close", "Close", id="help.close"),
     ]
 
-    def __init__(self, keymap: dict[str, str]) -> None:
+    def __init__(self, keymap: dict[str, str], protocol: Protocol) -> None:
         super().__init__()
         self.keymap = keymap
+        self.protocol = protocol
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Help · Escape closes"
             yield Static(Text(INTRO), classes="intro")
             yield Static(help_table(self.keymap))
-
-    def action_close(self) -> None:
-        self.finish()
+            yield Static(Text("What the screen shows", "bold"), classes="legend")
+            yield Static(legend_table(self.protocol))

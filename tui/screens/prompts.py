@@ -53,6 +53,21 @@ class Dialog(ModalScreen[Any]):
             self.dismiss(result)
 
 
+class Sheet(Dialog):
+    """A page of text in a scrolling box over the screen (the help, the legend)."""
+
+    DEFAULT_CSS = """
+    Sheet { align: center middle; }
+    Sheet > VerticalScroll {
+        width: 96; max-width: 100%; height: auto; max-height: 100%;
+        border: round $accent; border-title-align: center; background: $surface; padding: 0 1;
+    }
+    """
+
+    def action_close(self) -> None:
+        self.finish()
+
+
 class Prompt(Dialog):
     """A titled box with inputs, an error line and a hint; subclasses add `submit`."""
 

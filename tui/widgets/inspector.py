@@ -13,9 +13,10 @@ from textual.binding import Binding
 
 from engines.core.chain import Block
 from engines.core.sim import Simulator
+from tui.changes import persisted
 from tui.text import ballot, count, line, literal, node_label, short_hash
 from tui.widgets.lines import ScrollLines
-from tui.widgets.nodes import persisted, raft_entry, slot_lines, value_text
+from tui.widgets.nodes import raft_entry, slot_lines, value_text
 
 WIDE = 400  # cells a value may take before it is cut; the view cuts lines at its width
 

@@ -7,18 +7,17 @@ Each panel turns its view into lines in `relayout`, fitting the sections to its 
 
 from __future__ import annotations
 
-import heapq
 import math
 import string
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
 from textual.containers import Grid
 
-from engines.core.node import plain
 from engines.core.sim import Simulator
-from tui.text import ballot, bar, line, literal, node_label, short_hash
+from tui.changes import UNCHANGED, NodeChanges, Shot
+from tui.text import ballot, bar, line, literal, node_label, node_style, short_hash
 from tui.widgets.lines import LineView
 
 ROLE_STYLE = {
@@ -32,8 +31,9 @@ ROLE_STYLE = {
 }
 MIN_PANEL_WIDTH = 26
 TIMER_BAR = 6
-MAX_ENTRIES = 8  # log entries or Paxos slots shown at most
-MAX_BLOCKS = 5  # chain blocks shown at most
+MAX_ENTRIES = 8  # log entries or Paxos slots shown at most (a shot holds twice as many)
+CHANGED = "on #5f5f00"  # what the last step changed, until the next step
+DELETED = "red dim strike"  # log entries the last step deleted
 
 
 @dataclass(eq=True)
@@ -50,28 +50,8 @@ class NodeView:
     diverged: tuple[int, str, str] | None = None  # first differing block, when chains diverge
     kv: list[tuple[str, str]] = field(default_factory=list)
     timer: tuple[int, int] | None = None  # (ms left on the election timer, full timeout)
-
-
-def persisted(algo: str, persistent: Any, recent: int | None = None) -> dict[str, Any]:
-    """What a crashed node keeps, under the keys its describe() uses: Raft's term, vote and
-    log, Paxos' promise and accepted slots (other protocols: every field). With `recent`,
-    only the last `recent` entries or slots (a whole history would cost every redraw)."""
-    if persistent is None:
-        return {}
-    if algo == "raft":
-        log = persistent.log
-        first = 1 if recent is None else max(1, len(log) - recent)  # index 0 is the sentinel
-        entries = [[i, e.term, e.value, e.pid] for i, e in enumerate(log[first:], first)]
-        return {"term": persistent.term, "voted_for": persistent.voted_for, "log": entries}
-    if algo == "paxos":
-        accepted = persistent.accepted
-        slots = sorted(accepted.keys()) if recent is None else heapq.nlargest(recent, accepted)
-        shown = {}
-        for slot in sorted(slots):
-            bal, value = accepted[slot]
-            shown[slot] = [list(bal), value.value if value else None, value.id if value else None]
-        return {"promised": list(persistent.promised), "accepted": shown}
-    return {f.name: plain(getattr(persistent, f.name)) for f in fields(persistent)}
+    changes: NodeChanges = UNCHANGED  # what the last step changed here
+    stale: str = ""  # why a node in the leader role no longer leads, if it does not
 
 
 def first_divergence(sim: Simulator) -> int | None:
@@ -100,17 +80,13 @@ def group_letters(sim: Simulator) -> dict[int, str]:
 
 
 def node_view(
-    sim: Simulator, node_id: int, selected: bool, group: str, diverge: int | None
+    sim: Simulator, shot: Shot, node_id: int, selected: bool, group: str, diverge: int | None
 ) -> NodeView:
-    view = NodeView(node_id, sim.protocol.name, sim.is_up(node_id), selected, group)
+    view = NodeView(node_id, sim.protocol.name, shot.up, selected, group, shot.state, shot.chain)
     if not view.up:
-        view.state = persisted(view.algo, sim.world.down[node_id], recent=2 * MAX_ENTRIES)
         return view
     node = sim.nodes[node_id]
-    # Only the window the panel can show: a full describe() costs the whole history.
-    view.state = node.describe(recent=2 * MAX_ENTRIES)
     chain = node.sm.chain
-    view.chain = [(b.index, b.hash, b.prev_hash) for b in chain[-MAX_BLOCKS:]]
     if diverge is not None and diverge < len(chain):
         b = chain[diverge]
         view.diverged = (b.index, b.hash, b.prev_hash)
@@ -119,6 +95,31 @@ def node_view(
     if deadline is not None and "election_timeout" in view.state:
         view.timer = (deadline - sim.now, view.state["election_timeout"])
     return view
+
+
+def stale_reason(sim: Simulator, shots: dict[int, Shot], node_id: int) -> str:
+    """Why a live node in the leader role is stale, or "": another live node is in a higher
+    term (Raft) or promised a higher ballot than the leader's own (Paxos), or the leader
+    cannot reach a majority (up, and linked both ways, itself included)."""
+    shot = shots[node_id]
+    if shot.role != "leader":
+        return ""
+    raft = "term" in shot.state
+    mine = shot.state["term"] if raft else shot.state.get("ballot")
+    for other, s in sorted(shots.items()):
+        theirs = s.state.get("term" if raft else "promised")
+        if s.up and theirs is not None and theirs > mine:
+            higher = f"term {theirs}" if raft else f"ballot {ballot(theirs)}"
+            return f"n{other} is in {higher}"
+    net = sim.network
+    reach = sum(
+        sim.is_up(n) and net.connected(node_id, n) and net.connected(n, node_id)
+        for n in sim.node_ids
+    )
+    majority = sim.nodes[node_id].majority
+    if reach < majority:
+        return f"reaches {reach} of {len(sim.node_ids)}, needs {majority}"
+    return ""
 
 
 class NodePanel(LineView):
@@ -151,9 +152,10 @@ class NodePanel(LineView):
         role = view.state.get("role", "?") if view.up else "crashed"
         mark = "▶ " if view.selected else ""
         badge = f"[{ROLE_STYLE.get(role, 'bold')}] {role.upper()} [/]"
-        self.set_titles(
-            f"{mark}[b]n{view.node_id}[/] {badge}", f"group {view.group}" if view.group else ""
-        )
+        if "role" in view.changes.fields:  # the diagram's marks: ★ elected, ◆ another role
+            badge += f"[{CHANGED}]{'★' if role == 'leader' else '◆'}[/]"
+        name = f"[{node_style(view.node_id)}]n{view.node_id}[/]"
+        self.set_titles(f"{mark}{name} {badge}", f"group {view.group}" if view.group else "")
         self.relayout()
 
     def relayout(self) -> None:
@@ -173,34 +175,65 @@ class NodePanel(LineView):
 
 
 # --- Raft ------------------------------------------------------------------------------------
+def marked(text: str, style: str, changed: bool) -> tuple[str, str]:
+    """A value, on the change background when the last step changed it."""
+    return (text, f"{style} {CHANGED}" if changed else style)
+
+
 def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
-    s = view.state
+    s, changed = view.state, view.changes.fields
     head = [
         line(
             ("term ", "dim"),
-            (str(s.get("term")), "bold"),
+            marked(str(s.get("term")), "bold", "term" in changed),
             (" vote ", "dim"),
-            node_label(s.get("voted_for")),
+            marked(node_label(s.get("voted_for")), "", "voted_for" in changed),
             (" lead ", "dim"),
-            node_label(s.get("leader")),
+            marked(node_label(s.get("leader")), "", "leader" in changed),
         ),
-        line(("commit ", "dim"), (str(s.get("commit_index")), "bold"), " ", *timer_parts(view)),
+        line(
+            ("commit ", "dim"),
+            marked(str(s.get("commit_index")), "bold", "commit_index" in changed),
+            " ",
+            *timer_parts(view),
+        ),
     ]
+    if view.stale:
+        head.append(line((" STALE ", "bold white on red"), (f" {view.stale}", "red")))
     votes = s.get("votes")
     if votes:  # a (pre)candidate's tally: who granted it, of the majority it needs
         who = " ".join(f"n{v}" for v in votes)
-        head.append(line(("votes ", "dim"), who, (f" ({len(votes)}/{s['majority']})", "dim")))
+        tally = f" ({len(votes)}/{s['majority']})"
+        head.append(line(("votes ", "dim"), marked(who, "", "votes" in changed), (tally, "dim")))
     match = s.get("match_index")
     if s.get("role") == "leader" and match:
         pairs = " ".join(f"n{p}:{i}" for p, i in sorted(match.items(), key=lambda kv: int(kv[0])))
-        head.append(line(("match ", "dim"), pairs))
-    log = s.get("log", [])
+        head.append(line(("match ", "dim"), marked(pairs, "", "match_index" in changed)))
+    log = log_rows_shown(s.get("log", []), view.changes)
     log_rows, chain_rows, kv_rows = section_sizes(height - len(head), len(log), len(view.chain))
     commit = s.get("commit_index", 0)
-    body = [raft_entry(e, commit, width) for e in log[-log_rows:]] if log_rows else []
+    rows = window(log, log_rows)
+    body = [raft_entry(e, commit, width, view.changes, deleted) for e, deleted in rows]
     if log_rows and not log:
         body = [line(("log empty", "dim"))]
     return head + body + chain_lines(view, chain_rows) + kv_lines(view, kv_rows)
+
+
+def log_rows_shown(log: list, changes: NodeChanges) -> list:
+    """The log with the entries the last step deleted back in place, each before the entry
+    that replaced it: (entry, deleted)."""
+    rows = [(tuple(e), False) for e in log] + [(e, True) for e in changes.deleted]
+    return sorted(rows, key=lambda row: (row[0][0], not row[1]))
+
+
+def window(rows: list, size: int) -> list:
+    """The last `size` rows, or when the last step deleted entries, the rows from the first
+    deleted one: a short panel still shows what was deleted and what replaced it."""
+    if size <= 0:
+        return []
+    deleted = [k for k, (_, gone) in enumerate(rows) if gone]
+    start = len(rows) - size if not deleted else min(deleted[0], len(rows) - size)
+    return rows[max(0, start) : max(0, start) + size]
 
 
 def timer_parts(view: NodeView) -> list[tuple[str, str]]:
@@ -212,38 +245,58 @@ def timer_parts(view: NodeView) -> list[tuple[str, str]]:
     return [(bar(fraction, TIMER_BAR), style), (f" {left}ms", "dim")]
 
 
-def raft_entry(entry: list, commit: int | None, width: int) -> Text:
-    """One log entry: ● committed, ○ not yet, · unknown (a crashed node forgot its commit)."""
+def raft_entry(
+    entry: list | tuple,
+    commit: int | None,
+    width: int,
+    changes: NodeChanges = UNCHANGED,
+    deleted: bool = False,
+) -> Text:
+    """One log entry: ● committed, ○ not yet, · unknown (a crashed node forgot its commit);
+    ✗ struck through: deleted by the last step; on the change background: added by it."""
     index, term, value = entry[0], entry[1], entry[2]
-    if commit is None:
+    if deleted:
+        mark, style = "✗", DELETED
+    elif commit is None:
         mark, style = "·", "dim"
     elif index <= commit:
         mark, style = "●", "green"
     else:
         mark, style = "○", "yellow italic"
     text = value_text(value, width)
-    return line((f"{mark}{index:>3} ", style), (f"t{term} ", "dim"), (text, style))
+    added = not deleted and index in changes.entries
+    return line(
+        marked(f"{mark}{index:>3} ", style, added),
+        marked(f"t{term} ", DELETED if deleted else "dim", added),
+        marked(text, style, added),
+    )
 
 
 # --- Paxos -----------------------------------------------------------------------------------
 def paxos_lines(view: NodeView, height: int, width: int) -> list[Text]:
-    s = view.state
+    s, changed = view.state, view.changes.fields
     phase = s.get("phase", "idle")
     head = [
         line(
             ("ballot ", "dim"),
-            (ballot(s.get("promised")), "bold"),
+            marked(ballot(s.get("promised")), "bold", "promised" in changed),
             (" lead ", "dim"),
-            node_label(s.get("leader")),
+            marked(node_label(s.get("leader")), "", "leader" in changed),
         ),
         line(
-            (phase.replace("phase", "phase "), "bold" if phase != "idle" else "dim"),
+            marked(
+                phase.replace("phase", "phase "),
+                "bold" if phase != "idle" else "dim",
+                "phase" in changed,
+            ),
             (" mine ", "dim"),
-            ballot(s.get("ballot")),
+            marked(ballot(s.get("ballot")), "", "ballot" in changed),
             (" applied ", "dim"),
             str(s.get("applied", 0)),
         ),
     ]
+    if view.stale:
+        head.append(line((" STALE ", "bold white on red"), (f" {view.stale}", "red")))
     pending = s.get("pending", [])
     if pending:
         values = ", ".join(literal(v, 12) for _, v in pending)
@@ -252,13 +305,15 @@ def paxos_lines(view: NodeView, height: int, width: int) -> list[Text]:
     slot_rows, chain_rows, kv_rows = section_sizes(height - len(head), slots, len(view.chain))
     return (
         head
-        + slot_lines(s, slot_rows, width)
+        + slot_lines(s, slot_rows, width, view.changes)
         + chain_lines(view, chain_rows)
         + kv_lines(view, kv_rows)
     )
 
 
-def slot_lines(state: dict, rows: int, width: int) -> list[Text]:
+def slot_lines(state: dict, rows: int, width: int, changes: NodeChanges = UNCHANGED) -> list[Text]:
+    """One slot a line: ✓ chosen, · accepted only; on the change background: new or
+    rewritten by the last step."""
     accepted = {int(k): v for k, v in state.get("accepted", {}).items()}
     chosen = {int(k): v for k, v in state.get("chosen", {}).items()}
     slots = sorted(set(accepted) | set(chosen))[-rows:] if rows else []
@@ -268,25 +323,20 @@ def slot_lines(state: dict, rows: int, width: int) -> list[Text]:
     for slot in slots:
         acc = accepted.get(slot)
         bal = ballot(acc[0]) if acc else "-"
+        new = slot in changes.entries
         if slot in chosen:
             value, _, duplicate = chosen[slot]
-            tag = " dup" if duplicate else ""
-            out.append(
-                line(
-                    (f"✓s{slot} ", "green"),
-                    (f"{bal} ", "dim"),
-                    (value_text(value, width), "green"),
-                    (tag, "dim"),
-                )
-            )
+            mark, style, tag = "✓", "green", " dup" if duplicate else ""
         else:
-            out.append(
-                line(
-                    (f"·s{slot} ", "yellow"),
-                    (f"{bal} ", "dim"),
-                    (value_text(acc[1], width), "yellow italic"),
-                )
+            value, mark, style, tag = acc[1], "·", "yellow italic", ""
+        out.append(
+            line(
+                marked(f"{mark}s{slot} ", style.split()[0], new),
+                marked(f"{bal} ", "dim", new),
+                marked(value_text(value, width), style, new),
+                (tag, "dim"),
             )
+        )
     return out
 
 
@@ -308,6 +358,8 @@ def value_text(value: Any, width: int) -> str:
 
 
 def chain_lines(view: NodeView, rows: int) -> list[Text]:
+    """The last blocks: `#index hash←prev`; ≠ in red: the first block where chains differ;
+    on the change background: added by the last step."""
     if rows <= 0:
         return []
     blocks = view.chain[-rows:]
@@ -323,8 +375,15 @@ def chain_lines(view: NodeView, rows: int) -> list[Text]:
                 )
             )
         else:
+            new = index in view.changes.blocks
             link = "←" + short_hash(prev) if index else " genesis"
-            out.append(line((f"#{index} ", "bold"), (short_hash(digest), "cyan"), (link, "dim")))
+            out.append(
+                line(
+                    marked(f"#{index} ", "bold", new),
+                    marked(short_hash(digest), "cyan", new),
+                    marked(link, "dim", new),
+                )
+            )
     return out
 
 
@@ -395,11 +454,19 @@ class NodeGrid(Grid):
         self.styles.grid_size_columns = columns
         self.styles.grid_size_rows = rows
 
-    def show(self, sim: Simulator, selected: int) -> None:
+    def show(
+        self,
+        sim: Simulator,
+        selected: int,
+        shots: dict[int, Shot],
+        changes: dict[int, NodeChanges],
+    ) -> None:
         letters = group_letters(sim)
         diverge = first_divergence(sim)
         for panel in self.query(NodePanel):
             node_id = panel.node_id
-            selected_here = node_id == selected
             group = letters.get(node_id, "")
-            panel.show(node_view(sim, node_id, selected_here, group, diverge))
+            view = node_view(sim, shots[node_id], node_id, node_id == selected, group, diverge)
+            view.changes = changes.get(node_id, UNCHANGED)
+            view.stale = stale_reason(sim, shots, node_id)
+            panel.show(view)

@@ -15,7 +15,7 @@ from textual.geometry import Region
 from engines.core.node import plain
 from engines.core.sim import InFlight, Simulator, StepEvent
 from engines.core.violations import Violation
-from tui.text import count, line, literal, seconds, visible
+from tui.text import count, line, literal, node_style, seconds, visible
 from tui.widgets.lines import LineView, ScrollLines
 
 KIND_STYLE = {"deliver": "", "drop": "red dim", "timer": "cyan", "action": "bold yellow"}
@@ -75,11 +75,29 @@ class StatusBar(Lines):
         ]
         if bug:
             parts += ["  ", (f"bug {bug}", "bold red")]
+        for option, name in (("prevote", "PreVote"), ("checkquorum", "CheckQuorum")):
+            if sim.config.get(option):  # Raft's election options: named when on, as a bug is
+                parts += ["  ", (name, "bold cyan")]
         parts.append(f"  seed {sim.seed}  sel n{selected}")
         self.set_content([line(*parts)])
 
 
-class Banner(Lines):
+class Wrapped(Lines):
+    """One line of text wrapped to the width, at most `max_lines` lines (the rest cut)."""
+
+    max_lines = 2
+
+    def relayout(self) -> None:
+        if not self.lines:
+            self.set_lines([])
+            return
+        width = max(10, self.size.width)
+        wrapped = list(self.lines[0].wrap(self.app.console, width))[: self.max_lines]
+        self.styles.height = max(1, len(wrapped))
+        self.set_lines(wrapped)
+
+
+class Banner(Wrapped):
     """The red violation banner, wrapped to at most two lines; hidden while the timeline is
     safe. Before the violation (stepped back) it says the violation is ahead."""
 
@@ -106,37 +124,49 @@ class Banner(Lines):
         )
         self.set_content([text])
 
-    def relayout(self) -> None:
-        if not self.lines:
-            self.set_lines([])
-            return
-        wrapped = list(self.lines[0].wrap(self.app.console, max(10, self.size.width)))[:2]
-        self.styles.height = len(wrapped)
-        self.set_lines(wrapped)
-
 
 # --- network ---------------------------------------------------------------------------------
+FATES = {  # the tags of messages that will not arrive on time, and what they mean
+    "HELD": ("bold black on yellow", "held: a hold on its link or type keeps it (H / T)"),
+    "LOST": ("bold red", "lost: the network drops it (the drop setting)"),
+    "CUT": ("bold red", "cut: a partition or a cut link lies between the two nodes"),
+    "DOWN": ("bold red", "down: its destination is crashed"),
+}
+
+
 def fate(sim: Simulator, m: InFlight) -> tuple[str, str]:
     """The tag of a message that will not arrive on time (held, lost, cut, down), or ("", "")."""
     if sim.is_held(m):
-        return "HELD", "bold black on yellow"
-    if sim.will_cross(m):
+        tag = "HELD"
+    elif sim.will_cross(m):
         return "", ""
-    if m.doomed == "lost":
-        return "LOST", "bold red"
-    if m.doomed == "partition" or not sim.network.connected(m.src, m.dst):
-        return "CUT", "bold red"
-    return "DOWN", "bold red"
+    elif m.doomed == "lost":
+        tag = "LOST"
+    elif m.doomed == "partition" or not sim.network.connected(m.src, m.dst):
+        tag = "CUT"
+    else:
+        tag = "DOWN"
+    return tag, FATES[tag][0]
+
+
+def arrow(src: int, dst: int, style: str = "") -> list[tuple[str, str]]:
+    """`n1→n2`, each node in its colour (dimmed and struck through for a doomed message)."""
+    return [
+        (f"n{src}", f"{node_style(src)} {style}"),
+        ("→", style or "dim"),
+        (f"n{dst}", f"{node_style(dst)} {style}"),
+    ]
 
 
 def message_row(sim: Simulator, m: InFlight) -> Text:
-    arrow = f"n{m.src}→n{m.dst}"
     due = f"{m.deliver_at - sim.now:>4}ms"
     tag, tag_style = fate(sim, m)
     style = "dim strike" if tag and tag != "HELD" else ""
     return line(
         (due, "dim"),
-        (f" {arrow:<7}", style or "bold"),
+        " ",
+        *arrow(m.src, m.dst, style),
+        " " * (7 - len(f"n{m.src}→n{m.dst}")),  # a column 7 cells wide
         (f" {tag}" if tag else "", tag_style),
         (f" {m.msg.type_name}", style or "cyan"),
         (f" {literal(m.msg.summary(), 80)}", style or "dim"),
@@ -229,7 +259,7 @@ def detail_lines(sim: Simulator, m: InFlight | None) -> list[Text]:
             (f"#{m.seq} ", "dim"),
             (msg.type_name, "bold cyan"),
             (f" ({msg.short}) ", "dim"),
-            (f"n{m.src}→n{m.dst}", "bold"),
+            *arrow(m.src, m.dst),
             (f" {tag}" if tag else "", tag_style),
         ),
         line(
@@ -261,9 +291,12 @@ class MessageDetail(ScrollLines):
 
 # --- event log -------------------------------------------------------------------------------
 def event_row(event: StepEvent) -> Text:
+    who = f"n{event.node}" if event.node is not None else ""
     text = Text.assemble(
         (f"{event.step:>5} ", "dim"),
         (f"{seconds(event.time):>7} ", "dim"),
+        (f"{who:<3}", node_style(event.node)),  # the node that handled it, in its colour
+        " ",
         ("✗ " if event.kind == "drop" else "", "bold red"),
         (literal(event.headline(), 160), KIND_STYLE.get(event.kind, "")),
         no_wrap=True,
