@@ -5,9 +5,12 @@ Refresh with `uv run pytest tests/test_live_snapshots.py --snapshot-update`, loo
 
 from __future__ import annotations
 
+from snapshot_apps.support import pilot_test, screen_text
+
 from engines.live.status import LeaderChange, MemberStatus, RecordedFeed, Snapshot
 from engines.live.wal import WalEntry, WalView
 from tui.live_app import LiveApp
+from tui.screens.help import HelpScreen
 
 SIZE = (120, 40)
 BOOT = (
@@ -68,3 +71,18 @@ def test_live_app_after_the_leader_is_isolated(snap_compare):
     app = LiveApp(feed, [1, 2, 3, 4, 5])
     app.animation_level = "none"
     assert snap_compare(app, terminal_size=SIZE, press=["2"])
+
+
+@pilot_test
+async def test_the_live_help_screen_lists_the_live_keys_in_their_live_meaning():
+    feed = RecordedFeed([Snapshot(7.2, ISOLATED, groups=((2,), (1, 3, 4, 5)))], CHANGES)
+    app = LiveApp(feed, [1, 2, 3, 4, 5])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        screen = pilot.app.screen
+        assert isinstance(screen, HelpScreen)
+        text = screen_text(pilot.app)
+        assert "SIGKILL" in text and "real etcd cluster" in text
+        assert "Step back" not in text  # the simulator's time keys mean nothing live
+        await pilot.press("escape")
+        assert not isinstance(pilot.app.screen, HelpScreen)

@@ -24,7 +24,8 @@ from engines.live.session import Session
 from engines.live.status import Feed, LeaderChange, MemberStatus, Snapshot
 from engines.live.wal import WalEntry, WalView
 from engines.live.workload import PROPOSALS
-from tui.commands import COMMANDS, default_keymap
+from tui.commands import COMMANDS, Command, default_keymap
+from tui.screens.help import HelpScreen
 from tui.screens.prompts import PartitionPrompt, ProposePrompt
 from tui.text import line, literal
 from tui.widgets.lines import LineView
@@ -46,20 +47,41 @@ LIVE_COMMANDS = {
     "net.partition": ("partition", None),
     "net.heal": ("heal", None),
     "view.history": ("check_history", "Check history"),
+    "app.help": ("help", None),
     "app.quit": ("quit", None),
 }
+# The help screen's words for the commands whose live meaning is not the simulator's.
+LIVE_HELP = {
+    "node.propose": f"Put a value of the key {PROPOSALS!r} through the selected member.",
+    "node.crash": "Kill the selected member's process (SIGKILL), or start it again on its "
+    "data folder.",
+    "node.isolate": "Cut the selected member off: its peer proxy drops every request to and "
+    "from the others.",
+    "net.partition": "Split the members into groups: the proxies drop requests across groups.",
+    "net.heal": "Let every peer request through again.",
+    "view.history": "Judge the clients' history so far: linearizable or not, and the "
+    "operation that cannot be placed.",
+}
+LIVE_INTRO = (
+    "Live mode: the panels show a real etcd cluster on this machine, polled from each "
+    "member's status API several times a second. Time is real: there is no stepping back. "
+    "The keys act on the real processes and on the peer proxies between them."
+)
+
+
+def live_commands() -> list[Command]:
+    return [command for command in COMMANDS if command.id in LIVE_COMMANDS]
 
 
 def live_bindings() -> list[Binding]:
     """The simulator's keys for the commands that mean the same here (tui/commands.py)."""
     bindings = []
-    for command in COMMANDS:
-        if command.id in LIVE_COMMANDS:
-            action, label = LIVE_COMMANDS[command.id]
-            shown = command.footer or command.id in ("node.isolate", "view.history")
-            bindings.append(
-                Binding(command.keys, action, label or command.label, show=shown, id=command.id)
-            )
+    for command in live_commands():
+        action, label = LIVE_COMMANDS[command.id]
+        shown = command.footer or command.id in ("node.isolate", "view.history")
+        bindings.append(
+            Binding(command.keys, action, label or command.label, show=shown, id=command.id)
+        )
     return bindings
 
 
@@ -333,6 +355,9 @@ class LiveApp(App):
             self.call_from_thread(self.note, done)
 
         self.run_worker(work, thread=True, group="actions")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.keymap, None, live_commands(), LIVE_HELP, LIVE_INTRO))
 
     def action_check_history(self) -> None:
         if self.session is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +13,7 @@ from textual.keys import format_key
 from textual.widgets import Static
 
 from engines.core.protocols import Protocol
-from tui.commands import COMMANDS
+from tui.commands import COMMANDS, Command
 from tui.screens.legend import legend_table
 from tui.screens.prompts import Sheet
 
@@ -26,20 +28,28 @@ def key_names(keys: str) -> str:
     return " / ".join(format_key(k) for k in keys.split(","))
 
 
-def help_table(keymap: dict[str, str]) -> Table:
+def help_table(
+    keymap: dict[str, str],
+    commands: Sequence[Command] = COMMANDS,
+    helps: Mapping[str, str] | None = None,
+) -> Table:
+    """A row per command (the node selections in one); `helps` rewords a command's help by
+    binding id, where it means something else here (live mode)."""
+    helps = helps or {}
     table = Table(box=None, show_header=True, header_style="bold", expand=True, padding=(0, 1))
     table.add_column("key", style="bold cyan", no_wrap=True)
     table.add_column("action")
     table.add_column("binding id", style="dim", no_wrap=True)
-    selects = [c for c in COMMANDS if c.id.startswith("node.select_")]
-    for command in COMMANDS:
+    selects = [c for c in commands if c.id.startswith("node.select_")]
+    for command in commands:
         if command in selects[1:]:
             continue
-        if command is selects[0]:
+        if selects and command is selects[0]:
             keys = f"{key_names(keymap[selects[0].id])}..{key_names(keymap[selects[-1].id])}"
             table.add_row(keys, "Select node n1..n9.", "node.select_1..9")
             continue
-        table.add_row(key_names(keymap[command.id]), Text(command.help), command.id)
+        help_text = helps.get(command.id, command.help)
+        table.add_row(key_names(keymap[command.id]), Text(help_text), command.id)
     table.add_row("ctrl+p", "Command palette: every action by name.", "")
     return table
 
@@ -53,15 +63,27 @@ class HelpScreen(Sheet):
         Binding("escape,question_mark,q,enter", "close", "Close", id="help.close"),
     ]
 
-    def __init__(self, keymap: dict[str, str], protocol: Protocol) -> None:
+    def __init__(
+        self,
+        keymap: dict[str, str],
+        protocol: Protocol | None,
+        commands: Sequence[Command] = COMMANDS,
+        helps: Mapping[str, str] | None = None,
+        intro: str = INTRO,
+    ) -> None:
+        """Without a protocol (live mode: a real etcd cluster) there is no legend."""
         super().__init__()
         self.keymap = keymap
         self.protocol = protocol
+        self.commands = commands
+        self.helps = helps
+        self.intro = intro
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Help · Escape closes"
-            yield Static(Text(INTRO), classes="intro")
-            yield Static(help_table(self.keymap))
-            yield Static(Text("What the screen shows", "bold"), classes="legend")
-            yield Static(legend_table(self.protocol))
+            yield Static(Text(self.intro), classes="intro")
+            yield Static(help_table(self.keymap, self.commands, self.helps))
+            if self.protocol is not None:
+                yield Static(Text("What the screen shows", "bold"), classes="legend")
+                yield Static(legend_table(self.protocol))
