@@ -128,7 +128,7 @@ def test_fuzz_out_that_cannot_be_a_folder_fails_before_fuzzing(tmp_path):
 
 
 def test_the_fuzz_summary_shows_coverage():
-    result = invoke("fuzz", "--runs", "10", "--seed", "1")
+    result = invoke("fuzz", "--runs", "10", "--seed", "2")  # seed 2's runs grow long logs
     assert result.exit_code == 0
     found = re.search(r"coverage: longest log (\d+), batch-limited sends (\d+)", result.output)
     assert found and int(found[1]) > 64 and int(found[2]) > 0

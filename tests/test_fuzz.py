@@ -62,8 +62,9 @@ def test_correct_engines_pass_both_phases(algo):
 @pytest.mark.parametrize(("algo", "batch"), [("raft", MAX_BATCH), ("paxos", CATCHUP_BATCH)])
 def test_a_campaign_reaches_the_batch_limits(algo, batch):
     """Bursts and far-behind followers grow logs past one batch: some AppendEntries carry
-    MAX_BATCH entries (Raft), some CatchUp answers CATCHUP_BATCH slots (Paxos)."""
-    report = first_failure(algo, 10, 1)
+    MAX_BATCH entries (Raft), some CatchUp answers CATCHUP_BATCH slots (Paxos). Seed 2's
+    campaign draws such runs."""
+    report = first_failure(algo, 10, 2)
     assert report.failed is None
     assert report.coverage.longest_log > batch and report.coverage.batch_limited > 0
 

@@ -133,6 +133,14 @@ class RaftNode(Node):
         return self.persistent.log[-1].term
 
     def reset_election_timer(self, new_timeout: bool = False) -> None:
+        """Restart the election timer. Figure 2: a follower becomes a candidate "if election
+        timeout elapses without receiving AppendEntries RPC from current leader or granting
+        vote to candidate"; the students' guide to Raft: restart it only when "a) you get an
+        AppendEntries RPC from the current leader [...]; b) you are starting an election; or
+        c) you grant a vote to another peer". So a higher term alone, a vote request refused
+        (a candidate whose log is behind) or a pre-vote does not restart it: stale candidates
+        would hold off the one node that can win. The other callers start a timer where none
+        runs: a node booting, and a leader stepping down (leaders run no election timer)."""
         if new_timeout:
             self.election_timeout = self.rng.randint(self.timeout_min, self.timeout_max)
         self.set_timer("election", self.election_timeout)
@@ -191,9 +199,11 @@ class RaftNode(Node):
             self.cancel_timer("heartbeat")
             self.transfer_to = None
             self.requests, self.reads = {}, []
+        was_leader = self.role == "leader"
         self.leader = leader
         self.name_role("follower", **why)
-        self.reset_election_timer(new_timeout=True)
+        if was_leader:
+            self.reset_election_timer(new_timeout=True)
 
     def campaign(self, now: int, force: bool) -> None:
         """The election timer fired (or the user ordered it): pre-vote first if enabled."""
@@ -555,8 +565,7 @@ class RaftNode(Node):
             return  # two leaders in one term: only a broken rule gets here
         if self.role in ("candidate", "precandidate") or self.leader != src:
             self.become_follower(msg.term, src)
-        else:
-            self.reset_election_timer()
+        self.reset_election_timer()  # the current leader's AppendEntries
         self.leader_seen_at = now
         log = self.persistent.log
         prev = msg.prev_index
