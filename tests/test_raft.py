@@ -25,6 +25,7 @@ from engines.raft.messages import (
     VoteReply,
 )
 from engines.raft.node import DEFAULT_CONFIG, MAX_BATCH, RaftNode
+from engines.raft.snapshot import RaftLog
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -669,6 +670,7 @@ def test_describe_has_the_keys_the_ui_reads():
         "votes",
         "majority",
         "election_timeout",
+        "snapshot",
     }
     assert state["log"] == [[1, 1, "v1", "p1"], [2, 2, None, None], [3, 2, "set y 2", "p5"]]
     assert state["match_index"] == {2: 0, 3: 0}
@@ -695,9 +697,9 @@ def test_describe_recent_shows_the_last_entries_without_a_scan(monkeypatch):
 # --- the checkers catch broken states -----------------------------------------------------------
 def fake(node_id, role="follower", term=1, log=(), commit=0, vote=None):
     """A stand-in node with the attributes the checkers read."""
-    entries = SharedList([Entry(0), *log])
+    entries = RaftLog(SharedList([Entry(0), *log]))
     sm = StateMachine()
-    persistent = SimpleNamespace(term=term, voted_for=vote, log=entries)
+    persistent = SimpleNamespace(term=term, voted_for=vote, log=entries, snapshot=None)
     return SimpleNamespace(id=node_id, role=role, persistent=persistent, commit_index=commit, sm=sm)
 
 

@@ -83,6 +83,16 @@ CheckquorumOption = Annotated[
     ),
 ]
 
+SnapshotEveryOption = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(
+        min=1,
+        metavar="N",
+        help="Raft: compact the log once N applied entries follow the last snapshot "
+        "(default: never).",
+    ),
+]
+
 
 def _config(
     algo: str,
@@ -90,14 +100,19 @@ def _config(
     prevote: bool = False,
     checkquorum: bool = False,
     read: str | None = None,
+    snapshot_every: int | None = None,
 ) -> dict:
-    """Protocol settings from the command line; exits 2 on a bug, toggle or read path that
-    does not fit."""
+    """Protocol settings from the command line; exits 2 on a bug, toggle, read path or
+    snapshot threshold that does not fit."""
     from engines.core.protocols import check_config
 
     config: dict = {"bug": bug} if bug is not None else {}
     if read is not None:
         config["read"] = read
+    if snapshot_every is not None:
+        if algo != "raft":
+            fail("error: --snapshot-every is a Raft option")
+        config["snapshot_every"] = snapshot_every
     for name, on in (("prevote", prevote), ("checkquorum", checkquorum)):
         if on and algo != "raft":
             fail(f"error: --{name} is a Raft option")
@@ -126,6 +141,7 @@ def main(
     bug: BugOption = None,
     prevote: PrevoteOption = False,
     checkquorum: CheckquorumOption = False,
+    snapshot_every: SnapshotEveryOption = None,
     show_version: Annotated[
         bool,
         typer.Option(
@@ -140,7 +156,7 @@ def main(
         return
     if scenario is not None:
         _refuse_with_scenario(ctx)
-    config = _config(algo.value, bug, prevote, checkquorum)
+    config = _config(algo.value, bug, prevote, checkquorum, snapshot_every=snapshot_every)
     from engines.lab.script import ScriptError
     from tui.app import make_app
     from tui.keymap import KeymapError
@@ -343,6 +359,7 @@ def fuzz(
         Optional[str],  # noqa: UP045
         typer.Option(help="Raft: read path log|index|lease; by default each run draws one."),
     ] = None,
+    snapshot_every: SnapshotEveryOption = None,
     out: Annotated[Path, typer.Option(help="Folder for the shrunk failing trace.")] = Path(
         "traces"
     ),
@@ -370,7 +387,7 @@ def fuzz(
     from engines.lab.fuzz import first_failure
     from engines.lab.trace import save_trace
 
-    config = _config(algo.value, bug, prevote, checkquorum, read)
+    config = _config(algo.value, bug, prevote, checkquorum, read, snapshot_every)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -147,6 +147,42 @@ def _commit_held(n, f) -> str:
     )
 
 
+# --- log compaction ---------------------------------------------------------------------------
+def entries(n: int) -> str:
+    return "1 entry" if n == 1 else f"{n} entries"
+
+
+@reason("snapshot_taken", "info")
+def _snapshot_taken(n, f) -> str:
+    return (
+        f"n{n} snapshots its state machine at index {f['index']} (term {f['term']}) and drops "
+        f"its log up to there, keeping {entries(f['kept'])} after it (§7)"
+    )
+
+
+@reason("snapshot_installed", "commit")
+def _snapshot_installed(n, f) -> str:
+    head = (
+        f"n{n} installs n{f['leader']}'s snapshot at index {f['index']} (term {f['term']}): its "
+        f"state machine restarts from it"
+    )
+    if f["kept"]:
+        return (
+            f"{head}, and it keeps the {entries(f['kept'])} after it: its entry at "
+            f"{f['index']} is of term {f['term']} too (§7)"
+        )
+    dropped = f", dropping {entries(f['dropped'])} after it" if f["dropped"] else ""
+    return f"{head}{dropped}, with no log after it (§7)"
+
+
+@reason("snapshot_ignored", "reject")
+def _snapshot_ignored(n, f) -> str:
+    return (
+        f"n{n} ignores n{f['leader']}'s snapshot at index {f['index']}: it has applied up to "
+        f"{f['commit']} already, and a stale snapshot must not discard newer entries (§7)"
+    )
+
+
 # --- proposals and leadership -----------------------------------------------------------------
 @reason("forward", "info")
 def _forward(n, f) -> str:
