@@ -18,6 +18,7 @@ from textual.containers import Grid
 
 from engines.core.node import plain
 from engines.core.sim import Simulator
+from engines.raft.node import snapshot_point
 from tui.text import ballot, bar, line, literal, node_label, short_hash
 from tui.widgets.lines import LineView
 
@@ -60,9 +61,14 @@ def persisted(algo: str, persistent: Any, recent: int | None = None) -> dict[str
         return {}
     if algo == "raft":
         log = persistent.log
-        first = 1 if recent is None else max(1, len(log) - recent)  # index 0 is the sentinel
+        first = log.first if recent is None else max(log.first, len(log) - recent)
         entries = [[i, e.term, e.value, e.pid] for i, e in enumerate(log[first:], first)]
-        return {"term": persistent.term, "voted_for": persistent.voted_for, "log": entries}
+        return {
+            "term": persistent.term,
+            "voted_for": persistent.voted_for,
+            "log": entries,
+            "snapshot": snapshot_point(persistent.snapshot),
+        }
     if algo == "paxos":
         accepted = persistent.accepted
         slots = sorted(accepted.keys()) if recent is None else heapq.nlargest(recent, accepted)
@@ -194,13 +200,25 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
     if s.get("role") == "leader" and match:
         pairs = " ".join(f"n{p}:{i}" for p, i in sorted(match.items(), key=lambda kv: int(kv[0])))
         head.append(line(("match ", "dim"), pairs))
-    log = s.get("log", [])
+    log = raft_log_lines(s, s.get("commit_index", 0), width)
     log_rows, chain_rows, kv_rows = section_sizes(height - len(head), len(log), len(view.chain))
-    commit = s.get("commit_index", 0)
-    body = [raft_entry(e, commit, width) for e in log[-log_rows:]] if log_rows else []
+    body = log[-log_rows:] if log_rows else []
     if log_rows and not log:
         body = [line(("log empty", "dim"))]
     return head + body + chain_lines(view, chain_rows) + kv_lines(view, kv_rows)
+
+
+def raft_log_lines(state: dict, commit: int | None, width: int) -> list[Text]:
+    """The log entries shown, after the snapshot point when they start just past it (the
+    entries up through the snapshot are compacted away, section 7)."""
+    log, snap = state.get("log", []), state.get("snapshot")
+    lines = [raft_entry(e, commit, width) for e in log]
+    if snap is not None and (not log or log[0][0] == snap[0] + 1):
+        index, term = snap
+        lines.insert(
+            0, line((f"▣{index:>3} ", "green"), (f"t{term} ", "dim"), ("snapshot", "green italic"))
+        )
+    return lines
 
 
 def timer_parts(view: NodeView) -> list[tuple[str, str]]:
@@ -352,8 +370,8 @@ def crashed_lines(view: NodeView, height: int, width: int) -> list[Text]:
             )
         )
         rows = max(0, height - len(head))
-        log = s.get("log", [])
-        body = [raft_entry(e, None, width) for e in log[-rows:]] if rows else []
+        log = raft_log_lines(s, None, width)
+        body = log[-rows:] if rows else []
         return head + (body if log else [line(("log empty", "dim"))])
     if view.algo == "paxos":
         head.append(line(("ballot ", "dim"), (ballot(s.get("promised")), "bold")))
