@@ -55,6 +55,13 @@ def test_a_snapshot_holds_the_state_machine_the_chain_head_and_the_configuration
     assert dict(rebuilt.kv) == snap.kv
 
 
+def test_a_snapshot_of_no_ops_only_holds_the_genesis_block():
+    sim = Simulator("raft", 3, 1, {"snapshot_every": 1})
+    sim.run(1000)  # the leader's no-op commits: a snapshot at index 1, chain height 0
+    snaps = [n.persistent.snapshot for n in sim.nodes.values()]
+    assert sim.violation is None and all(s is not None and s.height == 0 for s in snaps)
+
+
 def test_compaction_is_off_by_default():
     sim = Simulator("raft", 3, 1)
     under_load(sim, 1500)

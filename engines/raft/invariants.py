@@ -302,7 +302,7 @@ class StateMachineSafety:
                 f"n{node_id}'s snapshot ends at index {index} term {snapshot.term}, not committed"
             )
         height = snapshot.height
-        if height >= len(self.hashes) or self.hashes[height] != snapshot.head_hash:
+        if height and (height >= len(self.hashes) or self.hashes[height] != snapshot.head_hash):
             return (
                 f"n{node_id}'s snapshot at index {index} holds block {height} "
                 f"(hash {snapshot.head_hash[:8]}), which no node applied there"

@@ -599,7 +599,7 @@ class RaftNode(Node):
         else:
             log.discard(snap.index, snap.term)
         self.persistent.snapshot = snap
-        self.sm, self.commit_index = snap.state_machine(), snap.index
+        self.sm, self.commit_index = snap.applied_over(self.sm), snap.index
         kept = len(log) - 1 - snap.index
         self.note("snapshot_installed", leader=src, index=snap.index, term=snap.term,
                   kept=kept, dropped=max(0, last - snap.index - kept))  # fmt: skip
