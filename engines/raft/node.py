@@ -593,8 +593,8 @@ class RaftNode(Node):
         reset the state machine using the snapshot's contents."""
         log = self.persistent.log
         last = len(log) - 1
-        keeps = snap.index < len(log) and log[snap.index].term == snap.term
-        if keeps and self.bug != "snapshot_truncates":
+        keeps = self.bug != "snapshot_truncates" and snap.index < len(log)
+        if keeps and log[snap.index].term == snap.term:  # snap.index > commit >= log.base
             log.compact(snap.index, snap.term)
         else:
             log.discard(snap.index, snap.term)
