@@ -225,3 +225,12 @@ def test_a_checkpoint_shares_the_snapshots_chain():
     under_load(sim, 8000)
     late = len(sim.checkpoints[max(sim.checkpoints)].data)
     assert late < 2 * early
+
+
+def test_a_trace_of_a_compacted_run_replays_exactly(tmp_path):
+    from engines.lab.trace import load_trace, save_trace
+
+    sim = compacted(steps=2000)
+    replayed = load_trace(save_trace(sim, tmp_path / "compacted.json"))
+    assert replayed.config["snapshot_every"] == 5
+    assert replayed.step_count == sim.step_count and replayed.digest() == sim.digest()

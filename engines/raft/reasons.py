@@ -4,7 +4,7 @@ the facts (`RaftNode.note(kind, **fields)`); the sentence is written here, once.
 
 from __future__ import annotations
 
-from engines.core.node import reasons_table
+from engines.core.node import count, reasons_table
 
 REASONS, reason = reasons_table()
 
@@ -148,15 +148,11 @@ def _commit_held(n, f) -> str:
 
 
 # --- log compaction ---------------------------------------------------------------------------
-def entries(n: int) -> str:
-    return "1 entry" if n == 1 else f"{n} entries"
-
-
 @reason("snapshot_taken", "info")
 def _snapshot_taken(n, f) -> str:
     return (
         f"n{n} snapshots its state machine at index {f['index']} (term {f['term']}) and drops "
-        f"its log up to there, keeping {entries(f['kept'])} after it (§7)"
+        f"its log up to there, keeping {count(f['kept'], 'entries')} after it (§7)"
     )
 
 
@@ -168,11 +164,12 @@ def _snapshot_installed(n, f) -> str:
     )
     if f["kept"]:
         return (
-            f"{head}, and it keeps the {entries(f['kept'])} after it: its entry at "
+            f"{head}, and it keeps the {count(f['kept'], 'entries')} after it: its entry at "
             f"{f['index']} is of term {f['term']} too (§7)"
         )
-    dropped = f", dropping {entries(f['dropped'])} after it" if f["dropped"] else ""
-    return f"{head}{dropped}, with no log after it (§7)"
+    if f["dropped"]:
+        return f"{head}, and it drops the {count(f['dropped'], 'entries')} after it (§7)"
+    return f"{head}, with no log after it (§7)"
 
 
 @reason("snapshot_ignored", "reject")
