@@ -12,7 +12,9 @@ A sans-IO state machine driven by the simulator. The sections follow the paper's
   at the end of 5.3), and the commit rule of 5.4.2 (Figure 8): only an entry of the current term
   is committed by counting replicas.
 Extensions, each off by default: PreVote and CheckQuorum (Ongaro's dissertation, 9.6 and 6.2;
-etcd-io/raft), and leader transfer (dissertation 3.10) through `transfer_leadership`.
+etcd-io/raft), leader transfer (dissertation 3.10) through `transfer_leadership`, and log
+compaction (section 7: snapshots and InstallSnapshot; the value and the log that follows it
+are in `engines.raft.snapshot`).
 """
 
 from __future__ import annotations
