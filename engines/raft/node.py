@@ -507,16 +507,21 @@ class RaftNode(Node):
         if msg.success:
             if msg.index <= self.match_index[src]:
                 return  # an old or duplicated ack
-            self.match_index[src] = msg.index
-            self.next_index[src] = msg.index + 1
-            self.maybe_commit()
-            if msg.index < self.last_index:
-                self.send_append(src)
-            elif src == self.transfer_to:
-                self.send(src, TimeoutNow(self.term))
+            self.advance(src, msg.index)
         elif msg.index == self.next_index[src] - 1:  # else a stale rejection
             self.next_index[src] = self.backoff(msg, self.match_index[src])
             self.send_append(src)
+
+    def advance(self, src: int, match: int) -> None:
+        """`src` holds our log up to `match`: commit what that allows, send it the rest, or
+        hand over to it when it is the transfer target and caught up."""
+        self.match_index[src] = match
+        self.next_index[src] = match + 1
+        self.maybe_commit()
+        if match < self.last_index:
+            self.send_append(src)
+        elif src == self.transfer_to:
+            self.send(src, TimeoutNow(self.term))
 
     def backoff(self, msg: AppendReply, match: int) -> int:
         """The next index to try after a rejection, skipping a whole conflicting term."""
@@ -581,6 +586,8 @@ class RaftNode(Node):
     def on_install_snapshot(self, now: int, src: int, msg: InstallSnapshot) -> None:
         """Figure 13, receiver: a snapshot older than the commit index is ignored (what it
         holds is applied here already); otherwise it replaces the state machine."""
+        if self.role == "leader":
+            return  # two leaders in one term: only a broken rule gets here
         self.heard_from_leader(now, src, msg.term)
         snap = msg.snapshot
         if snap.index <= self.commit_index and self.bug != "snapshot_truncates":
@@ -610,12 +617,8 @@ class RaftNode(Node):
         if self.role != "leader":
             return
         self.heard_at[src] = now
-        if msg.index <= self.match_index[src]:
-            return  # an old or duplicated reply
-        self.match_index[src], self.next_index[src] = msg.index, msg.index + 1
-        self.maybe_commit()
-        if msg.index < self.last_index:
-            self.send_append(src)
+        if msg.index > self.match_index[src]:  # else an old or duplicated reply
+            self.advance(src, msg.index)
 
     def transfer_leadership(self, now: int, target: int) -> None:
         """Dissertation 3.10: stop taking proposals, bring `target` up to date, then tell it to
