@@ -17,8 +17,18 @@ everything below it. And once Log Matching holds (it is checked on every entry a
 two logs with the same entry at an index agree on everything below it: so State Machine Safety
 compares committed prefixes at their top index only.
 
+Through snapshots (the paper's section 7): a compacted log holds entries from its snapshot's
+last included index on (`engines.raft.snapshot.RaftLog`), so the checks read only those, and an
+index a snapshot holds agrees by construction once the snapshot itself is checked, when a node
+takes or installs it: Log Matching, that its last included entry is one a log held; State
+Machine Safety, that it is the entry committed there and that its chain is the chain applied up
+to there. A node's chain is whole (the snapshot carries it), so the state machine checks are
+unchanged; a node that installs a snapshot older than its commit index and loses committed
+entries breaks Committed Prefix.
+
 The checks read nodes through plain attributes (`role`, `persistent.term`, `persistent.log`,
-`commit_index`, `sm`), so they judge a deliberately broken node (the bug lab) just the same.
+`persistent.snapshot`, `commit_index`, `sm`), so they judge a deliberately broken node (the
+bug lab) just the same.
 """
 
 from __future__ import annotations
