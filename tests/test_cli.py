@@ -115,6 +115,16 @@ def test_raft_toggles_on_the_command_line(monkeypatch):
     assert seen["config"] == {"prevote": True, "checkquorum": True}, result.output
 
 
+def test_snapshot_every_on_the_command_line(monkeypatch):
+    seen = {}
+    monkeypatch.setattr("engines.lab.fuzz.first_failure", lambda *a, **k: seen.update(config=a[4]))
+    paxos = invoke("fuzz", "--algo", "paxos", "--snapshot-every", "5")
+    assert paxos.exit_code == 2 and "--snapshot-every is a Raft option" in paxos.output
+    assert invoke("fuzz", "--snapshot-every", "0").exit_code == 2  # at least 1
+    runner.invoke(app, ["fuzz", "--runs", "1", "--snapshot-every", "5"])
+    assert seen["config"] == {"snapshot_every": 5}
+
+
 def test_app_options_before_a_command_are_refused():
     result = invoke("--seed", "7", "demo")
     assert result.exit_code == 2 and "--seed is an option of the app" in result.output
