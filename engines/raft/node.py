@@ -207,11 +207,9 @@ class RaftNode(Node):
             self.cancel_timer("heartbeat")
             self.transfer_to = None
             self.requests, self.reads = {}, []
-        was_leader = self.role == "leader"
+            self.reset_election_timer(new_timeout=True)  # a leader runs no election timer
         self.leader = leader
         self.name_role("follower", **why)
-        if was_leader:
-            self.reset_election_timer(new_timeout=True)
 
     def campaign(self, now: int, force: bool) -> None:
         """The election timer fired (or the user ordered it): pre-vote first if enabled."""
@@ -570,8 +568,8 @@ class RaftNode(Node):
 
     # --- log compaction (section 7) -----------------------------------------------------------
     def take_snapshot(self) -> None:
-        """ "Each server takes snapshots independently, covering just the committed entries in
-        its log": the applied state, then the log keeps only the entries after it."""
+        """Section 7: "Each server takes snapshots independently, covering just the committed
+        entries in its log": the applied state, then the log keeps only the entries after it."""
         log, index = self.persistent.log, self.commit_index
         if index <= log.base:
             return
@@ -610,8 +608,9 @@ class RaftNode(Node):
         self.persistent.snapshot = snap
         self.sm, self.commit_index = snap.applied_over(self.sm), snap.index
         kept = len(log) - 1 - snap.index
-        self.note("snapshot_installed", leader=src, index=snap.index, term=snap.term,
-                  kept=kept, dropped=max(0, last - snap.index - kept))  # fmt: skip
+        dropped = max(0, last - snap.index - kept)
+        point = {"index": snap.index, "term": snap.term}
+        self.note("snapshot_installed", leader=src, kept=kept, dropped=dropped, **point)
 
     def on_snapshot_reply(self, now: int, src: int, msg: SnapshotReply) -> None:
         if self.role != "leader":
@@ -637,7 +636,7 @@ class RaftNode(Node):
         """AppendEntries or InstallSnapshot of our term: `src` leads it."""
         if self.role in ("candidate", "precandidate") or self.leader != src:
             self.become_follower(term, src)
-        self.reset_election_timer()  # the current leader's AppendEntries
+        self.reset_election_timer()  # the current leader's AppendEntries or InstallSnapshot
         self.leader_seen_at = now
 
     def on_append(self, now: int, src: int, msg: AppendEntries) -> None:
