@@ -81,8 +81,16 @@ def test_raft_stays_linearizable_on_each_read_path(read):
 def test_each_raft_run_draws_a_read_path_unless_the_campaign_names_one():
     drawn = {generate("raft", 1, run, None, {}).config["read"] for run in range(30)}
     assert drawn == {"log", "index", "lease"}
-    assert generate("raft", 1, 0, None, {"read": "index"}).config == {"read": "index"}
+    assert generate("raft", 1, 0, None, {"read": "index"}).config["read"] == "index"
     assert "read" not in generate("paxos", 1, 0, None, {}).config
+
+
+def test_most_raft_runs_compact_their_logs_unless_the_campaign_says():
+    drawn = [generate("raft", 1, run, None, {}).config.get("snapshot_every") for run in range(40)]
+    assert None in drawn and len(set(drawn)) == len(fuzz.SNAPSHOT_EVERY)
+    named = generate("raft", 1, 0, None, {"snapshot_every": 7})
+    assert named.config["snapshot_every"] == 7
+    assert "snapshot_every" not in generate("paxos", 1, 0, None, {}).config
 
 
 def test_a_run_is_reproducible_from_its_seed():
