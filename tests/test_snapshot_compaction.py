@@ -234,3 +234,17 @@ def test_a_trace_of_a_compacted_run_replays_exactly(tmp_path):
     replayed = load_trace(save_trace(sim, tmp_path / "compacted.json"))
     assert replayed.config["snapshot_every"] == 5
     assert replayed.step_count == sim.step_count and replayed.digest() == sim.digest()
+
+
+def test_an_install_snapshot_of_an_older_term_is_refused_with_our_term():
+    """Figure 13: "Reply immediately if term < currentTerm": the deposed leader learns the
+    newer term from the reply and steps down (without it, it would resend forever)."""
+    from engines.raft.messages import SnapshotReply
+
+    node = make(term=5)
+    effects = deliver(node, 2, InstallSnapshot(3, snapshot_of(4, 4)))
+    assert only(effects, SnapshotReply) == SnapshotReply(5, 0)
+    assert node.persistent.snapshot is None
+    old = leader(term=3)
+    deliver(old, 2, SnapshotReply(5, 0))
+    assert old.role == "follower" and old.persistent.term == 5

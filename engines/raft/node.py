@@ -343,6 +343,9 @@ class RaftNode(Node):
         elif kind is AppendEntries:
             self.note("append_rejected", leader=src, **stale)
             self.send(src, AppendReply(self.term, False, msg.prev_index))
+        elif kind is InstallSnapshot:  # Figure 13: "Reply immediately if term < currentTerm"
+            self.note("snapshot_rejected", leader=src, **stale)
+            self.send(src, SnapshotReply(self.term, 0))
 
     # --- elections ----------------------------------------------------------------------------
     def on_request_vote(self, now: int, src: int, msg: RequestVote) -> None:

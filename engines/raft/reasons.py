@@ -172,6 +172,14 @@ def _snapshot_installed(n, f) -> str:
     return f"{head}, with no log after it (§7)"
 
 
+@reason("snapshot_rejected", "reject")
+def _snapshot_rejected(n, f) -> str:
+    return (
+        f"n{n} rejects n{f['leader']}'s InstallSnapshot of term {f['term']}: the term is stale, "
+        f"it is in term {f['our_term']} (§5.1, §7)"
+    )
+
+
 @reason("snapshot_ignored", "reject")
 def _snapshot_ignored(n, f) -> str:
     return (

@@ -113,6 +113,12 @@ class RaftLog:
             raise IndexError(f"log index {index} is compacted (snapshot at {base})")
         return entries[index - base]
 
+    def __setitem__(self, index: int, entry: Entry) -> None:
+        """Overwrite one entry (a deliberately broken node does; the checks must see it)."""
+        if 0 <= index <= self.base:
+            raise IndexError(f"log index {index} is compacted (snapshot at {self.base})")
+        self.entries[index - self.base if index >= 0 else index] = entry
+
     def __iter__(self):
         return iter(self.entries)
 
