@@ -385,7 +385,7 @@ def fuzz(
     import time
 
     from engines.lab.fuzz import first_failure
-    from engines.lab.trace import save_trace
+    from engines.lab.trace import TraceError, save_trace
 
     config = _config(algo.value, bug, prevote, checkquorum, read, snapshot_every)
     try:
@@ -414,13 +414,17 @@ def fuzz(
         return
     shrunk = report.shrunk
     name = f"{algo.value}-seed{seed}-run{report.runs}{'-' + bug if bug else ''}.json"
-    path = save_trace(shrunk.sim, out / name)
     typer.echo(
         f"FAILED run {report.runs} ({report.failed.case.describe()}): {report.failed.detail}"
     )
     typer.echo(
         f"shrunk to {len(shrunk.case.ops)} ops, {shrunk.sim.step_count} steps: {shrunk.detail}"
     )
+    try:
+        path = save_trace(shrunk.sim, out / name)
+    except TraceError as exc:  # a run too long for a trace (a step budget spent)
+        typer.echo(f"trace not saved: {exc}")
+        raise typer.Exit(1) from None
     typer.echo(f"trace saved: {path}")
     typer.echo(f"open it with: consensus-tui replay {path}")
     raise typer.Exit(1)
