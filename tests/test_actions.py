@@ -20,6 +20,7 @@ def elected() -> Simulator:
 
 
 def oldest_message(sim: Simulator) -> int:
+    sim.run_until(lambda: bool(sim.in_flight()), time_limit=sim.now + 1000)
     return min(m.seq for m in sim.in_flight())
 
 

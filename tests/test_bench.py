@@ -17,6 +17,7 @@ def test_run_all_reports_every_key_with_a_fake_clock():
         history_steps=3000,
         lincheck_invocations=300,
         pump_events=1000,
+        election_seeds=5,
     )
     assert report["pump_events_per_s"] > 0
     for algo in ("raft", "paxos"):
@@ -30,6 +31,14 @@ def test_run_all_reports_every_key_with_a_fake_clock():
         assert report[algo]["events_per_s"] > 0
     assert report["step_back_ms_at_100k"] > 0 and report["memory_mb_at_100k"] > 0
     assert report["lincheck_s_10k_ops"] > 0
+    elections = report["raft_election_after_crash"]
+    assert 0 < elections["median_ms"] <= elections["p90_ms"] <= elections["max_ms"]
+
+
+def test_a_new_leader_is_known_after_the_crash_within_a_few_timeouts():
+    """Simulated time, not wall-clock: the stale candidates do not hold the election off."""
+    times = [bench.election_after_crash(seed) for seed in range(1, 11)]
+    assert max(times) < 4 * 300  # a few maximum election timeouts
 
 
 def test_under_load_commits_client_values():

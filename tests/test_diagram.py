@@ -13,7 +13,7 @@ from textual.widgets import Input
 from engines.core import sim as sim_module
 from engines.core.sim import Simulator
 from engines.paxos.messages import Accept, Accepted, Nack, Prepare, Promise
-from engines.raft.messages import AppendEntries, AppendReply, RequestVote, VoteReply
+from engines.raft.messages import AppendEntries, AppendReply, RequestVote, SnapshotReply, VoteReply
 from tui import spacetime
 from tui.app import ConsensusApp, make_app
 from tui.exports import diagram_svg, event_log_text
@@ -32,6 +32,7 @@ def test_labels_name_the_message_and_the_outcome_of_replies():
     assert spacetime.label(RequestVote(1, 0, 0)) == "RV"
     assert spacetime.label(VoteReply(1, True)) == "V"
     assert spacetime.label(VoteReply(1, False)) == "V✗"
+    assert spacetime.label(SnapshotReply(1, 7)) == "SNAP✓"
     ballot = (1, 2)
     assert spacetime.label(Prepare(ballot, 0)) == "P1a"
     assert spacetime.label(Promise(ballot, ())) == "P1b"
@@ -166,6 +167,15 @@ def test_exports_are_whole_and_plain():
     svg, drawn, total = diagram_svg(sim, QUIET)
     assert svg.startswith("<svg") and drawn == total == fresh_index(sim, QUIET).row_count
     assert "no&#160;heartbeats" in svg and ">RV<" in svg
+
+
+def test_the_diagram_labels_install_snapshot():
+    """The catch-up preset: the leader's snapshot to the follower that fell behind."""
+    from engines.lab.script import PRESETS, run_file
+
+    sim = run_file(PRESETS / "raft" / "snapshot_catch_up.scn").sim
+    svg = diagram_svg(sim, ALL)[0]
+    assert ">SNAP<" in svg and ">SNAP✓<" in svg
 
 
 # --- the pane in the app -----------------------------------------------------------------------

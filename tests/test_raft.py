@@ -25,6 +25,7 @@ from engines.raft.messages import (
     VoteReply,
 )
 from engines.raft.node import DEFAULT_CONFIG, MAX_BATCH, RaftNode
+from engines.raft.snapshot import RaftLog
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -168,6 +169,54 @@ def test_granting_a_vote_resets_the_election_timer():
     node = make()
     effects = deliver(node, 2, RequestVote(1, 0, 0))
     assert SetTimer("election", node.election_timeout) in effects
+
+
+def test_a_refused_vote_request_with_a_higher_term_does_not_restart_the_timer():
+    node = make(term=2, log_terms=(1, 2, 2))
+    effects = deliver(node, 2, RequestVote(3, 1, 1))  # a candidate whose log is behind
+    assert node.persistent.term == 3 and node.role == "follower"  # the term is adopted
+    assert not [e for e in effects if type(e) is SetTimer]
+
+
+def test_a_leader_stepping_down_starts_an_election_timer():
+    node = leader(term=2)
+    effects = deliver(node, 3, RequestVote(4, 0, 0))
+    assert SetTimer("election", node.election_timeout) in effects
+
+
+def test_the_current_leaders_append_entries_restarts_the_timer():
+    node = make(term=2)
+    deliver(node, 2, AppendEntries(2, 0, 0, (), 0))
+    effects = deliver(node, 2, AppendEntries(2, 0, 0, (), 0))
+    assert SetTimer("election", node.election_timeout) in effects
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_stale_candidates_do_not_hold_off_the_node_that_can_win(seed):
+    """Two followers miss an entry, then the leader crashes as they come back and campaign:
+    their vote requests carry higher terms but leave the up-to-date nodes' timers as they
+    were, and one of those wins."""
+    from engines.lab.bench import ELECTION_LIMIT_MS, known_leader
+
+    sim = Simulator("raft", 5, seed)
+    lead = elect(sim)
+    stale = [i for i in sim.node_ids if i != lead][:2]
+    for node in stale:
+        sim.crash(node)
+    sim.propose("set k v", lead)
+    sim.run(200)
+    sim.crash(lead)
+    for node in stale:
+        sim.restart(node)
+        sim.campaign(node)  # at once, with a higher term and a log that is behind
+    refused = 0
+    while known_leader(sim) is None and sim.now < ELECTION_LIMIT_MS:
+        before = {i: sim.timer_deadline(i, "election") for i in sim.nodes}
+        event = sim.step()
+        if event.kind == "deliver" and any(n.kind == "vote_refused" for n in event.notes):
+            refused += 1
+            assert sim.timer_deadline(event.node, "election") == before[event.node]
+    assert refused and known_leader(sim) not in stale and sim.violation is None
 
 
 @pytest.mark.parametrize(
@@ -621,6 +670,7 @@ def test_describe_has_the_keys_the_ui_reads():
         "votes",
         "majority",
         "election_timeout",
+        "snapshot",
     }
     assert state["log"] == [[1, 1, "v1", "p1"], [2, 2, None, None], [3, 2, "set y 2", "p5"]]
     assert state["match_index"] == {2: 0, 3: 0}
@@ -647,9 +697,9 @@ def test_describe_recent_shows_the_last_entries_without_a_scan(monkeypatch):
 # --- the checkers catch broken states -----------------------------------------------------------
 def fake(node_id, role="follower", term=1, log=(), commit=0, vote=None):
     """A stand-in node with the attributes the checkers read."""
-    entries = SharedList([Entry(0), *log])
+    entries = RaftLog(SharedList([Entry(0), *log]))
     sm = StateMachine()
-    persistent = SimpleNamespace(term=term, voted_for=vote, log=entries)
+    persistent = SimpleNamespace(term=term, voted_for=vote, log=entries, snapshot=None)
     return SimpleNamespace(id=node_id, role=role, persistent=persistent, commit_index=commit, sm=sm)
 
 

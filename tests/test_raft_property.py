@@ -1,6 +1,7 @@
-"""Property test: random proposals and faults on 3 to 7 nodes never break a Raft invariant
-(checked after every step), and once the faults stop, the network heals and every node is up
-again, every node commits a final value within a bounded simulated time."""
+"""Property test: random proposals and faults on 3 to 7 nodes, with or without log
+compaction, never break a Raft invariant (checked after every step), and once the faults
+stop, the network heals and every node is up again, every node commits a final value within a
+bounded simulated time."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ RETRY_MS = 1_000  # a proposal to a leader that lost its post is asked again aft
 def runs(draw) -> tuple:
     n = draw(st.integers(3, 7))
     config = {"prevote": draw(st.booleans()), "checkquorum": draw(st.booleans())}
+    every = draw(st.sampled_from([None, 2, 5, 20]))  # log compaction, or none
+    if every is not None:
+        config["snapshot_every"] = every
     ops = draw(st.lists(op(n, 3), min_size=10, max_size=40))
     return n, draw(st.integers(1, 10**6)), config, ops
 

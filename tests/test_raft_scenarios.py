@@ -22,6 +22,7 @@ LESSONS = {  # bug preset -> the invariant it breaks
     "bug_no_prevlog_check.scn": "Log Matching",
     "bug_vote_any_log.scn": "Leader Completeness",
     "bug_accept_stale_append.scn": "Committed Prefix",
+    "bug_snapshot_truncates.scn": "Committed Prefix",
 }
 
 
@@ -52,6 +53,7 @@ def test_every_canonical_scenario_ships():
         "election_one_round",
         "candidate_fallback",
         "message_count",
+        "snapshot_catch_up",  # a follower behind the leader's snapshot
     } <= names
 
 
@@ -76,6 +78,15 @@ def test_option_scenarios_depend_on_their_option():
         script = parse_file(FOLDER / f"{name}.scn")
         script.config[option] = False
         assert not run(script).ok
+
+
+def test_the_catch_up_preset_needs_compaction():
+    """Without a snapshot the leader still holds every entry: no InstallSnapshot is sent."""
+    script = parse_file(FOLDER / "snapshot_catch_up.scn")
+    del script.config["snapshot_every"]
+    assert [o.text for o in run(script).failures] == [
+        "expect messages InstallSnapshot from n1 to n3 since back >= 1"
+    ]
 
 
 def test_cli_runs_a_scenario_and_a_bug_preset():  # the preset expects its violation

@@ -332,3 +332,14 @@ def test_paxos_leader_adopts_pmax(snap_compare):
 
 def test_legend(snap_compare):
     assert snap_compare(app_for(), terminal_size=SIZE, press=["k"])
+
+
+def test_raft_snapshot_point_in_a_panel(snap_compare):
+    """Log compaction: n2's log starts after its snapshot point (▣ index 7, term 1), n1's is
+    all snapshot, and n3, down, is the follower that will catch up by InstallSnapshot."""
+    from engines.lab.script import PRESETS
+
+    app = make_app(scenario=PRESETS / "raft" / "snapshot_catch_up.scn")
+    app.cursor_blink = False
+    app.animation_level = "none"
+    assert snap_compare(app, terminal_size=SIZE, run_before=engine(lambda sim: sim.goto(54)))

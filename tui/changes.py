@@ -19,6 +19,7 @@ from typing import Any
 
 from engines.core.node import plain
 from engines.core.sim import Simulator
+from engines.raft.node import snapshot_point
 
 RECENT = 16  # log entries or slots a shot holds: more than a panel shows
 BLOCKS = 5  # chain blocks a shot holds
@@ -37,9 +38,14 @@ def persisted(algo: str, persistent: Any, recent: int | None = None) -> dict[str
         return {}
     if algo == "raft":
         log = persistent.log
-        first = 1 if recent is None else max(1, len(log) - recent)  # index 0 is the sentinel
+        first = log.first if recent is None else max(log.first, len(log) - recent)
         entries = [[i, e.term, e.value, e.pid] for i, e in enumerate(log[first:], first)]
-        return {"term": persistent.term, "voted_for": persistent.voted_for, "log": entries}
+        return {
+            "term": persistent.term,
+            "voted_for": persistent.voted_for,
+            "log": entries,
+            "snapshot": snapshot_point(persistent.snapshot),
+        }
     if algo == "paxos":
         accepted = persistent.accepted
         slots = sorted(accepted.keys()) if recent is None else heapq.nlargest(recent, accepted)

@@ -35,6 +35,7 @@ REPLIES = {
     "AppendReply": ("AE✓", "AE✗"),
     "VoteReply": ("V", "V✗"),
     "PreVoteReply": ("PV✓", "PV✗"),
+    "SnapshotReply": ("SNAP✓", "SNAP✗"),
 }
 TYPE_COLOURS = {  # one colour per exchange: request and reply alike
     "RequestVote": "#e5c07b",
@@ -43,6 +44,8 @@ TYPE_COLOURS = {  # one colour per exchange: request and reply alike
     "PreVoteReply": "#d19a66",
     "AppendEntries": "#56b6c2",
     "AppendReply": "#56b6c2",
+    "InstallSnapshot": "#c3e88d",
+    "SnapshotReply": "#c3e88d",
     "TimeoutNow": "#ff79c6",
     "Prepare": "#c678dd",
     "Promise": "#c678dd",

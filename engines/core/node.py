@@ -94,6 +94,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, dict | SlotMap):
         return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "plain_form"):  # a value that sums itself up (a Raft snapshot)
+        return _plain(value.plain_form())
     if hasattr(value, "__dataclass_fields__"):
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     return value

@@ -38,6 +38,10 @@ PUMP_QUEUE = 64  # events pending in the pump's heap, about a 5-node cluster's q
 LONG_STEPS = 1_000_000
 REPEATS = 3
 LONG_WINDOW = 50_000  # the rate at the start and at the end is over this many steps
+ELECTION_SEEDS = 200
+ELECTION_ENTRIES = 5  # committed while two followers are down, so their logs fall behind
+ELECTION_CATCH_UP_MS = 200  # simulated time for the three left to commit them
+ELECTION_LIMIT_MS = 60_000  # a run that elects nobody in a simulated minute reports the minute
 
 
 class _Target:
@@ -175,6 +179,50 @@ def long_session(algo: str, clock: Clock, steps: int = LONG_STEPS) -> dict[str, 
         return pool.submit(measure_long, algo, clock, steps).result()
 
 
+def known_leader(sim: Simulator) -> int | None:
+    """The leader a majority of the cluster knows: it leads, and a majority (itself counted)
+    names it as leader in its term."""
+    lead = sim.leader()
+    if lead is None:
+        return None
+    term = sim.nodes[lead].term
+    knowing = sum(1 for n in sim.nodes.values() if n.term == term and n.leader == lead)
+    return lead if knowing > len(sim.node_ids) // 2 else None
+
+
+def election_after_crash(seed: int) -> int:
+    """Simulated ms from a leader's crash until a new leader is known by a majority, in the
+    pattern of MIT 6.824's TestPersist2: two followers crash and miss entries the rest commit,
+    then the leader crashes as the two restart. Their logs are behind, so they cannot win;
+    their vote requests, with ever higher terms, must not hold off the two that can."""
+    sim = Simulator("raft", NODES, seed, check=False, keep_events=False, checkpoints=False)
+    sim.run_until(lambda: known_leader(sim) is not None, time_limit=ELECTION_LIMIT_MS)
+    lead = sim.leader()
+    stale = [i for i in sim.node_ids if i != lead][:2]
+    for node in stale:
+        sim.crash(node)
+    for k in range(ELECTION_ENTRIES):
+        sim.propose(f"set k{k} v{k}", lead)
+    sim.run(ELECTION_CATCH_UP_MS)
+    crashed_at = sim.now
+    sim.crash(lead)
+    for node in stale:
+        sim.restart(node)
+    sim.run_until(lambda: known_leader(sim) is not None, time_limit=crashed_at + ELECTION_LIMIT_MS)
+    return sim.now - crashed_at
+
+
+def measure_elections(seeds: int = ELECTION_SEEDS) -> dict[str, int]:
+    """Election time after a leader crash (`election_after_crash`) over seeds 1..`seeds`:
+    median, 90th percentile and worst, in simulated ms."""
+    times = sorted(election_after_crash(seed) for seed in range(1, seeds + 1))
+    return {
+        "median_ms": times[len(times) // 2],
+        "p90_ms": times[min(len(times) - 1, len(times) * 9 // 10)],
+        "max_ms": times[-1],
+    }
+
+
 def fractions(speeds: dict[str, float], pump: float) -> dict[str, float]:
     """Each events_per_s figure also as a fraction of the pump's rate."""
     return speeds | {
@@ -196,6 +244,7 @@ def run_all(
     long_steps: int | None = None,
     done: Callable[[str], None] = lambda figure: None,
     pump_events: int = PUMP_EVENTS,
+    election_seeds: int = ELECTION_SEEDS,
 ) -> dict:
     """Every figure; the long session only with `long_steps`. `done` hears of each figure
     measured, for a progress display."""
@@ -222,6 +271,8 @@ def run_all(
     )
     report["lincheck_s_10k_ops"] = round(measure_lincheck(clock, lincheck_invocations), 3)
     done("history")
+    report["raft_election_after_crash"] = measure_elections(election_seeds)
+    done("elections")
     if long_steps:
         for algo in ALGORITHMS:
             report[f"{algo}_long"] = fractions(long_session(algo, clock, long_steps), pump)

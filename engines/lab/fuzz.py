@@ -115,6 +115,7 @@ def generate(algo: str, seed: int, run: int, nodes: int | None, config: dict) ->
         ops.extend(
             SEQUENCES[kind](rng, k) if kind in SEQUENCES else [_random_op(rng, kind, ids, k)]
         )
+    config = _with_compaction(algo, f"fuzz/{algo}/{seed}/{run}/compaction", config)
     return Case(algo, n, rng.randrange(2**31), _with_read_path(algo, rng, config), tuple(ops))
 
 
@@ -124,6 +125,19 @@ def _with_read_path(algo: str, rng: random.Random, config: dict) -> dict:
     if not paths or "read" in config:
         return dict(config)
     return config | {"read": rng.choice(paths)}
+
+
+SNAPSHOT_EVERY = (None, 3, 8, 20, 60)  # None: no compaction
+
+
+def _with_compaction(algo: str, stream: str, config: dict) -> dict:
+    """Unless the campaign names one, most runs of a protocol that compacts its log draw a
+    threshold: small ones snapshot often and send many InstallSnapshots. From a stream of its
+    own, so that the ops each run draws stay those it drew before compaction existed."""
+    if "snapshot_every" not in protocols.get(algo).default_config or "snapshot_every" in config:
+        return config
+    every = random.Random(stream).choice(SNAPSHOT_EVERY)
+    return config if every is None else config | {"snapshot_every": every}
 
 
 # The fuzzer's own ops, beside the user actions it draws with the weights of the action table.

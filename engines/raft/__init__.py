@@ -18,6 +18,8 @@ PROTOCOL = Protocol(
         messages.PreVoteReply,
         messages.AppendEntries,
         messages.AppendReply,
+        messages.InstallSnapshot,
+        messages.SnapshotReply,
         messages.TimeoutNow,
         messages.Forward,
     ),

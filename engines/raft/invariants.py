@@ -17,8 +17,18 @@ everything below it. And once Log Matching holds (it is checked on every entry a
 two logs with the same entry at an index agree on everything below it: so State Machine Safety
 compares committed prefixes at their top index only.
 
+Through snapshots (the paper's section 7): a compacted log holds entries from its snapshot's
+last included index on (`engines.raft.snapshot.RaftLog`), so the checks read only those, and an
+index a snapshot holds agrees by construction once the snapshot itself is checked, when a node
+takes or installs it: Log Matching, that its last included entry is one a log held; State
+Machine Safety, that it is the entry committed there and that its chain is the chain applied up
+to there. A node's chain is whole (the snapshot carries it), so the state machine checks are
+unchanged; a node that installs a snapshot older than its commit index and loses committed
+entries breaks Committed Prefix.
+
 The checks read nodes through plain attributes (`role`, `persistent.term`, `persistent.log`,
-`commit_index`, `sm`), so they judge a deliberately broken node (the bug lab) just the same.
+`persistent.snapshot`, `commit_index`, `sm`), so they judge a deliberately broken node (the
+bug lab) just the same.
 """
 
 from __future__ import annotations
@@ -39,6 +49,17 @@ def _show(entry: Any) -> str:
 
 def _same(a: Any, b: Any) -> bool:
     return a is b or a == b
+
+
+def _differs(log: Any, i: int, entry: Any) -> bool:
+    """Whether the log's entry at `i` is not `entry`, through a snapshot (section 7): an index
+    the snapshot holds agrees, since the snapshot point itself was checked when it came
+    (`SnapshotPoints`); at the point, only the term is kept."""
+    if i < log.base:
+        return False
+    if i == log.base:
+        return log[i].term != entry.term
+    return not _same(log[i], entry)
 
 
 class Committed:
@@ -80,8 +101,16 @@ class LogChanges:
     def __init__(self) -> None:
         self.length: dict[int, int] = {}  # node -> log length when last checked
         self.first: int | None = None
+        self.points: dict[int, tuple] = {}  # node -> its snapshot's (index, term, height)
+        self.snapshot: Any = None  # the checked node's snapshot, when new this step
 
     def observe(self, node: Any) -> None:
+        snapshot = node.persistent.snapshot
+        point = None if snapshot is None else (snapshot.index, snapshot.term, snapshot.height)
+        self.snapshot = None
+        if point != self.points.get(node.id):
+            self.points[node.id] = point
+            self.snapshot = snapshot
         log = node.persistent.log
         length = len(log)
         seen = self.length.get(node.id, 0)
@@ -90,7 +119,8 @@ class LogChanges:
             return
         changed = log.take_changed_from()
         self.length[node.id] = length
-        self.first = max(1, min(length, seen, length if changed is None else changed))
+        # Entries a snapshot holds are gone from the log: the snapshot point is checked.
+        self.first = max(log.first, min(length, seen, length if changed is None else changed))
 
 
 class LeaderAppendOnly:
@@ -130,14 +160,15 @@ class CommittedPrefix:
         commit, log = node.commit_index, node.persistent.log
         if commit >= len(log):
             return f"n{node.id}'s commit index {commit} is beyond its last log index {len(log) - 1}"
-        first, seen = self.changes.first, self.commit_seen.get(node.id, 0)
-        if commit != seen:
+        first, held = self.changes.first, self.commit_seen.get(node.id, 0)  # held: before
+        if commit != held:  # a restart forgets it (the log stays), and so checks nothing here
             self.commit_seen[node.id] = commit
-        held = min(commit, seen)  # committed before this step
         if first is None or first > held:
             return None
         entries = self.committed.entries
         for i in range(first, held + 1):
+            if i >= len(log):
+                return f"n{node.id} removed {_show(entries[i])}, committed at index {i}"
             if not _same(log[i], entries[i]):
                 return (
                     f"n{node.id} replaced {_show(entries[i])}, committed at index {i}, "
@@ -172,6 +203,14 @@ class LogMatching:
 
     def check(self, node: Any) -> str | None:
         first, log = self.changes.first, node.persistent.log
+        snapshot = self.changes.snapshot
+        if snapshot is not None and snapshot.index:
+            run = self.runs.get(snapshot.term)
+            if run is None or not run.first <= snapshot.index < run.first + len(run.entries):
+                return (
+                    f"n{node.id}'s snapshot ends at index {snapshot.index} term "
+                    f"{snapshot.term}, an entry no log held"
+                )
         if first is None:
             return None
         for i in range(first, len(log)):
@@ -213,8 +252,8 @@ class StateMachineSafety:
     name = "State Machine Safety"
     leaders_only = False
 
-    def __init__(self, committed: Committed) -> None:
-        self.committed = committed
+    def __init__(self, committed: Committed, changes: LogChanges) -> None:
+        self.committed, self.changes = committed, changes
         self.commit_seen: dict[int, int] = {}  # node -> commit index already checked
         self.hashes = SharedList([""])  # the longest applied chain: block hash, proposal id
         self.ids = SharedList([""])
@@ -222,6 +261,11 @@ class StateMachineSafety:
         self.height_seen: dict[int, int] = {}  # node -> chain height already checked
 
     def check(self, node: Any) -> str | None:
+        snapshot = self.changes.snapshot
+        if snapshot is not None and snapshot.index:
+            problem = self.check_snapshot(node.id, snapshot)
+            if problem:
+                return problem
         commit = node.commit_index
         if commit != self.commit_seen.get(node.id, 0):
             self.commit_seen[node.id] = commit
@@ -240,13 +284,15 @@ class StateMachineSafety:
         c, log = self.committed, node.persistent.log
         top = len(c.entries) - 1
         if commit <= top:
-            if not _same(log[commit], c.entries[commit]):
+            if _differs(log, commit, c.entries[commit]):
                 return (
                     f"index {commit}: n{c.by[commit]} committed {_show(c.entries[commit])}, "
                     f"n{node.id} committed {_show(log[commit])}"
                 )
             return None
-        if top and not _same(log[top], c.entries[top]):
+        if top < log.base:
+            return f"n{node.id} holds a snapshot up to index {log.base}, beyond every commit"
+        if top and _differs(log, top, c.entries[top]):
             return (
                 f"index {top}: n{c.by[top]} committed {_show(c.entries[top])}, "
                 f"n{node.id} committed {_show(log[top])}"
@@ -255,6 +301,22 @@ class StateMachineSafety:
             c.entries.append(log[i])
             c.by.append(node.id)
             c.terms.append(node.persistent.term)
+        return None
+
+    def check_snapshot(self, node_id: int, snapshot: Any) -> str | None:
+        """A snapshot holds a committed prefix: its last entry is the one committed at its
+        index, and its chain is the chain applied up to there."""
+        c, index = self.committed, snapshot.index
+        if index >= len(c.entries) or c.entries[index].term != snapshot.term:
+            return (
+                f"n{node_id}'s snapshot ends at index {index} term {snapshot.term}, not committed"
+            )
+        height = snapshot.height
+        if height and (height >= len(self.hashes) or self.hashes[height] != snapshot.head_hash):
+            return (
+                f"n{node_id}'s snapshot at index {index} holds block {height} "
+                f"(hash {snapshot.head_hash[:8]}), which no node applied there"
+            )
         return None
 
     def check_head(self, node: Any, height: int) -> str | None:
@@ -293,7 +355,7 @@ class LeaderCompleteness:
         self.checked[node.id] = term
         c, log = self.committed, node.persistent.log
         top = bisect_left(c.terms, term) - 1  # the last index committed before this term
-        if top > 0 and (top >= len(log) or not _same(log[top], c.entries[top])):
+        if top > 0 and (top >= len(log) or _differs(log, top, c.entries[top])):
             return (
                 f"n{node.id} leads term {term} without {_show(c.entries[top])}, "
                 f"committed at index {top} in term {c.terms[top]}"
@@ -339,7 +401,7 @@ class RaftInvariants:
             LeaderAppendOnly(self.changes),
             CommittedPrefix(committed, self.changes),
             LogMatching(self.changes),
-            StateMachineSafety(committed),
+            StateMachineSafety(committed, self.changes),
             LeaderCompleteness(committed),
             Persistence(),
         ]

@@ -4,9 +4,12 @@ its log entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from engines.core.node import Message, Proposal
+
+if TYPE_CHECKING:
+    from engines.raft.snapshot import Snapshot
 
 
 class Entry(NamedTuple):
@@ -105,6 +108,30 @@ def _without_round(msg: Message) -> str:
     """The usual summary; a round is shown only when the read path numbers rounds."""
     text = Message.summary(msg)
     return text if msg.round else text.removesuffix(", round=0")
+
+
+@dataclass(frozen=True)
+class InstallSnapshot(Message):
+    """The leader's snapshot, for a follower whose next entry the leader no longer holds
+    (section 7). Sent whole: the paper's offset and done fields split it into chunks."""
+
+    short = "SNAP"
+    term: int
+    snapshot: Snapshot
+
+    def summary(self) -> str:
+        snap = self.snapshot
+        return f"term={self.term}, last_index={snap.index}, last_term={snap.term}"
+
+
+@dataclass(frozen=True)
+class SnapshotReply(Message):
+    """The paper's reply carries the term only; `index` tells the leader which snapshot it
+    answers, so that it knows what the follower now holds."""
+
+    short = "SNAP-R"
+    term: int
+    index: int
 
 
 @dataclass(frozen=True)

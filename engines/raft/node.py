@@ -12,7 +12,9 @@ A sans-IO state machine driven by the simulator. The sections follow the paper's
   at the end of 5.3), and the commit rule of 5.4.2 (Figure 8): only an entry of the current term
   is committed by counting replicas.
 Extensions, each off by default: PreVote and CheckQuorum (Ongaro's dissertation, 9.6 and 6.2;
-etcd-io/raft), and leader transfer (dissertation 3.10) through `transfer_leadership`.
+etcd-io/raft), leader transfer (dissertation 3.10) through `transfer_leadership`, and log
+compaction (section 7: snapshots and InstallSnapshot; the value and the log that follows it
+are in `engines.raft.snapshot`).
 """
 
 from __future__ import annotations
@@ -22,19 +24,21 @@ from typing import Any
 
 from engines.core.chain import Command
 from engines.core.node import Message, Node, Proposal, Request
-from engines.core.shared import SharedList
 from engines.raft.messages import (
     AppendEntries,
     AppendReply,
     Entry,
     Forward,
+    InstallSnapshot,
     PreVote,
     PreVoteReply,
     RequestVote,
+    SnapshotReply,
     TimeoutNow,
     VoteReply,
 )
 from engines.raft.reasons import REASONS
+from engines.raft.snapshot import RaftLog, Snapshot
 
 # The most entries one AppendEntries carries, so that a far-behind follower catches up in
 # bounded messages (etcd's MaxSizePerMsg plays this part).
@@ -53,21 +57,21 @@ BUGS = {
     "deposed leader's entries overwrite committed ones",
     "stale_read": "any node answers a read from its own state with no check: a deposed leader "
     "or a lagging follower returns an old value",
+    "snapshot_truncates": "a follower installs every InstallSnapshot whole, even one older than "
+    "its commit index: a stale snapshot discards newer, committed entries",
 }
 READ_PATHS = ("log", "index", "lease")
 
 
-def _sentinel() -> SharedList:
-    return SharedList([Entry(0)])
-
-
 @dataclass
 class RaftPersistent:
-    """What a node writes to stable storage before answering (Figure 2)."""
+    """What a node writes to stable storage before answering (Figure 2), and its latest
+    snapshot (section 7), which the log follows."""
 
     term: int = 0
     voted_for: int | None = None
-    log: SharedList = field(default_factory=_sentinel)  # of Entry; checkpoints share it
+    log: RaftLog = field(default_factory=RaftLog)  # of Entry; checkpoints share it
+    snapshot: Snapshot | None = None
 
 
 # --- the node -----------------------------------------------------------------------------------
@@ -84,6 +88,7 @@ class RaftNode(Node):
         self.checkquorum = bool(cfg.get("checkquorum"))
         self.noop = cfg["noop"] and cfg.get("bug") != "figure8"
         self.bug = cfg.get("bug")
+        self.snapshot_every = cfg.get("snapshot_every", 0)  # applied entries; 0: never compact
         # Volatile state: all of it is lost in a crash.
         self.leader: int | None = None
         self.leader_seen_at = 0  # when the known leader last spoke (leases: PreVote, CheckQuorum)
@@ -120,6 +125,9 @@ class RaftNode(Node):
         if self.read_path == "lease":  # 6.4.1: it may have acknowledged a lease before a crash
             self.boot_lease = now + self.timeout_min
         self.reset_election_timer(new_timeout=True)
+        snapshot = self.persistent.snapshot
+        if snapshot is not None:  # section 7: the state machine restarts from the snapshot
+            self.sm, self.commit_index = snapshot.state_machine(), snapshot.index
 
     # --- small helpers ------------------------------------------------------------------------
     @property
@@ -134,6 +142,14 @@ class RaftNode(Node):
         return self.persistent.log[-1].term
 
     def reset_election_timer(self, new_timeout: bool = False) -> None:
+        """Restart the election timer. Figure 2: a follower becomes a candidate "if election
+        timeout elapses without receiving AppendEntries RPC from current leader or granting
+        vote to candidate"; the students' guide to Raft: restart it only when "a) you get an
+        AppendEntries RPC from the current leader [...]; b) you are starting an election; or
+        c) you grant a vote to another peer". So a higher term alone, a vote request refused
+        (a candidate whose log is behind) or a pre-vote does not restart it: stale candidates
+        would hold off the one node that can win. The other callers start a timer where none
+        runs: a node booting, and a leader stepping down (leaders run no election timer)."""
         if new_timeout:
             self.election_timeout = self.rng.randint(self.timeout_min, self.timeout_max)
         self.set_timer("election", self.election_timeout)
@@ -192,9 +208,9 @@ class RaftNode(Node):
             self.cancel_timer("heartbeat")
             self.transfer_to = None
             self.requests, self.reads = {}, []
+            self.reset_election_timer(new_timeout=True)  # a leader runs no election timer
         self.leader = leader
         self.name_role("follower", **why)
-        self.reset_election_timer(new_timeout=True)
 
     def campaign(self, now: int, force: bool) -> None:
         """The election timer fired (or the user ordered it): pre-vote first if enabled."""
@@ -268,6 +284,8 @@ class RaftNode(Node):
             self.campaign(now, force=False)
         elif name == "heartbeat" and self.role == "leader":
             self.heartbeat(now)
+        elif name == "snapshot":
+            self.take_snapshot()
 
     def on_campaign(self, now: int) -> None:
         if self.role == "leader":
@@ -326,6 +344,9 @@ class RaftNode(Node):
         elif kind is AppendEntries:
             self.note("append_rejected", leader=src, **stale)
             self.send(src, AppendReply(self.term, False, msg.prev_index))
+        elif kind is InstallSnapshot:  # Figure 13: "Reply immediately if term < currentTerm"
+            self.note("snapshot_rejected", leader=src, **stale)
+            self.send(src, SnapshotReply(self.term, 0))
 
     # --- elections ----------------------------------------------------------------------------
     def on_request_vote(self, now: int, src: int, msg: RequestVote) -> None:
@@ -392,6 +413,9 @@ class RaftNode(Node):
     def send_append(self, peer: int) -> None:
         log = self.persistent.log
         nxt = self.next_index[peer]
+        if nxt <= log.base:  # section 7: the entries it needs next are compacted
+            self.send(peer, InstallSnapshot(self.term, self.persistent.snapshot))
+            return
         entries = tuple(log[nxt : nxt + MAX_BATCH])
         if len(entries) == MAX_BATCH:
             self.batch_limited += 1
@@ -485,23 +509,28 @@ class RaftNode(Node):
         if msg.success:
             if msg.index <= self.match_index[src]:
                 return  # an old or duplicated ack
-            self.match_index[src] = msg.index
-            self.next_index[src] = msg.index + 1
-            self.maybe_commit()
-            if msg.index < self.last_index:
-                self.send_append(src)
-            elif src == self.transfer_to:
-                self.send(src, TimeoutNow(self.term))
+            self.advance(src, msg.index)
         elif msg.index == self.next_index[src] - 1:  # else a stale rejection
             self.next_index[src] = self.backoff(msg, self.match_index[src])
             self.send_append(src)
+
+    def advance(self, src: int, match: int) -> None:
+        """`src` holds our log up to `match`: commit what that allows, send it the rest, or
+        hand over to it when it is the transfer target and caught up."""
+        self.match_index[src] = match
+        self.next_index[src] = match + 1
+        self.maybe_commit()
+        if match < self.last_index:
+            self.send_append(src)
+        elif src == self.transfer_to:
+            self.send(src, TimeoutNow(self.term))
 
     def backoff(self, msg: AppendReply, match: int) -> int:
         """The next index to try after a rejection, skipping a whole conflicting term."""
         result = msg.conflict_index
         if msg.conflict_term:
             log = self.persistent.log
-            for i in range(min(msg.index, len(log) - 1), 0, -1):
+            for i in range(min(msg.index, len(log) - 1), log.base, -1):
                 if log[i].term == msg.conflict_term:
                     result = i + 1  # we hold that term: resend from just after our last of it
                     break
@@ -537,6 +566,62 @@ class RaftNode(Node):
         self.commit_index = index
         if self.reads:
             self.serve_reads()
+        if self.snapshot_every and index - self.persistent.log.base >= self.snapshot_every:
+            # In a step of its own, so that the safety checks see each entry before it goes.
+            self.set_timer("snapshot", 0)
+
+    # --- log compaction (section 7) -----------------------------------------------------------
+    def take_snapshot(self) -> None:
+        """Section 7: "Each server takes snapshots independently, covering just the committed
+        entries in its log": the applied state, then the log keeps only the entries after it."""
+        log, index = self.persistent.log, self.commit_index
+        if index <= log.base:
+            return
+        term = log[index].term
+        self.persistent.snapshot = Snapshot.take(self.sm, index, term, self.members())
+        log.compact(index, term)
+        self.note("snapshot_taken", index=index, term=term, kept=len(log) - 1 - index)
+
+    def members(self) -> tuple[int, ...]:
+        return tuple(sorted([self.id, *self.peers]))
+
+    def on_install_snapshot(self, now: int, src: int, msg: InstallSnapshot) -> None:
+        """Figure 13, receiver: a snapshot older than the commit index is ignored (what it
+        holds is applied here already); otherwise it replaces the state machine."""
+        if self.role == "leader":
+            return  # two leaders in one term: only a broken rule gets here
+        self.heard_from_leader(now, src, msg.term)
+        snap = msg.snapshot
+        if snap.index <= self.commit_index and self.bug != "snapshot_truncates":
+            self.note("snapshot_ignored", leader=src, index=snap.index, commit=self.commit_index)
+        else:
+            self.install(src, snap)
+        self.send(src, SnapshotReply(self.term, snap.index))
+
+    def install(self, src: int, snap: Snapshot) -> None:
+        """Figure 13: "If existing log entry has same index and term as snapshot's last
+        included entry, retain log entries following it"; else discard the entire log. Then
+        reset the state machine using the snapshot's contents."""
+        log = self.persistent.log
+        last = len(log) - 1
+        keeps = self.bug != "snapshot_truncates" and snap.index < len(log)
+        if keeps and log[snap.index].term == snap.term:  # snap.index > commit >= log.base
+            log.compact(snap.index, snap.term)
+        else:
+            log.discard(snap.index, snap.term)
+        self.persistent.snapshot = snap
+        self.sm, self.commit_index = snap.applied_over(self.sm), snap.index
+        kept = len(log) - 1 - snap.index
+        dropped = max(0, last - snap.index - kept)
+        point = {"index": snap.index, "term": snap.term}
+        self.note("snapshot_installed", leader=src, kept=kept, dropped=dropped, **point)
+
+    def on_snapshot_reply(self, now: int, src: int, msg: SnapshotReply) -> None:
+        if self.role != "leader":
+            return
+        self.heard_at[src] = now
+        if msg.index > self.match_index[src]:  # else an old or duplicated reply
+            self.advance(src, msg.index)
 
     def transfer_leadership(self, now: int, target: int) -> None:
         """Dissertation 3.10: stop taking proposals, bring `target` up to date, then tell it to
@@ -551,17 +636,22 @@ class RaftNode(Node):
             self.send_append(target)
 
     # --- replication: the follower ------------------------------------------------------------
+    def heard_from_leader(self, now: int, src: int, term: int) -> None:
+        """AppendEntries or InstallSnapshot of our term: `src` leads it."""
+        if self.role in ("candidate", "precandidate") or self.leader != src:
+            self.become_follower(term, src)
+        self.reset_election_timer()  # the current leader's AppendEntries or InstallSnapshot
+        self.leader_seen_at = now
+
     def on_append(self, now: int, src: int, msg: AppendEntries) -> None:
         if self.role == "leader":
             return  # two leaders in one term: only a broken rule gets here
-        if self.role in ("candidate", "precandidate") or self.leader != src:
-            self.become_follower(msg.term, src)
-        else:
-            self.reset_election_timer()
-        self.leader_seen_at = now
+        self.heard_from_leader(now, src, msg.term)
         log = self.persistent.log
-        prev = msg.prev_index
-        if prev >= len(log):
+        prev, entries = msg.prev_index, msg.entries
+        if prev < log.base:  # our snapshot holds committed entries, which match the leader's
+            prev, entries = log.base, entries[log.base - prev :]
+        elif prev >= len(log):
             self.note(
                 "append_rejected",
                 leader=src,
@@ -571,7 +661,7 @@ class RaftNode(Node):
             )
             self.send(src, AppendReply(self.term, False, prev, 0, len(log), msg.round))
             return
-        if log[prev].term != msg.prev_term and self.bug != "no_prevlog_check":
+        elif log[prev].term != msg.prev_term and self.bug != "no_prevlog_check":
             self.note(
                 "append_rejected",
                 leader=src,
@@ -583,8 +673,8 @@ class RaftNode(Node):
             conflict = self.conflict_at(prev)
             self.send(src, AppendReply(self.term, False, prev, *conflict, msg.round))
             return
-        self.store(prev, msg.entries)
-        match = prev + len(msg.entries)
+        self.store(prev, entries)
+        match = prev + len(entries)
         if msg.commit > self.commit_index and match > self.commit_index:
             self.commit_to(min(msg.commit, match))
         self.send(src, AppendReply(self.term, True, match, round=msg.round))
@@ -593,7 +683,7 @@ class RaftNode(Node):
         """The term of our entry at `index` and the first index holding that term."""
         log = self.persistent.log
         term = log[index].term
-        while index > 1 and log[index - 1].term == term:
+        while index > log.first and log[index - 1].term == term:
             index -= 1
         return term, index
 
@@ -634,7 +724,7 @@ class RaftNode(Node):
 
     def describe(self, recent: int | None = None) -> dict[str, Any]:
         p = self.persistent
-        first = 1 if recent is None else max(1, len(p.log) - recent)  # index 0 is the sentinel
+        first = p.log.first if recent is None else max(p.log.first, len(p.log) - recent)
         return {
             "role": self.role,
             "term": p.term,
@@ -642,12 +732,18 @@ class RaftNode(Node):
             "commit_index": self.commit_index,
             "leader": self.leader,
             "log": [[i, e.term, e.value, e.pid] for i, e in enumerate(p.log[first:], first)],
+            "snapshot": snapshot_point(p.snapshot),
             "match_index": dict(self.match_index) if self.role == "leader" else {},
             # a (pre)candidate's tally: who granted it, and how many it needs
             "votes": sorted(self.votes) if self.role in ("candidate", "precandidate") else [],
             "majority": self.majority,
             "election_timeout": self.election_timeout,
         }
+
+
+def snapshot_point(snapshot: Snapshot | None) -> list[int] | None:
+    """(last included index, term), what the panels show before the first kept entry."""
+    return None if snapshot is None else [snapshot.index, snapshot.term]
 
 
 _HANDLERS = {
@@ -657,6 +753,8 @@ _HANDLERS = {
     PreVoteReply: RaftNode.on_prevote_reply,
     AppendEntries: RaftNode.on_append,
     AppendReply: RaftNode.on_append_reply,
+    InstallSnapshot: RaftNode.on_install_snapshot,
+    SnapshotReply: RaftNode.on_snapshot_reply,
     TimeoutNow: RaftNode.on_timeout_now,
 }
 
@@ -674,4 +772,6 @@ DEFAULT_CONFIG = {
     # 1/b..b of true time with b * b <= election_timeout_min / lease (b = 1.118 here).
     "lease": 120,
     "bug": None,
+    # Compact the log once this many applied entries follow the last snapshot (0: never).
+    "snapshot_every": 0,
 }

@@ -4,7 +4,7 @@ the facts (`RaftNode.note(kind, **fields)`); the sentence is written here, once.
 
 from __future__ import annotations
 
-from engines.core.node import reasons_table
+from engines.core.node import count, reasons_table
 
 REASONS, reason = reasons_table()
 
@@ -144,6 +144,47 @@ def _commit_held(n, f) -> str:
         f"n{n} holds back index {f['index']}: it is on a majority but is from term "
         f"{f['entry_term']} < current term {f['term']}: not committed until an entry of term "
         f"{f['term']} is (§5.4.2, Figure 8)"
+    )
+
+
+# --- log compaction ---------------------------------------------------------------------------
+@reason("snapshot_taken", "info")
+def _snapshot_taken(n, f) -> str:
+    return (
+        f"n{n} snapshots its state machine at index {f['index']} (term {f['term']}) and drops "
+        f"its log up to there, keeping {count(f['kept'], 'entries')} after it (§7)"
+    )
+
+
+@reason("snapshot_installed", "commit")
+def _snapshot_installed(n, f) -> str:
+    head = (
+        f"n{n} installs n{f['leader']}'s snapshot at index {f['index']} (term {f['term']}): its "
+        f"state machine restarts from it"
+    )
+    if f["kept"]:
+        return (
+            f"{head}, and it keeps the {count(f['kept'], 'entries')} after it: its entry at "
+            f"{f['index']} is of term {f['term']} too (§7)"
+        )
+    if f["dropped"]:
+        return f"{head}, and it drops the {count(f['dropped'], 'entries')} after it (§7)"
+    return f"{head}, with no log after it (§7)"
+
+
+@reason("snapshot_rejected", "reject")
+def _snapshot_rejected(n, f) -> str:
+    return (
+        f"n{n} rejects n{f['leader']}'s InstallSnapshot of term {f['term']}: the term is stale, "
+        f"it is in term {f['our_term']} (§5.1, §7)"
+    )
+
+
+@reason("snapshot_ignored", "reject")
+def _snapshot_ignored(n, f) -> str:
+    return (
+        f"n{n} ignores n{f['leader']}'s snapshot at index {f['index']}: it has applied up to "
+        f"{f['commit']} already, and a stale snapshot must not discard newer entries (§7)"
     )
 
 

@@ -210,10 +210,14 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
         pairs = " ".join(f"n{p}:{i}" for p, i in sorted(match.items(), key=lambda kv: int(kv[0])))
         head.append(line(("match ", "dim"), marked(pairs, "", "match_index" in changed)))
     log = log_rows_shown(s.get("log", []), view.changes)
-    log_rows, chain_rows, kv_rows = section_sizes(height - len(head), len(log), len(view.chain))
+    snapshot = snapshot_line(s)
+    shown = len(log) + (snapshot is not None)
+    log_rows, chain_rows, kv_rows = section_sizes(height - len(head), shown, len(view.chain))
     commit = s.get("commit_index", 0)
     rows = window(log, log_rows)
     body = [raft_entry(e, commit, width, view.changes, deleted) for e, deleted in rows]
+    if snapshot is not None and len(rows) < log_rows:  # the whole log fits, and the point too
+        body.insert(0, snapshot)
     if log_rows and not log:
         body = [line(("log empty", "dim"))]
     return head + body + chain_lines(view, chain_rows) + kv_lines(view, kv_rows)
@@ -234,6 +238,16 @@ def window(rows: list, size: int) -> list:
     deleted = [k for k, (_, gone) in enumerate(rows) if gone]
     start = len(rows) - size if not deleted else min(deleted[0], len(rows) - size)
     return rows[max(0, start) : max(0, start) + size]
+
+
+def snapshot_line(state: dict) -> Text | None:
+    """The snapshot point, shown before the log when the log starts just past it (the
+    entries up through it are compacted away, section 7)."""
+    log, snap = state.get("log", []), state.get("snapshot")
+    if snap is None or (log and log[0][0] != snap[0] + 1):
+        return None
+    index, term = snap
+    return line((f"▣{index:>3} ", "green"), (f"t{term} ", "dim"), ("snapshot", "green italic"))
 
 
 def timer_parts(view: NodeView) -> list[tuple[str, str]]:
@@ -411,8 +425,10 @@ def crashed_lines(view: NodeView, height: int, width: int) -> list[Text]:
             )
         )
         rows = max(0, height - len(head))
-        log = s.get("log", [])
-        body = [raft_entry(e, None, width) for e in log[-rows:]] if rows else []
+        snapshot = snapshot_line(s)
+        log = [snapshot] if snapshot is not None else []
+        log += [raft_entry(e, None, width) for e in s.get("log", [])]
+        body = log[-rows:] if rows else []
         return head + (body if log else [line(("log empty", "dim"))])
     if view.algo == "paxos":
         head.append(line(("ballot ", "dim"), (ballot(s.get("promised")), "bold")))
