@@ -76,16 +76,17 @@ def test_a_commit_marks_the_commit_index_and_the_new_block():
 
 
 def test_the_old_leaders_deleted_tail_is_kept_for_the_step_that_deleted_it():
-    """Figure 8 (d): n2's entries 3-4 of term 2 give way to n5's entries of term 3."""
-    sim = run_file(PRESETS / "raft" / "figure8_exact.scn").sim
-    step = first_step(sim, "entries_deleted", 2)
+    """The old leader n1 rejoins: its uncommitted entry 3 of term 1 gives way to the new
+    leader's entry 3 of a later term."""
+    sim = run_file(PRESETS / "raft" / "old_leader_rejoins.scn").sim
+    step = first_step(sim, "entries_deleted", 1)
     before, after = around(sim, step)
-    changes = node_changes(before[2], after[2])
-    assert [(e[0], e[1]) for e in changes.deleted] == [(3, 2), (4, 2)]
-    assert {3, 4} <= changes.entries  # n5's entries in their place
-    assert all(e[1] == 3 for e in after[2].state["log"] if e[0] in (3, 4))
+    changes = node_changes(before[1], after[1])
+    assert [(e[0], e[1]) for e in changes.deleted] == [(3, 1)]
+    assert 3 in changes.entries  # the new leader's entry in its place
+    assert all(e[1] > 1 for e in after[1].state["log"] if e[0] == 3)
     sim.step()  # the next step shows no deletion any more
-    assert node_changes(after[2], shots_of(sim)[2]).deleted == ()
+    assert node_changes(after[1], shots_of(sim)[1]).deleted == ()
 
 
 def test_a_crash_marks_the_role_and_keeps_the_log():
@@ -150,27 +151,27 @@ def strip(app) -> str:
 @pilot_test
 async def test_the_strip_and_the_marks_follow_the_step_back():
     """Stepping back to a step shows its reason and its marks as stepping forward did."""
-    sim = run_file(PRESETS / "raft" / "figure8_exact.scn").sim
-    step = first_step(sim, "entries_deleted", 2)
+    sim = run_file(PRESETS / "raft" / "old_leader_rejoins.scn").sim
+    step = first_step(sim, "entries_deleted", 1)
     sim.goto(step - 1)
     app = make_app(sim=sim)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")
         await pilot.pause()
-        forward = app.screen_stack[0].query_one("#node-2").view
+        forward = app.screen_stack[0].query_one("#node-1").view
         assert strip(app).startswith(f"step {step} ")
-        assert "n2 deleted entries 3-4 (term 2)" in strip(app)
-        assert [e[0] for e in forward.changes.deleted] == [3, 4]
+        assert "n1 deleted entry 3 (term 1)" in strip(app)
+        assert [e[0] for e in forward.changes.deleted] == [3]
         await pilot.press("n", "b")
         await pilot.pause()
-        back = app.screen_stack[0].query_one("#node-2").view
+        back = app.screen_stack[0].query_one("#node-1").view
         assert strip(app).startswith(f"step {step} ")
-        assert "n2 deleted entries 3-4 (term 2)" in strip(app)
+        assert "n1 deleted entry 3 (term 1)" in strip(app)
         assert back.changes == forward.changes
         await pilot.press("b")
         await pilot.pause()
         assert strip(app).startswith(f"step {step - 1} ")
-        assert app.screen_stack[0].query_one("#node-2").view.changes.deleted == ()
+        assert app.screen_stack[0].query_one("#node-1").view.changes.deleted == ()
 
 
 def legend_text(protocol: str) -> str:
