@@ -621,6 +621,7 @@ def test_describe_has_the_keys_the_ui_reads():
         "votes",
         "majority",
         "election_timeout",
+        "config",
     }
     assert state["log"] == [[1, 1, "v1", "p1"], [2, 2, None, None], [3, 2, "set y 2", "p5"]]
     assert state["match_index"] == {2: 0, 3: 0}

@@ -516,7 +516,7 @@ class ConsensusApp(App):
     async def reset(self) -> None:
         sim = self.sim
         await self.use_simulator(
-            Simulator(sim.protocol, len(sim.node_ids), sim.seed, sim.user_config)
+            Simulator(sim.protocol, len(sim.founders), sim.seed, sim.user_config)
         )
 
     def action_switch_algo(self) -> None:
@@ -527,7 +527,7 @@ class ConsensusApp(App):
         algo = "paxos" if sim.protocol.name == "raft" else "raft"
         config = {k: v for k, v in sim.user_config.items() if k != "bug"}
         try:
-            new = Simulator(algo, len(sim.node_ids), sim.seed, config)
+            new = Simulator(algo, len(sim.founders), sim.seed, config)
         except (ImportError, ValueError, TypeError) as e:
             self.notify(f"cannot switch to {algo}: {e}", severity="error", markup=False)
             return
@@ -542,7 +542,7 @@ class ConsensusApp(App):
         config = {k: v for k, v in sim.user_config.items() if k != "bug"}
         if bug:
             config["bug"] = bug
-        await self.use_simulator(Simulator(sim.protocol, len(sim.node_ids), sim.seed, config))
+        await self.use_simulator(Simulator(sim.protocol, len(sim.founders), sim.seed, config))
 
     def action_open_preset(self) -> None:
         presets = preset_scenarios(self.sim.protocol.name)
