@@ -28,6 +28,7 @@ LEADER_OR_FIRST = "leader?"  # the same, or n1 when no node leads (a proposal's 
 DOWN = "down"  # a node reference (fuzzer): one of the crashed nodes, chosen by "pick"
 ANY = "any"  # a node reference (fuzzer): one of the cluster's nodes, chosen by "pick"
 NEW = "new"  # a node reference (fuzzer): the next new node's id
+NEWEST = "newest"  # a nodes reference (fuzzer): the node added last, to promote it
 MAX_NODES = 9  # the most nodes a cluster has, counting those added (ids are never reused)
 NODE_WORD = re.compile(r"n([0-9]+)", re.ASCII)
 

@@ -30,6 +30,7 @@ from engines.core.actions import (
     LEADER_OR_FIRST,
     MAX_NODES,
     NEW,
+    NEWEST,
     Action,
     ActionError,
     Cluster,
@@ -514,6 +515,8 @@ class Simulator:
             args["node"] = len(self.node_ids) + 1
         if args.get("nodes") == ANY:
             args["nodes"] = [self.node_ids[args.pop("pick") % len(self.node_ids)]]
+        elif args.get("nodes") == NEWEST:
+            args["nodes"] = self.node_ids[-1:]
         for key in ("node", "src", "dst", "via"):
             if key in args:
                 args[key] = self._node_ref(args[key])

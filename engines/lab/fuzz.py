@@ -21,7 +21,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engines.core import protocols
-from engines.core.actions import ACTIONS, FUZZ_WEIGHTS, LEADER_OR_FIRST, Action, ActionError
+from engines.core.actions import (
+    ACTIONS,
+    ANY,
+    FUZZ_WEIGHTS,
+    LEADER_OR_FIRST,
+    NEW,
+    NEWEST,
+    Action,
+    ActionError,
+)
 from engines.core.sim import Simulator
 from engines.lab.lincheck.search import Verdict
 from engines.lab.workload import describe, linearizable
@@ -105,7 +114,7 @@ def generate(algo: str, seed: int, run: int, nodes: int | None, config: dict) ->
     ids = list(range(1, n + 1))
     # Each run weighs the kinds of op differently: some runs are crash storms, some partition
     # storms, some mostly load. Rare interleavings (Figure 8) need runs dense in one fault.
-    weights = {kind: rng.uniform(0.2, 1.0) * base for kind, base in OP_WEIGHTS.items()}
+    weights = {kind: rng.uniform(0.2, 1.0) * base for kind, base in _op_weights(algo).items()}
     kinds, cumulative = list(weights), list(itertools.accumulate(weights.values()))
     loss = {"drop": round(rng.uniform(0, 0.3), 3), "dup": round(rng.uniform(0, 0.2), 3)}
     workload = {"count": rng.randint(2, 5), "keys": rng.randint(1, 3), "rate": rng.randint(5, 30)}
@@ -118,12 +127,25 @@ def generate(algo: str, seed: int, run: int, nodes: int | None, config: dict) ->
     return Case(algo, n, rng.randrange(2**31), _with_read_path(algo, rng, config), tuple(ops))
 
 
+def _op_weights(algo: str) -> dict[str, float]:
+    """The ops a run of this protocol draws from: membership changes only where there are."""
+    if protocols.get(algo).membership:
+        return OP_WEIGHTS
+    return {kind: w for kind, w in OP_WEIGHTS.items() if kind not in MEMBERSHIP_KINDS}
+
+
+MEMBERSHIP_KINDS = ("add", "remove", "promote", "reconfigure")
+
+
 def _with_read_path(algo: str, rng: random.Random, config: dict) -> dict:
-    """Unless the campaign names one, each run reads by one of the protocol's read paths."""
-    paths = protocols.get(algo).choices.get("read")
-    if not paths or "read" in config:
-        return dict(config)
-    return config | {"read": rng.choice(paths)}
+    """Unless the campaign names them, each run reads by one of the protocol's read paths and
+    changes its membership in one of its modes (single-server or joint)."""
+    drawn = dict(config)
+    for setting in ("read", "membership"):
+        values = protocols.get(algo).choices.get(setting)
+        if values and setting not in config:
+            drawn[setting] = rng.choice(values)
+    return drawn
 
 
 # The fuzzer's own ops, beside the user actions it draws with the weights of the action table.
@@ -134,6 +156,7 @@ FUZZ_OPS = {
     "flip_flop": 0.3,
     "burst": 0.3,
     "far_behind": 0.2,
+    "reconfigure": 0.6,
 }
 OP_WEIGHTS = FUZZ_OPS | FUZZ_WEIGHTS
 MAX_BURST = 150  # proposals in one burst: past two AppendEntries batches
@@ -171,7 +194,24 @@ def _burst(rng: random.Random, k: int) -> tuple[str, dict]:
     return ("burst", {"count": rng.randint(10, MAX_BURST), "tag": k})
 
 
-SEQUENCES = {"flip_flop": _flip_flop, "far_behind": _far_behind}
+def _reconfigure(rng: random.Random, k: int) -> list[tuple[str, dict]]:
+    """A server joins as a learner, is promoted once it had time to catch up, and often one
+    server (any, the leader too) is removed: the changes the fuzzer's faults then cut into."""
+    via = {"via": LEADER_OR_FIRST}
+    ops = [
+        ("add", {"node": NEW} | via),
+        ("run", {"ms": rng.randint(30, 400)}),
+        ("promote", {"nodes": NEWEST} | via),
+    ]
+    if rng.random() < 0.6:
+        ops += [
+            ("run", {"ms": rng.randint(1, 300)}),
+            ("remove", {"nodes": ANY, "pick": rng.randrange(64)} | via),
+        ]
+    return ops
+
+
+SEQUENCES = {"flip_flop": _flip_flop, "far_behind": _far_behind, "reconfigure": _reconfigure}
 
 
 def _random_op(rng: random.Random, kind: str, ids: list[int], k: int) -> tuple[str, dict]:
@@ -300,7 +340,7 @@ def _liveness_phase(outcome: Outcome) -> None:
     if sim.violation:
         outcome.failure, outcome.detail = sim.violation.invariant, str(sim.violation)
     elif not _everyone_has(sim, probe) and not _spent(sim):
-        missing = [f"n{i}" for i in sim.node_ids if not _has(sim, i, probe)]
+        missing = [f"n{i}" for i in sim.members() if not _has(sim, i, probe)]
         outcome.failure = "liveness"
         outcome.detail = (
             f"liveness: {', '.join(missing)} did not commit the probe within "
@@ -314,7 +354,8 @@ def _has(sim: Simulator, node: int, value: str) -> bool:
 
 
 def _everyone_has(sim: Simulator, value: str) -> bool:
-    return all(_has(sim, i, value) for i in sim.node_ids)
+    """Every member of the cluster (the leader's configuration) has the value."""
+    return all(_has(sim, i, value) for i in sim.members())
 
 
 # --- shrinking ------------------------------------------------------------------------------

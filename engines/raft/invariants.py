@@ -1,7 +1,7 @@
 """Raft's safety properties (paper 5.2-5.4, Figure 3), checked after every step.
 
 Only the node that handled an event can have changed, so `RaftInvariants.check` hands that node
-to seven checks, each comparing it with what it recorded before, and then to the state machine
+to eight checks, each comparing it with what it recorded before, and then to the state machine
 checks both protocols share (`engines.core.statecheck`); a step that changed nothing costs a
 few comparisons. The checks keep history (every leader of every term, every committed entry),
 so the properties hold over the whole run, crashes included, not only in the present. Growing
@@ -29,9 +29,12 @@ from typing import Any
 from engines.core.shared import SharedList
 from engines.core.statecheck import StateMachineCheck
 from engines.core.violations import Violation
+from engines.raft.config import ConfigEntry
 
 
 def _show(entry: Any) -> str:
+    if type(entry) is ConfigEntry:
+        return f"the configuration {entry.config.words()} of term {entry.term}"
     if entry.value is None:
         return f"the no-op of term {entry.term}"
     return f"{entry.value!r} ({entry.pid}, term {entry.term})"
@@ -53,7 +56,8 @@ class Committed:
 
 
 class ElectionSafety:
-    """At most one leader per term, over the whole history."""
+    """At most one leader per term, over the whole history, each elected by a quorum of the
+    configuration in force at it (dissertation 4.1: the candidate's configuration counts)."""
 
     name = "Election Safety"
     leaders_only = True
@@ -65,9 +69,16 @@ class ElectionSafety:
         if node.role != "leader":
             return None
         term = node.persistent.term
-        first = self.leader_of.setdefault(term, node.id)
-        if first != node.id:
+        first = self.leader_of.get(term)
+        if first == node.id:
+            return None
+        if first is not None:
             return f"n{first} and n{node.id} both became leader in term {term}"
+        self.leader_of[term] = node.id  # checked in the step it won: its votes, its configuration
+        if node.votes and not node.configuration.is_quorum(node.votes):
+            votes = " ".join(f"n{i}" for i in sorted(node.votes))
+            config = node.configuration.words()
+            return f"n{node.id} leads term {term} with votes from {votes}, no quorum of {config}"
         return None
 
 
@@ -301,6 +312,34 @@ class LeaderCompleteness:
         return None
 
 
+class SingleChange:
+    """A leader appends a configuration entry only once the one before it has committed: one
+    change at a time (dissertation 4.1; a joint change's second half waits for its first,
+    section 6). Checked when a leader's log gains a configuration entry of its own term."""
+
+    name = "One Change at a Time"
+    leaders_only = True
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, its last configuration)
+
+    def check(self, node: Any) -> str | None:
+        entries = node.configs.entries
+        if node.role != "leader" or len(entries) < 2:
+            return None
+        last, term = entries[-1][0], node.persistent.term
+        if node.persistent.log[last].term != term or self.seen.get(node.id) == (term, last):
+            return None
+        self.seen[node.id] = (term, last)
+        before = entries[-2][0]
+        if before <= node.commit_index:
+            return None
+        return (
+            f"leader n{node.id} appended a configuration at index {last} while the one at "
+            f"index {before} was not committed (its commit index is {node.commit_index})"
+        )
+
+
 class Persistence:
     """A node's term never decreases and it never votes for two candidates in one term,
     across crashes and restarts."""
@@ -329,7 +368,7 @@ class Persistence:
 
 
 class RaftInvariants:
-    """The checker the simulator runs: the seven checks on the node the event changed, then
+    """The checker the simulator runs: the eight checks on the node the event changed, then
     the state machine checks both protocols share."""
 
     def __init__(self) -> None:
@@ -342,6 +381,7 @@ class RaftInvariants:
             StateMachineSafety(committed),
             LeaderCompleteness(committed),
             Persistence(),
+            SingleChange(),
         ]
         # Three checks look at leaders only: followers, most events, skip them.
         self.any_role = [c for c in self.checks if not c.leaders_only]

@@ -532,8 +532,8 @@ class RaftNode(Node):
             self.match_index[src] = msg.index
             self.next_index[src] = msg.index + 1
             self.maybe_commit()
-            if self.role != "leader":
-                return  # the commit removed this leader from the configuration
+            if self.role != "leader" or src not in self.next_index:
+                return  # the commit removed this leader, or src, from the configuration
             if msg.index < self.last_index:
                 self.send_append(src)
             elif src == self.transfer_to:
