@@ -408,6 +408,23 @@ class ConsensusApp(App):
     def action_isolate(self) -> None:
         self.act("isolate", node=self.selected)
 
+    def action_add_node(self) -> None:
+        self.change_membership("add", node=len(self.sim.node_ids) + 1)
+
+    def action_promote_node(self) -> None:
+        self.change_membership("promote", nodes=[self.selected])
+
+    def action_remove_node(self) -> None:
+        self.change_membership("remove", nodes=[self.selected])
+
+    def change_membership(self, kind: str, **args: Any) -> None:
+        """A configuration change goes to the leader, which may refuse it (its note says why)."""
+        leader = self.sim.leader()
+        if leader is None:
+            self.notify("no node leads now: a membership change goes through the leader")
+            return
+        self.act(kind, via=leader, **args)
+
     def act(self, kind: str, **args: Any) -> None:
         """Take a user action (a Simulator method) as one step: at an earlier step this forks
         a new future. One that would change nothing is refused with the reason instead."""

@@ -592,6 +592,16 @@ class Simulator:
     def release(self, types: list[str] = (), src: int | None = None, dst: int | None = None):
         return self.act(Action("release", {"types": list(types), "src": src, "dst": dst}))
 
+    def add(self, node: int, via: int) -> StepEvent:
+        """Start node `node` (the next new id) empty, and ask `via` to add it as a learner."""
+        return self.act(Action("add", {"node": node, "via": via}))
+
+    def promote(self, nodes: list[int], via: int) -> StepEvent:
+        return self.act(Action("promote", {"nodes": list(nodes), "via": via}))
+
+    def remove(self, nodes: list[int], via: int) -> StepEvent:
+        return self.act(Action("remove", {"nodes": list(nodes), "via": via}))
+
     def deliver(self, seq: int) -> StepEvent:
         """Deliver one message in flight now, ahead of its turn."""
         return self.act(Action("deliver", {"seq": seq}))

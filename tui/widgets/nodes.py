@@ -18,6 +18,7 @@ from textual.containers import Grid
 
 from engines.core.node import plain
 from engines.core.sim import Simulator
+from engines.raft.messages import log_row
 from tui.text import ballot, bar, line, literal, node_label, short_hash
 from tui.widgets.lines import LineView
 
@@ -61,7 +62,7 @@ def persisted(algo: str, persistent: Any, recent: int | None = None) -> dict[str
     if algo == "raft":
         log = persistent.log
         first = 1 if recent is None else max(1, len(log) - recent)  # index 0 is the sentinel
-        entries = [[i, e.term, e.value, e.pid] for i, e in enumerate(log[first:], first)]
+        entries = [log_row(i, e) for i, e in enumerate(log[first:], first)]
         return {"term": persistent.term, "voted_for": persistent.voted_for, "log": entries}
     if algo == "paxos":
         accepted = persistent.accepted
@@ -109,6 +110,8 @@ def node_view(
     node = sim.nodes[node_id]
     # Only the window the panel can show: a full describe() costs the whole history.
     view.state = node.describe(recent=2 * MAX_ENTRIES)
+    if view.state.get("config") == {"voters": sim.founders, "learners": [], "old": None}:
+        del view.state["config"]  # the cluster as it booted: nothing to say
     chain = node.sm.chain
     view.chain = [(b.index, b.hash, b.prev_hash) for b in chain[-MAX_BLOCKS:]]
     if diverge is not None and diverge < len(chain):
@@ -190,6 +193,7 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
     if votes:  # a (pre)candidate's tally: who granted it, of the majority it needs
         who = " ".join(f"n{v}" for v in votes)
         head.append(line(("votes ", "dim"), who, (f" ({len(votes)}/{s['majority']})", "dim")))
+    head += config_lines(view.node_id, s.get("config"))
     match = s.get("match_index")
     if s.get("role") == "leader" and match:
         pairs = " ".join(f"n{p}:{i}" for p, i in sorted(match.items(), key=lambda kv: int(kv[0])))
@@ -212,9 +216,35 @@ def timer_parts(view: NodeView) -> list[tuple[str, str]]:
     return [(bar(fraction, TIMER_BAR), style), (f" {left}ms", "dim")]
 
 
+def config_lines(node_id: int, config: dict | None) -> list[Text]:
+    """The configuration in force at the node, when it is not simply the founders: voters
+    (a joint one as old + new), learners apart, and a mark when the node is outside it."""
+    if not config:
+        return []
+    voters, old, learners = config["voters"], config["old"], config["learners"]
+    if old is not None:
+        parts = [("joint ", "dim"), names(old), (" + ", "bold"), names(voters)]
+    else:
+        parts = [("config ", "dim"), names(voters)]
+    rows = [line(*parts)]
+    if learners:
+        rows.append(line(("learners ", "dim"), (names(learners), "cyan")))
+    if node_id not in {*voters, *(old or ())}:
+        outside = "a learner: it replicates, never votes" if node_id in learners else "not in it"
+        rows.append(line((outside, "italic magenta")))
+    return rows
+
+
+def names(ids: list[int]) -> str:
+    return " ".join(f"n{i}" for i in ids) or "none"
+
+
 def raft_entry(entry: list, commit: int | None, width: int) -> Text:
-    """One log entry: ● committed, ○ not yet, · unknown (a crashed node forgot its commit)."""
+    """One log entry: ● committed, ○ not yet, · unknown (a crashed node forgot its commit);
+    a configuration entry shows its configuration."""
     index, term, value = entry[0], entry[1], entry[2]
+    if len(entry) > 4:
+        value = f"config {entry[4]}"
     if commit is None:
         mark, style = "·", "dim"
     elif index <= commit:
@@ -384,7 +414,7 @@ class NodeGrid(Grid):
 
     def __init__(self, node_ids: list[int]) -> None:
         super().__init__(id="nodes")
-        self.node_ids = node_ids
+        self.node_ids = list(node_ids)
 
     def compose(self):
         for node_id in self.node_ids:
@@ -395,11 +425,26 @@ class NodeGrid(Grid):
         self.styles.grid_size_columns = columns
         self.styles.grid_size_rows = rows
 
+    def follow_nodes(self, node_ids: list[int]) -> None:
+        """A panel for each node there is now: a node added (or, stepping back before its
+        addition, taken away again) gets or loses its panel."""
+        if node_ids == self.node_ids:
+            return
+        for panel in self.query(NodePanel):
+            if panel.node_id not in node_ids:
+                panel.remove()
+        self.mount(*(NodePanel(i) for i in node_ids if i not in self.node_ids))
+        self.node_ids = list(node_ids)
+        self.on_resize()
+
     def show(self, sim: Simulator, selected: int) -> None:
+        self.follow_nodes(sim.node_ids)
         letters = group_letters(sim)
         diverge = first_divergence(sim)
         for panel in self.query(NodePanel):
             node_id = panel.node_id
+            if node_id not in self.node_ids:
+                continue  # being removed
             selected_here = node_id == selected
             group = letters.get(node_id, "")
             panel.show(node_view(sim, node_id, selected_here, group, diverge))
