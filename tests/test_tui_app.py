@@ -387,7 +387,7 @@ async def test_save_trace_prompt_writes_a_trace_that_replays(tmp_path):
 @pilot_test
 async def test_help_lists_every_key():
     app = new_app()
-    async with app.run_test(size=(120, 72)) as pilot:
+    async with app.run_test(size=(120, 80)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)

@@ -513,6 +513,8 @@ class Simulator:
             if len(self.node_ids) == MAX_NODES:
                 return None
             args["node"] = len(self.node_ids) + 1
+        if args.get("node") == ANY:
+            args["node"] = self.node_ids[args.pop("pick") % len(self.node_ids)]
         if args.get("nodes") == ANY:
             args["nodes"] = [self.node_ids[args.pop("pick") % len(self.node_ids)]]
         elif args.get("nodes") == NEWEST:

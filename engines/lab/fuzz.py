@@ -24,6 +24,7 @@ from engines.core import protocols
 from engines.core.actions import (
     ACTIONS,
     ANY,
+    DOWN,
     FUZZ_WEIGHTS,
     LEADER_OR_FIRST,
     NEW,
@@ -134,7 +135,7 @@ def _op_weights(algo: str) -> dict[str, float]:
     return {kind: w for kind, w in OP_WEIGHTS.items() if kind not in MEMBERSHIP_KINDS}
 
 
-MEMBERSHIP_KINDS = ("add", "remove", "promote", "reconfigure")
+MEMBERSHIP_KINDS = ("add", "remove", "promote", "reconfigure", "change_race")
 
 
 def _with_read_path(algo: str, rng: random.Random, config: dict) -> dict:
@@ -157,6 +158,7 @@ FUZZ_OPS = {
     "burst": 0.3,
     "far_behind": 0.2,
     "reconfigure": 0.6,
+    "change_race": 0.4,
 }
 OP_WEIGHTS = FUZZ_OPS | FUZZ_WEIGHTS
 MAX_BURST = 150  # proposals in one burst: past two AppendEntries batches
@@ -211,7 +213,42 @@ def _reconfigure(rng: random.Random, k: int) -> list[tuple[str, dict]]:
     return ops
 
 
-SEQUENCES = {"flip_flop": _flip_flop, "far_behind": _far_behind, "reconfigure": _reconfigure}
+def _change_race(rng: random.Random, k: int) -> list[tuple[str, dict]]:
+    """Two changes raced across a leader change, the pattern of Ongaro's 2015 bug: the leader,
+    cut off with the newest server, promotes it; the other side elects a leader at once and
+    removes a server; then the sides flip, a server restarts (forgetting its commit index),
+    and elections follow."""
+    via = {"via": LEADER_OR_FIRST}
+
+    def short() -> tuple[str, dict]:
+        return ("run", {"ms": rng.randint(5, 60)})
+
+    return [
+        ("add", {"node": NEW} | via),
+        ("run", {"ms": rng.randint(100, 400)}),
+        ("pair_off", {}),
+        ("promote", {"nodes": NEWEST} | via),
+        short(),
+        ("campaign", {"node": ANY, "pick": rng.randrange(64)}),
+        short(),
+        ("remove", {"nodes": ANY, "pick": rng.randrange(64)} | via),
+        short(),
+        ("split", {"seed": rng.randrange(2**31)}),
+        ("crash", {"node": ANY, "pick": rng.randrange(64)}),
+        ("restart", {"node": DOWN, "pick": 0}),
+        ("campaign", {"node": ANY, "pick": rng.randrange(64)}),
+        short(),
+        ("campaign", {"node": ANY, "pick": rng.randrange(64)}),
+        ("run", {"ms": rng.randint(100, 500)}),
+    ]
+
+
+SEQUENCES = {
+    "flip_flop": _flip_flop,
+    "far_behind": _far_behind,
+    "reconfigure": _reconfigure,
+    "change_race": _change_race,
+}
 
 
 def _random_op(rng: random.Random, kind: str, ids: list[int], k: int) -> tuple[str, dict]:
@@ -293,6 +330,18 @@ def _apply_op(sim: Simulator, kind: str, args: dict) -> None:
         followers = [i for i in sorted(sim.nodes) if i != leader]
         if followers:
             sim.isolate(followers[args["pick"] % len(followers)])
+    elif kind == "split":
+        # Two random groups of the nodes there are when it runs (added ones too).
+        rng = random.Random(args["seed"])
+        ids = rng.sample(sim.node_ids, len(sim.node_ids))
+        cut = rng.randint(1, len(ids) - 1)
+        sim.partition([sorted(ids[:cut]), sorted(ids[cut:])])
+    elif kind == "pair_off":
+        # The leader and the newest node are cut off together from the rest.
+        leader, newest = sim.leader(), sim.node_ids[-1]
+        if leader is not None and leader != newest:
+            pair = [leader, newest]
+            sim.partition([pair, [i for i in sim.node_ids if i not in pair]])
     elif kind == "rotate":
         # The cut-off side rejoins and the current leader is cut off instead.
         leader = sim.leader()

@@ -110,8 +110,9 @@ def node_view(
     node = sim.nodes[node_id]
     # Only the window the panel can show: a full describe() costs the whole history.
     view.state = node.describe(recent=2 * MAX_ENTRIES)
-    if view.state.get("config") == {"voters": sim.founders, "learners": [], "old": None}:
-        del view.state["config"]  # the cluster as it booted: nothing to say
+    founding = {"voters": sim.founders, "learners": [], "old": None}
+    if view.state.get("config") == founding and node_id in sim.founders:
+        del view.state["config"]  # a founder in the cluster as it booted: nothing to say
     chain = node.sm.chain
     view.chain = [(b.index, b.hash, b.prev_hash) for b in chain[-MAX_BLOCKS:]]
     if diverge is not None and diverge < len(chain):
@@ -230,7 +231,7 @@ def config_lines(node_id: int, config: dict | None) -> list[Text]:
     if learners:
         rows.append(line(("learners ", "dim"), (names(learners), "cyan")))
     if node_id not in {*voters, *(old or ())}:
-        outside = "a learner: it replicates, never votes" if node_id in learners else "not in it"
+        outside = "learner: never votes" if node_id in learners else "not in its configuration"
         rows.append(line((outside, "italic magenta")))
     return rows
 
@@ -425,20 +426,23 @@ class NodeGrid(Grid):
         self.styles.grid_size_columns = columns
         self.styles.grid_size_rows = rows
 
-    def follow_nodes(self, node_ids: list[int]) -> None:
+    def follow_nodes(self, node_ids: list[int]) -> bool:
         """A panel for each node there is now: a node added (or, stepping back before its
-        addition, taken away again) gets or loses its panel."""
+        addition, taken away again) gets or loses its panel. True when panels changed."""
         if node_ids == self.node_ids:
-            return
+            return False
         for panel in self.query(NodePanel):
             if panel.node_id not in node_ids:
                 panel.remove()
         self.mount(*(NodePanel(i) for i in node_ids if i not in self.node_ids))
         self.node_ids = list(node_ids)
         self.on_resize()
+        return True
 
     def show(self, sim: Simulator, selected: int) -> None:
-        self.follow_nodes(sim.node_ids)
+        if not self.is_mounted or self.follow_nodes(sim.node_ids):
+            self.call_after_refresh(self.show, sim, selected)  # once the panels are up
+            return
         letters = group_letters(sim)
         diverge = first_divergence(sim)
         for panel in self.query(NodePanel):
