@@ -1,7 +1,7 @@
 """Raft's safety properties (paper 5.2-5.4, Figure 3), checked after every step.
 
 Only the node that handled an event can have changed, so `RaftInvariants.check` hands that node
-to eight checks, each comparing it with what it recorded before, and then to the state machine
+to nine checks, each comparing it with what it recorded before, and then to the state machine
 checks both protocols share (`engines.core.statecheck`); a step that changed nothing costs a
 few comparisons. The checks keep history (every leader of every term, every committed entry),
 so the properties hold over the whole run, crashes included, not only in the present. Growing
@@ -57,7 +57,8 @@ class Committed:
 
 class ElectionSafety:
     """At most one leader per term, over the whole history, each elected by a quorum of the
-    configuration in force at it (dissertation 4.1: the candidate's configuration counts)."""
+    configuration in force at it: the last one in its log (dissertation 4.1; the candidate's
+    configuration counts, and a broken node is judged by the one its log says)."""
 
     name = "Election Safety"
     leaders_only = True
@@ -75,9 +76,10 @@ class ElectionSafety:
         if first is not None:
             return f"n{first} and n{node.id} both became leader in term {term}"
         self.leader_of[term] = node.id  # checked in the step it won: its votes, its configuration
-        if node.votes and not node.configuration.is_quorum(node.votes):
+        config = node.configs.current
+        if node.votes and not config.is_quorum(node.votes):
             votes = " ".join(f"n{i}" for i in sorted(node.votes))
-            config = node.configuration.words()
+            config = config.words()
             return f"n{node.id} leads term {term} with votes from {votes}, no quorum of {config}"
         return None
 
@@ -340,6 +342,34 @@ class SingleChange:
         )
 
 
+class CommitQuorum:
+    """A leader commits an index only once a quorum of the configuration in its log holds it
+    (5.3 with dissertation 4.1: the newest configuration counts, committed or not)."""
+
+    name = "Commit Quorum"
+    leaders_only = True
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, commit index) as leader
+
+    def check(self, node: Any) -> str | None:
+        if node.role != "leader":
+            return None
+        term, commit = node.persistent.term, node.commit_index
+        before = self.seen.get(node.id)
+        self.seen[node.id] = (term, commit)
+        if before is None or before[0] != term or commit <= before[1]:
+            return None  # only an index this leader committed in this step is judged
+        config = node.configs.current
+        held = config.quorum_value(node.match_index | {node.id: len(node.persistent.log) - 1})
+        if held >= commit:
+            return None
+        return (
+            f"leader n{node.id} committed index {commit}, but a quorum of {config.words()} "
+            f"holds only up to {held}"
+        )
+
+
 class Persistence:
     """A node's term never decreases and it never votes for two candidates in one term,
     across crashes and restarts."""
@@ -368,7 +398,7 @@ class Persistence:
 
 
 class RaftInvariants:
-    """The checker the simulator runs: the eight checks on the node the event changed, then
+    """The checker the simulator runs: the nine checks on the node the event changed, then
     the state machine checks both protocols share."""
 
     def __init__(self) -> None:
@@ -382,6 +412,7 @@ class RaftInvariants:
             LeaderCompleteness(committed),
             Persistence(),
             SingleChange(),
+            CommitQuorum(),
         ]
         # Three checks look at leaders only: followers, most events, skip them.
         self.any_role = [c for c in self.checks if not c.leaders_only]
