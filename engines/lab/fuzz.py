@@ -231,7 +231,9 @@ def _race(sim: Simulator, seed: int) -> None:
     if old is None or old == newest:
         return
     rest = [i for i in sim.node_ids if i not in (old, newest)]
-    new, removed = rng.sample(rest, 2) if len(rest) > 1 else (rest[0], rest[0])
+    if len(rest) < 2:
+        return
+    new, removed = rng.sample(rest, 2)
     sim.partition([[old, newest], rest])
     _take(sim, Action("promote", {"nodes": [newest], "via": old}))
     sim.hold(["AppendEntries"], new)

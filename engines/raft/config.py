@@ -160,9 +160,6 @@ class Configurations:
                 found = True
         return found
 
-    def truncated(self, length: int) -> bool:
-        """The log was cut to `length` entries; True when that dropped a configuration."""
-        kept = [(i, c) for i, c in self.entries if i < length]
-        dropped = len(kept) != len(self.entries)
-        self.entries = kept
-        return dropped
+    def truncated(self, length: int) -> None:
+        """The log was cut to `length` entries: the configurations past it are gone."""
+        self.entries = [(i, c) for i, c in self.entries if i < length]
