@@ -83,7 +83,8 @@ def test_raft_stays_linearizable_on_each_read_path(read):
 def test_each_raft_run_draws_a_read_path_unless_the_campaign_names_one():
     drawn = {generate("raft", 1, run, None, {}).config["read"] for run in range(30)}
     assert drawn == {"log", "index", "lease"}
-    assert generate("raft", 1, 0, None, {"read": "index"}).config == {"read": "index"}
+    named = {"read": "index", "membership": "joint"}
+    assert generate("raft", 1, 0, None, named).config == named
     assert "read" not in generate("paxos", 1, 0, None, {}).config
 
 

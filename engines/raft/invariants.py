@@ -18,7 +18,9 @@ two logs with the same entry at an index agree on everything below it: so State 
 compares committed prefixes at their top index only.
 
 The checks read nodes through plain attributes (`role`, `persistent.term`, `persistent.log`,
-`commit_index`, `sm`), so they judge a deliberately broken node (the bug lab) just the same.
+`commit_index`, `sm`, and for quorums `votes`, `match_index` and `configs`, the configuration
+entries of the log), so they judge a deliberately broken node (the bug lab) just the same: by
+the configuration its log puts in force, whichever one it uses.
 """
 
 from __future__ import annotations
