@@ -160,6 +160,23 @@ def test_a_removed_server_is_replicated_to_until_its_removal_commits():
     assert 3 not in node.peers and 3 not in node.next_index
 
 
+@pytest.mark.parametrize("prevote", [False, True])
+def test_a_removed_server_that_missed_its_removal_disrupts_only_without_prevote(prevote):
+    """Cut off while it is removed, n5 never learns it left and campaigns with ever higher
+    terms (dissertation 4.2.3). The others are not in its configuration's way with PreVote:
+    they refuse pre-votes while their leader is alive, and the leader's term stays put."""
+    sim = Simulator("raft", 5, 1, {"prevote": prevote})
+    sim.campaign(1)
+    sim.run(200)
+    sim.isolate(5)
+    sim.remove([5], 1)
+    sim.run(300)
+    sim.heal()
+    sim.run(3000)
+    assert sim.nodes[5].configuration.is_voter(5)  # it still believes it votes
+    assert (sim.nodes[1].term == 1) == prevote and sim.violation is None
+
+
 def test_the_cluster_shrinks_to_one_voter_which_commits_alone():
     sim = Simulator("raft", 3, 1)
     sim.campaign(1)
