@@ -306,3 +306,16 @@ def test_the_fuzzer_changes_membership_in_both_modes():
         for run_number in range(30)
         for kind, _ in fuzz.generate("paxos", 1, run_number, None, {}).ops
     )
+
+
+def test_the_command_line_chooses_the_membership_mode(tmp_path):
+    from typer.testing import CliRunner
+
+    from tui.cli import app
+
+    runner = CliRunner()
+    args = ["fuzz", "--runs", "2", "--workers", "1", "--out", str(tmp_path)]
+    assert runner.invoke(app, [*args, "--membership", "joint"]).exit_code == 0
+    bad = runner.invoke(app, [*args, "--membership", "both"])
+    assert bad.exit_code == 2 and "single|joint" in bad.output
+    assert runner.invoke(app, ["--algo", "paxos", "--membership", "joint"]).exit_code == 2

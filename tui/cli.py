@@ -84,20 +84,32 @@ CheckquorumOption = Annotated[
 ]
 
 
+MembershipOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        help="Raft: membership changes single (one voter at a time) or joint (joint "
+        "consensus); the app's default is single, the fuzzer's to draw one per run."
+    ),
+]
+
+
 def _config(
     algo: str,
     bug: str | None,
     prevote: bool = False,
     checkquorum: bool = False,
     read: str | None = None,
+    membership: str | None = None,
 ) -> dict:
-    """Protocol settings from the command line; exits 2 on a bug, toggle or read path that
-    does not fit."""
+    """Protocol settings from the command line; exits 2 on a bug, toggle, read path or
+    membership mode that does not fit."""
     from engines.core.protocols import check_config
 
     config: dict = {"bug": bug} if bug is not None else {}
     if read is not None:
         config["read"] = read
+    if membership is not None:
+        config["membership"] = membership
     for name, on in (("prevote", prevote), ("checkquorum", checkquorum)):
         if on and algo != "raft":
             fail(f"error: --{name} is a Raft option")
@@ -126,6 +138,7 @@ def main(
     bug: BugOption = None,
     prevote: PrevoteOption = False,
     checkquorum: CheckquorumOption = False,
+    membership: MembershipOption = None,
     show_version: Annotated[
         bool,
         typer.Option(
@@ -140,7 +153,7 @@ def main(
         return
     if scenario is not None:
         _refuse_with_scenario(ctx)
-    config = _config(algo.value, bug, prevote, checkquorum)
+    config = _config(algo.value, bug, prevote, checkquorum, membership=membership)
     from engines.lab.script import ScriptError
     from tui.app import make_app
     from tui.keymap import KeymapError
@@ -343,6 +356,7 @@ def fuzz(
         Optional[str],  # noqa: UP045
         typer.Option(help="Raft: read path log|index|lease; by default each run draws one."),
     ] = None,
+    membership: MembershipOption = None,
     out: Annotated[Path, typer.Option(help="Folder for the shrunk failing trace.")] = Path(
         "traces"
     ),
@@ -370,7 +384,7 @@ def fuzz(
     from engines.lab.fuzz import first_failure
     from engines.lab.trace import save_trace
 
-    config = _config(algo.value, bug, prevote, checkquorum, read)
+    config = _config(algo.value, bug, prevote, checkquorum, read, membership)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
