@@ -9,6 +9,7 @@ from fault_ops import op
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engines.core.actions import MEMBERSHIP
 from engines.core.sim import Simulator
 
 SETTLE_MS = 10_000  # the bound: simulated time for the final value to reach every node
@@ -33,7 +34,7 @@ def membership_op():
 def apply(sim: Simulator, fault: tuple, count: int) -> None:
     """A membership change goes to the leader (none: nothing happens); faults as usual."""
     kind, *args = fault
-    if kind not in ("add", "promote", "remove"):
+    if kind not in MEMBERSHIP:
         fault_ops.apply(sim, fault, count)
         return
     leader, ids = sim.leader(), sim.node_ids

@@ -30,6 +30,7 @@ ANY = "any"  # a node reference (fuzzer): one of the cluster's nodes, chosen by 
 NEW = "new"  # a node reference (fuzzer): the next new node's id
 NEWEST = "newest"  # a nodes reference (fuzzer): the node added last, to promote it
 MAX_NODES = 9  # the most nodes a cluster has, counting those added (ids are never reused)
+MEMBERSHIP = ("add", "promote", "remove")  # the configuration changes, for protocols with them
 NODE_WORD = re.compile(r"n([0-9]+)", re.ASCII)
 
 

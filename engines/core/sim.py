@@ -29,6 +29,7 @@ from engines.core.actions import (
     LEADER,
     LEADER_OR_FIRST,
     MAX_NODES,
+    MEMBERSHIP,
     NEW,
     NEWEST,
     Action,
@@ -621,7 +622,7 @@ class Simulator:
     def _check_possible(self, action: Action) -> None:
         """State-dependent checks, so that a recorded action always does what it says."""
         a, w = action.args, self.world
-        if action.kind in ("add", "remove", "promote"):
+        if action.kind in MEMBERSHIP:
             self._check_membership(action)
         if "seq" in a and self._find_message(a["seq"]) is None:
             raise ActionError(f"message #{a['seq']} is not in flight")

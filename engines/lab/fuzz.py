@@ -26,6 +26,7 @@ from engines.core.actions import (
     ANY,
     FUZZ_WEIGHTS,
     LEADER_OR_FIRST,
+    MEMBERSHIP,
     NEW,
     NEWEST,
     Action,
@@ -134,7 +135,7 @@ def _op_weights(algo: str) -> dict[str, float]:
     return {kind: w for kind, w in OP_WEIGHTS.items() if kind not in MEMBERSHIP_KINDS}
 
 
-MEMBERSHIP_KINDS = ("add", "remove", "promote", "reconfigure", "change_race")
+MEMBERSHIP_KINDS = (*MEMBERSHIP, "reconfigure", "change_race")
 
 
 def _with_read_path(algo: str, rng: random.Random, config: dict) -> dict:

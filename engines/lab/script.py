@@ -18,6 +18,7 @@ from engines.core import protocols
 from engines.core.actions import (
     ACTIONS,
     MAX_CLIENTS,
+    MEMBERSHIP,
     Action,
     ActionError,
     Cluster,
@@ -323,7 +324,7 @@ def _parse_command(script: Script, command: Command, marks: set[str]) -> list[An
     if name == "expect":
         return [read_expectation(script, args, marks)]
     action = ACTION_WORDS[name].read(args, script.reach)
-    if name in ("add", "remove", "promote") and not script.protocol.membership:
+    if name in MEMBERSHIP and not script.protocol.membership:
         raise ValueError(f"{script.algo} has no membership changes ({name} is Raft's)")
     if action.kind == "add" and action.args["node"] > script.reach:
         if action.args["node"] != script.reach + 1:
