@@ -52,6 +52,9 @@ EXAMPLES = {
     "client": lambda sim: {"client": 5, "f": "cas", "key": "x", "args": ["1", "2"], "node": 2},
     "drift": lambda sim: {"node": 4, "rate": 0.5},
     "wait": lambda sim: {"until": sim.now},
+    "add": lambda sim: {"node": 6, "via": sim.leader()},
+    "promote": lambda sim: {"nodes": [4], "via": sim.leader()},
+    "remove": lambda sim: {"nodes": [5], "via": sim.leader()},
 }
 
 

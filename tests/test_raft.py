@@ -12,6 +12,7 @@ from engines.core.chain import StateMachine
 from engines.core.node import CancelTimer, Note, Proposal, Send, SetTimer
 from engines.core.shared import SharedList
 from engines.core.sim import Simulator
+from engines.raft.config import Configuration, Configurations
 from engines.raft.invariants import RaftInvariants
 from engines.raft.messages import (
     AppendEntries,
@@ -671,6 +672,7 @@ def test_describe_has_the_keys_the_ui_reads():
         "majority",
         "election_timeout",
         "snapshot",
+        "config",
     }
     assert state["log"] == [[1, 1, "v1", "p1"], [2, 2, None, None], [3, 2, "set y 2", "p5"]]
     assert state["match_index"] == {2: 0, 3: 0}
@@ -700,7 +702,17 @@ def fake(node_id, role="follower", term=1, log=(), commit=0, vote=None):
     entries = RaftLog(SharedList([Entry(0), *log]))
     sm = StateMachine()
     persistent = SimpleNamespace(term=term, voted_for=vote, log=entries, snapshot=None)
-    return SimpleNamespace(id=node_id, role=role, persistent=persistent, commit_index=commit, sm=sm)
+    configs = Configurations(Configuration.of([1, 2, 3]), entries)
+    return SimpleNamespace(
+        id=node_id,
+        role=role,
+        persistent=persistent,
+        commit_index=commit,
+        sm=sm,
+        configs=configs,
+        votes=set(),
+        match_index={},
+    )
 
 
 def run_checks(checker, node, step=1):

@@ -23,6 +23,8 @@ LESSONS = {  # bug preset -> the invariant it breaks
     "bug_vote_any_log.scn": "Leader Completeness",
     "bug_accept_stale_append.scn": "Committed Prefix",
     "bug_snapshot_truncates.scn": "Committed Prefix",
+    "bug_reconfig_before_commit.scn": "Election Safety",
+    "bug_apply_config_on_commit.scn": "Election Safety",
 }
 
 

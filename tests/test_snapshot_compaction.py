@@ -48,7 +48,7 @@ def test_a_snapshot_holds_the_state_machine_the_chain_head_and_the_configuration
     under_load(sim, 600)
     node = sim.nodes[1]
     snap = node.persistent.snapshot
-    assert snap.nodes == (1, 2, 3)
+    assert snap.config.voters == (1, 2, 3)
     assert snap.head_hash == node.sm.chain[snap.height].hash
     rebuilt = snap.state_machine()
     assert rebuilt.height == snap.height and rebuilt.head_hash == snap.head_hash

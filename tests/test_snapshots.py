@@ -343,3 +343,39 @@ def test_raft_snapshot_point_in_a_panel(snap_compare):
     app.cursor_blink = False
     app.animation_level = "none"
     assert snap_compare(app, terminal_size=SIZE, run_before=engine(lambda sim: sim.goto(54)))
+
+
+def test_joint_configuration(snap_compare):
+    """Joint consensus from 3 to 5, cut off from n2 and n3: n1, n4 and n5 hold the joint
+    configuration old+new, n2 and n3 still the old one; the new panels n4 and n5 appeared."""
+
+    def act(sim):
+        sim.campaign(1)
+        sim.run(200)
+        sim.add(4, 1)
+        sim.run(100)
+        sim.add(5, 1)
+        sim.run(200)
+        sim.partition([[1, 4, 5], [2, 3]])
+        sim.promote([4, 5], 1)
+        sim.propose("set a 1", 1)
+        sim.run(100)
+
+    app = app_for("raft", 3, config={"membership": "joint"})
+    assert snap_compare(app, terminal_size=SIZE, run_before=engine(act))
+
+
+def test_learner_catching_up(snap_compare):
+    """A learner added behind 100 entries: it holds the first batch, the leader's match shows
+    how far it is, and its panel says it replicates but never votes."""
+
+    def act(sim):
+        sim.campaign(1)
+        sim.run(200)
+        for i in range(100):
+            sim.propose(f"set k{i % 4} {i}", 1)
+        sim.run(300)
+        sim.add(4, 1)
+        sim.run_until(lambda: 0 < sim.nodes[4].last_index < 100, max_steps=500)
+
+    assert snap_compare(app_for("raft", 3), terminal_size=SIZE, run_before=engine(act))

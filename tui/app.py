@@ -472,6 +472,23 @@ class ConsensusApp(App):
     def action_isolate(self) -> None:
         self.act("isolate", node=self.selected)
 
+    def action_add_node(self) -> None:
+        self.change_membership("add", node=len(self.sim.node_ids) + 1)
+
+    def action_promote_node(self) -> None:
+        self.change_membership("promote", nodes=[self.selected])
+
+    def action_remove_node(self) -> None:
+        self.change_membership("remove", nodes=[self.selected])
+
+    def change_membership(self, kind: str, **args: Any) -> None:
+        """A configuration change goes to the leader, which may refuse it (its note says why)."""
+        leader = self.sim.leader()
+        if leader is None:
+            self.notify("no node leads now: a membership change goes through the leader")
+            return
+        self.act(kind, via=leader, **args)
+
     def act(self, kind: str, **args: Any) -> None:
         """Take a user action (a Simulator method) as one step: at an earlier step this forks
         a new future. One that would change nothing is refused with the reason instead."""
@@ -583,7 +600,7 @@ class ConsensusApp(App):
     async def reset(self) -> None:
         sim = self.sim
         await self.use_simulator(
-            Simulator(sim.protocol, len(sim.node_ids), sim.seed, sim.user_config)
+            Simulator(sim.protocol, len(sim.founders), sim.seed, sim.user_config)
         )
 
     def action_switch_algo(self) -> None:
@@ -594,7 +611,7 @@ class ConsensusApp(App):
         algo = "paxos" if sim.protocol.name == "raft" else "raft"
         config = {k: v for k, v in sim.user_config.items() if k != "bug"}
         try:
-            new = Simulator(algo, len(sim.node_ids), sim.seed, config)
+            new = Simulator(algo, len(sim.founders), sim.seed, config)
         except (ImportError, ValueError, TypeError) as e:
             self.notify(f"cannot switch to {algo}: {e}", severity="error", markup=False)
             return
@@ -609,7 +626,7 @@ class ConsensusApp(App):
         config = {k: v for k, v in sim.user_config.items() if k != "bug"}
         if bug:
             config["bug"] = bug
-        await self.use_simulator(Simulator(sim.protocol, len(sim.node_ids), sim.seed, config))
+        await self.use_simulator(Simulator(sim.protocol, len(sim.founders), sim.seed, config))
 
     def action_open_preset(self) -> None:
         presets = preset_scenarios(self.sim.protocol.name)

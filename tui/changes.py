@@ -19,6 +19,7 @@ from typing import Any
 
 from engines.core.node import plain
 from engines.core.sim import Simulator
+from engines.raft.messages import log_row
 from engines.raft.node import snapshot_point
 
 RECENT = 16  # log entries or slots a shot holds: more than a panel shows
@@ -39,7 +40,7 @@ def persisted(algo: str, persistent: Any, recent: int | None = None) -> dict[str
     if algo == "raft":
         log = persistent.log
         first = log.first if recent is None else max(log.first, len(log) - recent)
-        entries = [[i, e.term, e.value, e.pid] for i, e in enumerate(log[first:], first)]
+        entries = [log_row(i, e) for i, e in enumerate(log[first:], first)]
         return {
             "term": persistent.term,
             "voted_for": persistent.voted_for,

@@ -97,6 +97,15 @@ SnapshotEveryOption = Annotated[
 ]
 
 
+MembershipOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        help="Raft: membership changes single (one voter at a time) or joint (joint "
+        "consensus); the app's default is single, the fuzzer's to draw one per run."
+    ),
+]
+
+
 def _config(
     algo: str,
     bug: str | None,
@@ -104,9 +113,10 @@ def _config(
     checkquorum: bool = False,
     read: str | None = None,
     snapshot_every: int | None = None,
+    membership: str | None = None,
 ) -> dict:
-    """Protocol settings from the command line; exits 2 on a bug, toggle, read path or
-    snapshot threshold that does not fit."""
+    """Protocol settings from the command line; exits 2 on a bug, toggle, read path,
+    snapshot threshold or membership mode that does not fit."""
     from engines.core.protocols import check_config
 
     config: dict = {"bug": bug} if bug is not None else {}
@@ -116,6 +126,8 @@ def _config(
         if algo != "raft":
             fail("error: --snapshot-every is a Raft option")
         config["snapshot_every"] = snapshot_every
+    if membership is not None:
+        config["membership"] = membership
     for name, on in (("prevote", prevote), ("checkquorum", checkquorum)):
         if on and algo != "raft":
             fail(f"error: --{name} is a Raft option")
@@ -165,6 +177,7 @@ def main(
         ),
     ] = None,
     snapshot_every: SnapshotEveryOption = None,
+    membership: MembershipOption = None,
     show_version: Annotated[
         bool,
         typer.Option(
@@ -179,7 +192,9 @@ def main(
         return
     if scenario is not None:
         _refuse_with_scenario(ctx)
-    config = _config(algo.value, bug, prevote, checkquorum, snapshot_every=snapshot_every)
+    config = _config(
+        algo.value, bug, prevote, checkquorum, snapshot_every=snapshot_every, membership=membership
+    )
     workload = _workload(clients, keys, rate)
     from engines.lab.script import ScriptError
     from tui.app import make_app
@@ -404,6 +419,7 @@ def fuzz(
         typer.Option(help="Raft: read path log|index|lease; by default each run draws one."),
     ] = None,
     snapshot_every: SnapshotEveryOption = None,
+    membership: MembershipOption = None,
     out: Annotated[Path, typer.Option(help="Folder for the shrunk failing trace.")] = Path(
         "traces"
     ),
@@ -431,7 +447,7 @@ def fuzz(
     from engines.lab.fuzz import first_failure
     from engines.lab.trace import TraceError, save_trace
 
-    config = _config(algo.value, bug, prevote, checkquorum, read, snapshot_every)
+    config = _config(algo.value, bug, prevote, checkquorum, read, snapshot_every, membership)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -134,6 +134,27 @@ COMMANDS: list[Command] = [
         True,
     ),
     Command("node.isolate", "i", "isolate", "Isolate", "Cut the selected node off from the rest."),
+    Command(
+        "node.add",
+        "A",
+        "add_node",
+        "Add node",
+        "Raft: start a new, empty node and ask the leader to add it as a learner.",
+    ),
+    Command(
+        "node.promote",
+        "P",
+        "promote_node",
+        "Promote learner",
+        "Raft: ask the leader to make the selected learner a voter (once it has caught up).",
+    ),
+    Command(
+        "node.remove",
+        "R",
+        "remove_node",
+        "Remove node",
+        "Raft: ask the leader to remove the selected node from the configuration.",
+    ),
     Command("net.heal", "h", "heal", "Heal", "Heal every partition.", True),
     Command(
         "net.settings",

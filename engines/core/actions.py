@@ -26,6 +26,11 @@ from engines.core.network import MAX_LATENCY_MS
 LEADER = "leader"  # a node reference: whichever live node leads when the action is taken
 LEADER_OR_FIRST = "leader?"  # the same, or n1 when no node leads (a proposal's default target)
 DOWN = "down"  # a node reference (fuzzer): one of the crashed nodes, chosen by "pick"
+ANY = "any"  # a node reference (fuzzer): one of the cluster's nodes, chosen by "pick"
+NEW = "new"  # a node reference (fuzzer): the next new node's id
+NEWEST = "newest"  # a nodes reference (fuzzer): the node added last, to promote it
+MAX_NODES = 9  # the most nodes a cluster has, counting those added (ids are never reused)
+MEMBERSHIP = ("add", "promote", "remove")  # the configuration changes, for protocols with them
 NODE_WORD = re.compile(r"n([0-9]+)", re.ASCII)
 
 
@@ -120,6 +125,22 @@ def _message_types(value: Any, cluster: Cluster) -> list[str]:
             raise ActionError(f"{name!r} is not a message type here (known: {known})")
         names.append(cluster.message_types[name])
     return names
+
+
+def _new_node(value: Any, cluster: Cluster) -> int:
+    """A node to add: one of the cluster's, or a new one (the simulator checks which)."""
+    if type(value) is not int or not 1 <= value <= MAX_NODES:
+        raise ActionError(f"{value!r} is not a node id (1..{MAX_NODES})")
+    return value
+
+
+def _node_list(value: Any, cluster: Cluster) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise ActionError("expected a list of nodes")
+    nodes = [_node(n, cluster) for n in value]
+    if len(set(nodes)) != len(nodes):
+        raise ActionError("a node is listed twice")
+    return nodes
 
 
 def _maybe_node(value: Any, cluster: Cluster) -> int | None:
@@ -400,6 +421,24 @@ def _read_nothing(kind: str) -> Callable[[list[str], int], Action]:
     return read
 
 
+def _read_membership(kind: str) -> Callable[[list[str], int], Action]:
+    """`add NODE [via NODE]`, `remove NODE... [via NODE]`, `promote NODE... [via NODE]`: the
+    change goes to the leader unless `via` names the node to ask."""
+
+    def read(words: list[str], nodes: int) -> Action:
+        via: int | str = LEADER_OR_FIRST
+        if len(words) >= 2 and words[-2] == "via":
+            via, words = read_node(words[-1], nodes), words[:-2]
+        if kind == "add":
+            word = _one(words, "add NODE [via NODE]")
+            return Action(
+                kind, {"node": read_node(word, MAX_NODES, allow_leader=False), "via": via}
+            )
+        return Action(kind, {"nodes": read_nodes(words, nodes), "via": via})
+
+    return read
+
+
 def _read_wait(words: list[str], nodes: int) -> Action:
     if len(words) != 2 or words[0] != "until":
         raise ScriptSyntaxError("expected 'wait until TIME'")
@@ -577,6 +616,14 @@ def _write_client(args: dict) -> str:
     return " ".join(words)
 
 
+def _draw_add(rng: random.Random, ids: list[int], k: int) -> dict:
+    return {"node": NEW, "via": LEADER_OR_FIRST}
+
+
+def _draw_member(rng: random.Random, ids: list[int], k: int) -> dict:
+    return {"nodes": ANY, "pick": rng.randrange(64), "via": LEADER_OR_FIRST}
+
+
 def _draw_node(rng: random.Random, ids: list[int], k: int) -> dict:
     return {"node": _any_node(rng, ids)}
 
@@ -645,6 +692,28 @@ def _simple(kind: str, weight: float) -> ActionSpec:
         _read_restart if word == "restart" else _read_nothing(kind),
         weight,
         lambda rng, ids, k: {},
+    )
+
+
+def _membership_op(kind: str, weight: float, draw: Callable) -> ActionSpec:
+    """A configuration change asked of a node (the leader): add a learner, promote, remove."""
+    one = kind == "add"
+    usage = f"{kind} NODE [via NODE]" if one else f"{kind} NODE... [via NODE]"
+
+    def nodes(a: dict) -> str:
+        return node_name(a["node"]) if one else _names(a["nodes"])
+
+    return ActionSpec(
+        kind,
+        kind,
+        usage,
+        {"node": _new_node, "via": _node} if one else {"nodes": _node_list, "via": _node},
+        {},
+        lambda a: f"ask {node_name(a['via'])} to {kind} {nodes(a)}",
+        lambda a: f"{kind} {nodes(a)} via {node_name(a['via'])}",
+        _read_membership(kind),
+        weight,
+        draw,
     )
 
 
@@ -759,6 +828,9 @@ def _spec_table() -> dict[str, ActionSpec]:
             0.2,
             _draw_drift,
         ),
+        _membership_op("add", 0.25, _draw_add),
+        _membership_op("promote", 0.4, _draw_member),
+        _membership_op("remove", 0.2, _draw_member),
         ActionSpec(
             "wait",
             "wait",
@@ -784,6 +856,14 @@ def checked(action: Action, cluster: Cluster) -> Action:
     if spec is None:
         raise ActionError(f"unknown action {action.kind!r}")
     return Action(action.kind, spec.check(action.args, cluster))
+
+
+def grown(cluster: Cluster, action: Action) -> Cluster:
+    """The cluster after this action: `add` of the next new id adds a node."""
+    node = action.args.get("node") if action.kind == "add" else None
+    if node != len(cluster.node_ids) + 1 or node > MAX_NODES:
+        return cluster
+    return Cluster((*cluster.node_ids, node), cluster.message_types)
 
 
 def filter_matches(filter_args: dict, src: int, dst: int, type_name: str) -> bool:

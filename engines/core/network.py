@@ -80,6 +80,12 @@ class Network:
         current = self.group_of or dict.fromkeys(self.node_ids, 0)
         self.group_of = _canonical(current | {node: -1}, self.node_ids)
 
+    def add(self, node: int, like: int) -> None:
+        """A new node joins the partition group of `like`."""
+        self.node_ids.append(node)
+        if self.group_of is not None:
+            self.group_of = _canonical(self.group_of | {node: self.group_of[like]}, self.node_ids)
+
     def cut(self, src: int, dst: int, oneway: bool = False) -> None:
         """Block messages from src to dst (and from dst to src unless oneway)."""
         self.cuts.add((src, dst))

@@ -278,6 +278,10 @@ class Node:
         """Term or ballot, comparable: used to pick `leader` among several self-declared ones."""
         return (0,)
 
+    def members(self) -> tuple[int, ...] | None:
+        """The nodes of this node's configuration; None for a protocol whose cluster is fixed."""
+        return None
+
     def log_length(self) -> int:
         """How far this node's history reaches: log entries (Raft), slots (Paxos)."""
         return 0

@@ -25,6 +25,7 @@ class Protocol:
     messages: tuple[type[Message], ...] = ()  # every message type, for filters by name
     roles: tuple[str, ...] = ("leader", "follower")  # what Node.role_name() may answer
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # text settings' values
+    membership: bool = False  # whether it takes add, remove and promote (configuration changes)
 
 
 _extra: dict[str, Protocol] = {}

@@ -24,9 +24,14 @@ from typing import Any
 
 from engines.core import protocols
 from engines.core.actions import (
+    ANY,
     DOWN,
     LEADER,
     LEADER_OR_FIRST,
+    MAX_NODES,
+    MEMBERSHIP,
+    NEW,
+    NEWEST,
     Action,
     ActionError,
     Cluster,
@@ -212,7 +217,9 @@ class World:
     """Everything deterministic that a step may change. Pickled whole for checkpoints."""
 
     def __init__(self, protocol: protocols.Protocol, n: int, seed: int) -> None:
+        self.seed = seed
         self.node_ids = list(range(1, n + 1))
+        self.founders = list(self.node_ids)  # the cluster as it booted: its first configuration
         self.now = 0
         self.step = 0
         self.seq = 0
@@ -234,7 +241,7 @@ class World:
         self.sent: dict[tuple[type, int, int], int] = {}  # (type, src, dst) -> messages sent
 
 
-MIN_NODES, MAX_NODES = 3, 9
+MIN_NODES = 3
 
 
 class Simulator:
@@ -266,7 +273,7 @@ class Simulator:
         protocols.check_config(protocol, self.user_config)
         self.config = protocol.default_config | self.user_config
         self.world = World(protocol, nodes, seed)
-        self.cluster = Cluster(tuple(self.world.node_ids), protocols.message_types(protocol))
+        self.message_types = protocols.message_types(protocol)
         self.timeline: dict[int, Action] = {}  # event step number -> action taken there
         self.events: list[StepEvent] = []
         self.max_step = 0
@@ -290,6 +297,16 @@ class Simulator:
         return self.world.node_ids
 
     @property
+    def founders(self) -> list[int]:
+        """The nodes the cluster booted with (a session is rebuilt from their count)."""
+        return self.world.founders
+
+    @property
+    def cluster(self) -> Cluster:
+        """What validating an action needs: the nodes there are now, added ones included."""
+        return Cluster(tuple(self.world.node_ids), self.message_types)
+
+    @property
     def nodes(self) -> dict[int, Node]:
         """Live nodes by id; a crashed node is absent."""
         return self.world.nodes
@@ -307,6 +324,13 @@ class Simulator:
 
     def down_nodes(self) -> list[int]:
         return sorted(self.world.down)
+
+    def members(self) -> list[int]:
+        """The nodes the leader's configuration holds (every node without a leader, or for a
+        protocol without membership changes)."""
+        leader = self.leader()
+        members = self.world.nodes[leader].members() if leader is not None else None
+        return list(self.node_ids if members is None else members)
 
     def leader(self, among: list[int] | None = None) -> int | None:
         """The live node in the leader role with the highest term or ballot (only those listed
@@ -494,7 +518,17 @@ class Simulator:
             if not down:
                 return None
             args = {"node": down[args["pick"] % len(down)]}
-        for key in ("node", "src", "dst"):
+        if args.get("node") == NEW:
+            if len(self.node_ids) == MAX_NODES:
+                return None
+            args["node"] = len(self.node_ids) + 1
+        if args.get("node") == ANY:
+            args["node"] = self.node_ids[args.pop("pick") % len(self.node_ids)]
+        if args.get("nodes") == ANY:
+            args["nodes"] = [self.node_ids[args.pop("pick") % len(self.node_ids)]]
+        elif args.get("nodes") == NEWEST:
+            args["nodes"] = self.node_ids[-1:]
+        for key in ("node", "src", "dst", "via"):
             if key in args:
                 args[key] = self._node_ref(args[key])
         if "groups" in args:
@@ -569,6 +603,16 @@ class Simulator:
     def release(self, types: list[str] = (), src: int | None = None, dst: int | None = None):
         return self.act(Action("release", {"types": list(types), "src": src, "dst": dst}))
 
+    def add(self, node: int, via: int) -> StepEvent:
+        """Start node `node` (the next new id) empty, and ask `via` to add it as a learner."""
+        return self.act(Action("add", {"node": node, "via": via}))
+
+    def promote(self, nodes: list[int], via: int) -> StepEvent:
+        return self.act(Action("promote", {"nodes": list(nodes), "via": via}))
+
+    def remove(self, nodes: list[int], via: int) -> StepEvent:
+        return self.act(Action("remove", {"nodes": list(nodes), "via": via}))
+
     def deliver(self, seq: int) -> StepEvent:
         """Deliver one message in flight now, ahead of its turn."""
         return self.act(Action("deliver", {"seq": seq}))
@@ -591,6 +635,8 @@ class Simulator:
     def _check_possible(self, action: Action) -> None:
         """State-dependent checks, so that a recorded action always does what it says."""
         a, w = action.args, self.world
+        if action.kind in MEMBERSHIP:
+            self._check_membership(action)
         if "seq" in a and self._find_message(a["seq"]) is None:
             raise ActionError(f"message #{a['seq']} is not in flight")
         if action.kind == "release" and not any(filter_covers(a, h) for h in w.holds):
@@ -620,6 +666,22 @@ class Simulator:
                     replace(cfg, **changes).validate()
             except ValueError as exc:
                 raise ActionError(f"set_network: {exc}") from None
+
+    def _check_membership(self, action: Action) -> None:
+        if not self.protocol.membership:
+            raise ActionError(
+                f"{action.kind}: {self.protocol.name} has no membership changes "
+                f"(add, remove and promote are Raft's)"
+            )
+        new = action.args.get("node", 0)
+        if action.kind == "add" and new not in self.node_ids:
+            if len(self.node_ids) == MAX_NODES:
+                raise ActionError(f"add: the cluster has {MAX_NODES} nodes, the most it can")
+            if new != len(self.node_ids) + 1:
+                raise ActionError(
+                    f"add: the next new node is {node_name(len(self.node_ids) + 1)} "
+                    f"(node ids are never reused)"
+                )
 
     def _fork(self, keep_set_aside: bool = False) -> None:
         """Acting at an earlier step starts a new future: the old one is set aside (`redo`
@@ -768,7 +830,7 @@ class Simulator:
 
     def _boot(self, node_id: int, persistent: Any) -> Node:
         w = self.world
-        node = w.node_class(node_id, w.node_ids, self.config, w.node_rngs[node_id], persistent)
+        node = w.node_class(node_id, w.founders, self.config, w.node_rngs[node_id], persistent)
         w.nodes[node_id] = node
         node.start(self._clock(node_id))
         return node
@@ -798,6 +860,36 @@ class Simulator:
         proposal = Proposal(f"p{w.proposals}", value, w.now, node)
         w.issued.append(proposal)
         return proposal
+
+    def _do_add(self, event: StepEvent, node: int, via: int) -> Node | None:
+        """A new server starts empty (in `via`'s partition group), and `via` is asked to add it
+        as a learner; adding a server that is already there only asks again."""
+        w = self.world
+        if node not in w.node_ids:
+            if node != len(w.node_ids) + 1 or node > MAX_NODES:
+                note = f"{node_name(node)} is not the next new node: not added"
+                event.notes += (Note("info", note),)  # only a hand-edited trace gets here
+                return None
+            w.node_ids.append(node)  # the clients' list too: they may ask it
+            w.timers[node] = {}
+            w.node_rngs[node] = random.Random(f"{w.seed}/node/{node}")
+            w.network.add(node, like=via)
+            self._finish(self._boot(node, None), event)
+        return self._ask(event, via, "add", [node])
+
+    def _do_remove(self, event: StepEvent, nodes: list[int], via: int) -> Node | None:
+        return self._ask(event, via, "remove", nodes)
+
+    def _do_promote(self, event: StepEvent, nodes: list[int], via: int) -> Node | None:
+        return self._ask(event, via, "promote", nodes)
+
+    def _ask(self, event: StepEvent, via: int, change: str, nodes: list[int]) -> Node | None:
+        event.node = via
+        if via not in self.world.nodes:
+            event.notes += (Note("info", f"{node_name(via)} is down: nobody to ask"),)
+            return None
+        self.world.nodes[via].on_membership(self._clock(via), change, nodes)
+        return self.world.nodes[via]
 
     def _do_crash(self, event: StepEvent, node: int) -> None:
         w = self.world

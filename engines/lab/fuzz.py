@@ -21,7 +21,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engines.core import protocols
-from engines.core.actions import ACTIONS, FUZZ_WEIGHTS, LEADER_OR_FIRST, Action, ActionError
+from engines.core.actions import (
+    ACTIONS,
+    ANY,
+    FUZZ_WEIGHTS,
+    LEADER_OR_FIRST,
+    MEMBERSHIP,
+    NEW,
+    NEWEST,
+    Action,
+    ActionError,
+)
 from engines.core.sim import Simulator
 from engines.lab.lincheck.search import Verdict
 from engines.lab.workload import describe, linearizable
@@ -105,7 +115,7 @@ def generate(algo: str, seed: int, run: int, nodes: int | None, config: dict) ->
     ids = list(range(1, n + 1))
     # Each run weighs the kinds of op differently: some runs are crash storms, some partition
     # storms, some mostly load. Rare interleavings (Figure 8) need runs dense in one fault.
-    weights = {kind: rng.uniform(0.2, 1.0) * base for kind, base in OP_WEIGHTS.items()}
+    weights = {kind: rng.uniform(0.2, 1.0) * base for kind, base in _op_weights(algo).items()}
     kinds, cumulative = list(weights), list(itertools.accumulate(weights.values()))
     loss = {"drop": round(rng.uniform(0, 0.3), 3), "dup": round(rng.uniform(0, 0.2), 3)}
     workload = {"count": rng.randint(2, 5), "keys": rng.randint(1, 3), "rate": rng.randint(5, 30)}
@@ -119,12 +129,25 @@ def generate(algo: str, seed: int, run: int, nodes: int | None, config: dict) ->
     return Case(algo, n, rng.randrange(2**31), _with_read_path(algo, rng, config), tuple(ops))
 
 
+def _op_weights(algo: str) -> dict[str, float]:
+    """The ops a run of this protocol draws from: membership changes only where there are."""
+    if protocols.get(algo).membership:
+        return OP_WEIGHTS
+    return {kind: w for kind, w in OP_WEIGHTS.items() if kind not in MEMBERSHIP_KINDS}
+
+
+MEMBERSHIP_KINDS = (*MEMBERSHIP, "reconfigure", "change_race")
+
+
 def _with_read_path(algo: str, rng: random.Random, config: dict) -> dict:
-    """Unless the campaign names one, each run reads by one of the protocol's read paths."""
-    paths = protocols.get(algo).choices.get("read")
-    if not paths or "read" in config:
-        return dict(config)
-    return config | {"read": rng.choice(paths)}
+    """Unless the campaign names them, each run reads by one of the protocol's read paths and
+    changes its membership in one of its modes (single-server or joint)."""
+    drawn = dict(config)
+    for setting in ("read", "membership"):
+        values = protocols.get(algo).choices.get(setting)
+        if values and setting not in config:
+            drawn[setting] = rng.choice(values)
+    return drawn
 
 
 SNAPSHOT_EVERY = (None, 3, 8, 20, 60)  # None: no compaction
@@ -148,6 +171,8 @@ FUZZ_OPS = {
     "flip_flop": 0.3,
     "burst": 0.3,
     "far_behind": 0.2,
+    "reconfigure": 0.6,
+    "change_race": 1.0,
 }
 OP_WEIGHTS = FUZZ_OPS | FUZZ_WEIGHTS
 MAX_BURST = 150  # proposals in one burst: past two AppendEntries batches
@@ -185,7 +210,70 @@ def _burst(rng: random.Random, k: int) -> tuple[str, dict]:
     return ("burst", {"count": rng.randint(10, MAX_BURST), "tag": k})
 
 
-SEQUENCES = {"flip_flop": _flip_flop, "far_behind": _far_behind}
+def _reconfigure(rng: random.Random, k: int) -> list[tuple[str, dict]]:
+    """A server joins as a learner, is promoted once it had time to catch up, and often one
+    server (any, the leader too) is removed: the changes the fuzzer's faults then cut into."""
+    via = {"via": LEADER_OR_FIRST}
+    ops = [
+        ("add", {"node": NEW} | via),
+        ("run", {"ms": rng.randint(30, 400)}),
+        ("promote", {"nodes": NEWEST} | via),
+    ]
+    if rng.random() < 0.6:
+        ops += [
+            ("run", {"ms": rng.randint(1, 300)}),
+            ("remove", {"nodes": ANY, "pick": rng.randrange(64)} | via),
+        ]
+    return ops
+
+
+def _change_race(rng: random.Random, k: int) -> list[tuple[str, dict]]:
+    """A server joins, then two changes race across a leader change (see `_race`)."""
+    return [
+        ("add", {"node": NEW, "via": LEADER_OR_FIRST}),
+        ("run", {"ms": rng.randint(200, 400)}),
+        ("race", {"seed": rng.randrange(2**31)}),
+    ]
+
+
+def _race(sim: Simulator, seed: int) -> None:
+    """A nemesis that builds the interleaving of Ongaro's 2015 bug, on nodes drawn from
+    `seed`: the leader, cut off with the newest server, promotes it; on the other side a
+    node whose AppendEntries are held wins an election and at once removes a server; then
+    that server joins the old leader's side, and both sides hold elections again."""
+    rng, old = random.Random(seed), sim.leader()
+    newest = sim.node_ids[-1]
+    if old is None or old == newest:
+        return
+    rest = [i for i in sim.node_ids if i not in (old, newest)]
+    if len(rest) < 2:
+        return
+    new, removed = rng.sample(rest, 2)
+    sim.partition([[old, newest], rest])
+    _take(sim, Action("promote", {"nodes": [newest], "via": old}))
+    sim.hold(["AppendEntries"], new)
+    sim.campaign(new)
+    sim.run(rng.randint(30, 80), stop=lambda: _halted(sim))
+    _take(sim, Action("remove", {"nodes": [removed], "via": new}))
+    sim.run(rng.randint(10, 60), stop=lambda: _halted(sim))
+    sim.release(["AppendEntries"], new)
+    # The old side takes as many others as a majority of the promoted configuration needs.
+    others = [i for i in rest if i not in (new, removed)]
+    joining = rng.sample(others, max(0, min(len(others), (len(rest) + 1) // 2 - 2)))
+    side = [old, newest, removed, *joining]
+    sim.partition([side, [i for i in sim.node_ids if i not in side]])
+    for node in rng.sample([old, new], 2) * 2:
+        if not _halted(sim):
+            _take(sim, Action("campaign", {"node": node}))
+            sim.run(rng.randint(30, 80), stop=lambda: _halted(sim))
+
+
+SEQUENCES = {
+    "flip_flop": _flip_flop,
+    "far_behind": _far_behind,
+    "reconfigure": _reconfigure,
+    "change_race": _change_race,
+}
 
 
 def _random_op(rng: random.Random, kind: str, ids: list[int], k: int) -> tuple[str, dict]:
@@ -267,6 +355,8 @@ def _apply_op(sim: Simulator, kind: str, args: dict) -> None:
         followers = [i for i in sorted(sim.nodes) if i != leader]
         if followers:
             sim.isolate(followers[args["pick"] % len(followers)])
+    elif kind == "race":
+        _race(sim, args["seed"])
     elif kind == "rotate":
         # The cut-off side rejoins and the current leader is cut off instead.
         leader = sim.leader()
@@ -314,7 +404,7 @@ def _liveness_phase(outcome: Outcome) -> None:
     if sim.violation:
         outcome.failure, outcome.detail = sim.violation.invariant, str(sim.violation)
     elif not _everyone_has(sim, probe) and not _spent(sim):
-        missing = [f"n{i}" for i in sim.node_ids if not _has(sim, i, probe)]
+        missing = [f"n{i}" for i in sim.members() if not _has(sim, i, probe)]
         outcome.failure = "liveness"
         outcome.detail = (
             f"liveness: {', '.join(missing)} did not commit the probe within "
@@ -328,7 +418,8 @@ def _has(sim: Simulator, node: int, value: str) -> bool:
 
 
 def _everyone_has(sim: Simulator, value: str) -> bool:
-    return all(_has(sim, i, value) for i in sim.node_ids)
+    """Every member of the cluster (the leader's configuration) has the value."""
+    return all(_has(sim, i, value) for i in sim.members())
 
 
 # --- shrinking ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from engines.core import protocols
 from engines.core.actions import (
     ACTIONS,
     MAX_CLIENTS,
+    MEMBERSHIP,
     Action,
     ActionError,
     Cluster,
@@ -35,6 +36,7 @@ from engines.core.sim import MAX_NODES, MIN_NODES, Simulator
 from engines.lab import limits
 from engines.lab.lincheck.search import Verdict
 from engines.lab.workload import describe, linearizable
+from engines.raft.config import matches, read_words
 
 HEADER = {"algo", "nodes", "seed", "raft", "paxos", "bug", "lesson"}
 COMMANDS = {"run", "step", "expect", "mark", "save"}  # besides the actions' own words
@@ -79,6 +81,12 @@ class Script:
     commands: list[Command] = field(default_factory=list)
     topic: str | None = None  # a lesson's topic, one of TOPICS
     summary: str = ""  # a lesson's one-line summary
+    added: int = 0  # nodes the lines read so far add (`add n6`): later lines may name them
+
+    @property
+    def reach(self) -> int:
+        """The highest node id a line may name: the header's nodes, and those added above."""
+        return self.nodes + self.added
 
     def new_simulator(self) -> Simulator:
         return Simulator(self.algo, self.nodes, self.seed, self.config)
@@ -342,7 +350,7 @@ def _int(word: str, what: str, low: int, high: int) -> int:
 
 
 def _cluster(script: Script) -> Cluster:
-    node_ids = tuple(range(1, script.nodes + 1))
+    node_ids = tuple(range(1, script.reach + 1))
     return Cluster(node_ids, protocols.message_types(script.protocol))
 
 
@@ -361,7 +369,13 @@ def _parse_command(script: Script, command: Command, marks: set[str]) -> list[An
         return [args[0]]
     if name == "expect":
         return [read_expectation(script, args, marks)]
-    action = ACTION_WORDS[name].read(args, script.nodes)
+    action = ACTION_WORDS[name].read(args, script.reach)
+    if name in MEMBERSHIP and not script.protocol.membership:
+        raise ValueError(f"{script.algo} has no membership changes ({name} is Raft's)")
+    if action.kind == "add" and action.args["node"] > script.reach:
+        if action.args["node"] != script.reach + 1:
+            raise ValueError(f"the next new node is n{script.reach + 1} (ids are never reused)")
+        script.added += 1
     return [_canonical_types(action, _cluster(script))]
 
 
@@ -472,14 +486,14 @@ def _read_leader(script: Script, rest: list[str], marks: set[str]) -> dict | Non
     among = None
     if "among" in rest:
         at = rest.index("among")
-        among = read_nodes(rest[at + 1 :], script.nodes)
+        among = read_nodes(rest[at + 1 :], script.reach)
         rest = rest[:at]
     if rest in (["any"], ["none"]):
         return {"mode": rest[0], "nodes": [], "among": among}
     if rest and rest[0] == "in":
-        return {"mode": "in", "nodes": read_nodes(rest[1:], script.nodes), "among": among}
+        return {"mode": "in", "nodes": read_nodes(rest[1:], script.reach), "among": among}
     if len(rest) == 1:
-        return {"mode": "in", "nodes": [read_node(rest[0], script.nodes)], "among": among}
+        return {"mode": "in", "nodes": [read_node(rest[0], script.reach)], "among": among}
     return None
 
 
@@ -491,14 +505,14 @@ def _read_committed(script: Script, rest: list[str], marks: set[str]) -> dict | 
     if who in (["all"], ["majority"]):
         return {"count": count, "who": who[0]}
     if len(who) == 3 and who[:2] == ["at", "least"]:
-        return {"count": count, "who": "at least", "k": _int(who[2], "K", 1, script.nodes)}
-    return {"count": count, "who": read_nodes(who, script.nodes)}
+        return {"count": count, "who": "at least", "k": _int(who[2], "K", 1, script.reach)}
+    return {"count": count, "who": read_nodes(who, script.reach)}
 
 
 def _read_value(script: Script, rest: list[str], marks: set[str]) -> dict | None:
     if len(rest) != 3:
         return None
-    return {"node": read_node(rest[0], script.nodes), "key": rest[1], "value": rest[2]}
+    return {"node": read_node(rest[0], script.reach), "key": rest[1], "value": rest[2]}
 
 
 def _read_role(script: Script, rest: list[str], marks: set[str]) -> dict | None:
@@ -507,20 +521,20 @@ def _read_role(script: Script, rest: list[str], marks: set[str]) -> dict | None:
     roles = (*script.protocol.roles, "crashed")
     if rest[1] not in roles:
         raise ValueError(f"role '{rest[1]}' is not one of {'|'.join(roles)}")
-    return {"node": read_node(rest[0], script.nodes), "role": rest[1]}
+    return {"node": read_node(rest[0], script.reach), "role": rest[1]}
 
 
 def _read_term(script: Script, rest: list[str], marks: set[str]) -> dict | None:
     if len(rest) < 2:
         return None
-    return {"node": read_node(rest[0], script.nodes), "count": read_count(rest[1:], "term")}
+    return {"node": read_node(rest[0], script.reach), "count": read_count(rest[1:], "term")}
 
 
 def _read_block(script: Script, rest: list[str], marks: set[str]) -> dict | None:
     if len(rest) != 3:
         return None
     index = _int(rest[1], "block index", 0, limits.MAX_STEPS)
-    return {"node": read_node(rest[0], script.nodes), "index": index, "value": rest[2]}
+    return {"node": read_node(rest[0], script.reach), "index": index, "value": rest[2]}
 
 
 def _read_messages(script: Script, rest: list[str], marks: set[str]) -> dict | None:
@@ -530,7 +544,7 @@ def _read_messages(script: Script, rest: list[str], marks: set[str]) -> dict | N
     mark = rest[at + 1]
     if mark not in marks:
         raise ValueError(f"no 'mark {mark}' comes before this line")
-    found = read_filter(rest[:at], script.nodes)
+    found = read_filter(rest[:at], script.reach)
     found |= _checked_filter(found, _cluster(script))
     return {"filter": found, "mark": mark, "count": read_count(rest[at + 2 :], "message count")}
 
@@ -548,6 +562,18 @@ def _read_client(script: Script, rest: list[str], marks: set[str]) -> dict | Non
 
 
 CLIENT_STATUSES = ("ok", "fail", "unknown", "pending")
+
+
+def _read_config(script: Script, rest: list[str], marks: set[str]) -> dict | None:
+    """`expect config NODE n1 n2 n3 [learners n4]`, joint as `n1 n2 n3 + n1 n2 n3 n4 n5`."""
+    if not script.protocol.membership:
+        raise ValueError(f"{script.algo} has no configurations (membership changes are Raft's)")
+    if len(rest) < 2:
+        return None
+    wanted = read_words(rest[1:])
+    if wanted is None or not wanted[0]:
+        return None
+    return {"node": read_node(rest[0], script.reach), "wanted": wanted}
 
 
 def _read_time(script: Script, rest: list[str], marks: set[str]) -> dict | None:
@@ -570,6 +596,7 @@ EXPECTATION_READERS = {
     "linearizable": _no_words,
     "not": _read_not,
     "client": _read_client,
+    "config": _read_config,
 }
 
 
@@ -795,6 +822,14 @@ class _Runner:
     def expect_not(self) -> tuple[bool, str]:
         ok, observed = self.expect_linearizable()
         return not ok, observed
+
+    def expect_config(self, node: int | str, wanted: tuple) -> tuple[bool, str]:
+        node = self.node(node)
+        live = self.sim.nodes.get(node)
+        if live is None:
+            return False, f"n{node} is down"
+        config = live.configuration
+        return matches(config, wanted), f"n{node}'s configuration is {config.words()}"
 
     def expect_time(self, ms: int) -> tuple[bool, str]:
         return self.sim.now == ms, f"the clock reads {self.sim.now} ms"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.core import protocols
-from engines.core.actions import Action, ActionError, checked
+from engines.core.actions import Action, ActionError, Cluster, checked, grown
 from engines.core.network import LinkConfig
 from engines.core.sim import Simulator
 from engines.lab import limits
@@ -38,7 +38,7 @@ def trace_dict(sim: Simulator) -> dict[str, Any]:
         "format": FORMAT,
         "version": VERSION,
         "algo": sim.protocol.name,
-        "nodes": len(sim.node_ids),
+        "nodes": len(sim.founders),
         "seed": sim.seed,
         "config": sim.user_config,
         "network": asdict(LinkConfig()),  # later changes are set_network actions
@@ -156,8 +156,10 @@ def simulator_from(data: Any, progress: Progress | None = None) -> Simulator:
     protocols.check_config(algo, data["config"])
     sim = Simulator(algo, nodes, seed, data["config"])
     timeline: dict[int, Action] = {}
+    cluster = sim.cluster
     for entry in data["actions"]:
-        action = _checked_action(entry, sim)
+        action = _checked_action(entry, cluster)
+        cluster = grown(cluster, action)
         step = _int(entry, "step")
         if not 1 <= step <= final or step in timeline:
             raise ValueError(f"action step {step} is repeated or outside 1..{final}")
@@ -177,12 +179,12 @@ def _check_limits(data: dict) -> None:
     limits.check_count("the number of actions", len(data["actions"]), limits.MAX_COMMANDS)
 
 
-def _checked_action(entry: Any, sim: Simulator) -> Action:
+def _checked_action(entry: Any, cluster: Cluster) -> Action:
     """An action whose arguments the simulator can apply, or ValueError naming the problem."""
     if not isinstance(entry, dict) or set(entry) != {"step", "kind", "args"}:
         raise ValueError(f"an action must have exactly step, kind and args: {entry!r}")
     try:
-        return checked(Action(entry["kind"], entry["args"]), sim.cluster)
+        return checked(Action(entry["kind"], entry["args"]), cluster)
     except ActionError as exc:
         raise ValueError(f"action at step {entry['step']}: {exc}") from None
 

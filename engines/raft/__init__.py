@@ -2,6 +2,7 @@
 
 from engines.core.protocols import Protocol
 from engines.raft import messages
+from engines.raft.config import MODES
 from engines.raft.invariants import make_checkers
 from engines.raft.node import BUGS, DEFAULT_CONFIG, READ_PATHS, RaftNode
 
@@ -24,5 +25,6 @@ PROTOCOL = Protocol(
         messages.Forward,
     ),
     roles=("leader", "follower", "candidate", "precandidate"),
-    choices={"read": READ_PATHS},
+    choices={"read": READ_PATHS, "membership": MODES},
+    membership=True,
 )

@@ -1,7 +1,7 @@
 """Raft's safety properties (paper 5.2-5.4, Figure 3), checked after every step.
 
 Only the node that handled an event can have changed, so `RaftInvariants.check` hands that node
-to seven checks, each comparing it with what it recorded before, and then to the state machine
+to nine checks, each comparing it with what it recorded before, and then to the state machine
 checks both protocols share (`engines.core.statecheck`); a step that changed nothing costs a
 few comparisons. The checks keep history (every leader of every term, every committed entry),
 so the properties hold over the whole run, crashes included, not only in the present. Growing
@@ -27,8 +27,9 @@ unchanged; a node that installs a snapshot older than its commit index and loses
 entries breaks Committed Prefix.
 
 The checks read nodes through plain attributes (`role`, `persistent.term`, `persistent.log`,
-`persistent.snapshot`, `commit_index`, `sm`), so they judge a deliberately broken node (the
-bug lab) just the same.
+`persistent.snapshot`, `commit_index`, `sm`, and for quorums `votes`, `match_index` and
+`configs`, the configuration entries of the log), so they judge a deliberately broken node (the
+bug lab) just the same: by the configuration its log puts in force, whichever one it uses.
 """
 
 from __future__ import annotations
@@ -39,9 +40,12 @@ from typing import Any
 from engines.core.shared import SharedList
 from engines.core.statecheck import StateMachineCheck
 from engines.core.violations import Violation
+from engines.raft.config import ConfigEntry
 
 
 def _show(entry: Any) -> str:
+    if type(entry) is ConfigEntry:
+        return f"the configuration {entry.config.words()} of term {entry.term}"
     if entry.value is None:
         return f"the no-op of term {entry.term}"
     return f"{entry.value!r} ({entry.pid}, term {entry.term})"
@@ -74,7 +78,9 @@ class Committed:
 
 
 class ElectionSafety:
-    """At most one leader per term, over the whole history."""
+    """At most one leader per term, over the whole history, each elected by a quorum of the
+    configuration in force at it: the last one in its log (dissertation 4.1; the candidate's
+    configuration counts, and a broken node is judged by the one its log says)."""
 
     name = "Election Safety"
     leaders_only = True
@@ -86,9 +92,17 @@ class ElectionSafety:
         if node.role != "leader":
             return None
         term = node.persistent.term
-        first = self.leader_of.setdefault(term, node.id)
-        if first != node.id:
+        first = self.leader_of.get(term)
+        if first == node.id:
+            return None
+        if first is not None:
             return f"n{first} and n{node.id} both became leader in term {term}"
+        self.leader_of[term] = node.id  # checked in the step it won: its votes, its configuration
+        config = node.configs.current
+        if node.votes and not config.is_quorum(node.votes):
+            votes = " ".join(f"n{i}" for i in sorted(node.votes))
+            config = config.words()
+            return f"n{node.id} leads term {term} with votes from {votes}, no quorum of {config}"
         return None
 
 
@@ -363,6 +377,62 @@ class LeaderCompleteness:
         return None
 
 
+class SingleChange:
+    """A leader appends a configuration entry only once the one before it has committed: one
+    change at a time (dissertation 4.1; a joint change's second half waits for its first,
+    section 6). Checked when a leader's log gains a configuration entry of its own term."""
+
+    name = "One Change at a Time"
+    leaders_only = True
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, its last configuration)
+
+    def check(self, node: Any) -> str | None:
+        entries = node.configs.entries
+        if node.role != "leader" or len(entries) < 2:
+            return None
+        last, term = entries[-1][0], node.persistent.term
+        if node.persistent.log[last].term != term or self.seen.get(node.id) == (term, last):
+            return None
+        self.seen[node.id] = (term, last)
+        before = entries[-2][0]
+        if before <= node.commit_index:
+            return None
+        return (
+            f"leader n{node.id} appended a configuration at index {last} while the one at "
+            f"index {before} was not committed (its commit index is {node.commit_index})"
+        )
+
+
+class CommitQuorum:
+    """A leader commits an index only once a quorum of the configuration in its log holds it
+    (5.3 with dissertation 4.1: the newest configuration counts, committed or not)."""
+
+    name = "Commit Quorum"
+    leaders_only = True
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, commit index) as leader
+
+    def check(self, node: Any) -> str | None:
+        if node.role != "leader":
+            return None
+        term, commit = node.persistent.term, node.commit_index
+        before = self.seen.get(node.id)
+        self.seen[node.id] = (term, commit)
+        if before is None or before[0] != term or commit <= before[1]:
+            return None  # only an index this leader committed in this step is judged
+        config = node.configs.current
+        held = config.quorum_value(node.match_index | {node.id: len(node.persistent.log) - 1})
+        if held >= commit:
+            return None
+        return (
+            f"leader n{node.id} committed index {commit}, but a quorum of {config.words()} "
+            f"holds only up to {held}"
+        )
+
+
 class Persistence:
     """A node's term never decreases and it never votes for two candidates in one term,
     across crashes and restarts."""
@@ -391,7 +461,7 @@ class Persistence:
 
 
 class RaftInvariants:
-    """The checker the simulator runs: the seven checks on the node the event changed, then
+    """The checker the simulator runs: the nine checks on the node the event changed, then
     the state machine checks both protocols share."""
 
     def __init__(self) -> None:
@@ -404,6 +474,8 @@ class RaftInvariants:
             StateMachineSafety(committed, self.changes),
             LeaderCompleteness(committed),
             Persistence(),
+            SingleChange(),
+            CommitQuorum(),
         ]
         # Three checks look at leaders only: followers, most events, skip them.
         self.any_role = [c for c in self.checks if not c.leaders_only]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from engines.core.node import Message, Proposal
+from engines.raft.config import ConfigEntry
 
 if TYPE_CHECKING:
     from engines.raft.snapshot import Snapshot
@@ -20,6 +21,13 @@ class Entry(NamedTuple):
     value: str | None = None
     pid: str | None = None
     proposed_at: int = 0
+
+
+def log_row(index: int, entry: Entry | ConfigEntry) -> list:
+    """An entry as the panels show it: index, term, value, proposal id, and for a
+    configuration entry its configuration in words."""
+    row = [index, entry.term, entry.value, entry.pid]
+    return [*row, entry.config.words()] if type(entry) is ConfigEntry else row
 
 
 # --- messages -----------------------------------------------------------------------------------

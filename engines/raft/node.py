@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engines.core.chain import Command
-from engines.core.node import Message, Node, Proposal, Request
+from engines.core.node import Message, Node, Proposal, Request, plain
+from engines.raft.config import ConfigEntry, Configuration, Configurations
 from engines.raft.messages import (
     AppendEntries,
     AppendReply,
@@ -36,6 +37,7 @@ from engines.raft.messages import (
     SnapshotReply,
     TimeoutNow,
     VoteReply,
+    log_row,
 )
 from engines.raft.reasons import REASONS
 from engines.raft.snapshot import RaftLog, Snapshot
@@ -59,6 +61,10 @@ BUGS = {
     "or a lagging follower returns an old value",
     "snapshot_truncates": "a follower installs every InstallSnapshot whole, even one older than "
     "its commit index: a stale snapshot discards newer, committed entries",
+    "reconfig_before_commit": "a new leader changes the configuration before an entry of its "
+    "term has committed (Ongaro's 2015 bug): two leaders in one term",
+    "apply_config_on_commit": "a configuration is used only once it commits, not when appended: "
+    "after back-to-back changes, two leaders in one term",
 }
 READ_PATHS = ("log", "index", "lease")
 
@@ -78,8 +84,8 @@ class RaftPersistent:
 class RaftNode(Node):
     REASONS = REASONS
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, node_id: int, founders: list[int], *args: Any, **kwargs: Any) -> None:
+        super().__init__(node_id, founders, *args, **kwargs)
         cfg = self.config
         self.timeout_min = cfg["election_timeout_min"]
         self.timeout_max = cfg["election_timeout_max"]
@@ -115,6 +121,12 @@ class RaftNode(Node):
         self.lease_until = 0
         self.term_start = 0  # the index of this leader's first entry of its term
         self.boot_lease = 0
+        # Membership (dissertation 4): the founders are the configuration below the log's first
+        # configuration entry; a server added later is not in it, so it waits for a leader.
+        self.membership = cfg["membership"]
+        snapshot = self.persistent.snapshot
+        self.read_configurations(snapshot.config if snapshot else Configuration.of(founders))
+        self.follow_configuration()
 
     def new_persistent(self) -> RaftPersistent:
         return RaftPersistent()
@@ -140,6 +152,42 @@ class RaftNode(Node):
 
     def last_term(self) -> int:
         return self.persistent.log[-1].term
+
+    @property
+    def configuration(self) -> Configuration:
+        """The configuration in force here: the last one in the log (dissertation 4.1), or
+        with the bug the last one committed."""
+        if self.bug == "apply_config_on_commit":
+            return self.configs.committed(self.commit_index)
+        return self.configs.current
+
+    @property
+    def majority(self) -> int:
+        return self.configuration.quorum_size()
+
+    def read_configurations(self, bootstrap: Configuration) -> None:
+        """The configuration entries of the log, over `bootstrap`, the configuration in force
+        below its first entry: the founders', or its snapshot's (section 7)."""
+        log = self.persistent.log
+        self.configs = Configurations(bootstrap, log, log.base)
+
+    def follow_configuration(self) -> None:
+        """Talk to the members of the configuration in force; a leader starts replicating to
+        new ones at once and forgets the progress of removed ones."""
+        members = set(self.configuration.members)
+        if self.role == "leader" and self.configs.last_index > self.commit_index:
+            members |= set(self.configs.previous.members)  # a leaving server learns it left
+        self.peers = sorted(members - {self.id})
+        if self.role != "leader":
+            return
+        for gone in set(self.next_index) - set(self.peers):
+            for progress in (self.next_index, self.match_index, self.heard_at, self.acked_round):
+                progress.pop(gone, None)
+        for peer in self.peers:
+            if peer not in self.next_index:
+                self.next_index[peer], self.match_index[peer] = self.last_index + 1, 0
+                self.heard_at[peer], self.acked_round[peer] = 0, 0
+                self.send_append(peer)
 
     def reset_election_timer(self, new_timeout: bool = False) -> None:
         """Restart the election timer. Figure 2: a follower becomes a candidate "if election
@@ -243,7 +291,7 @@ class RaftNode(Node):
         self.count_votes(now)
 
     def count_votes(self, now: int) -> None:
-        if len(self.votes) < self.majority:
+        if not self.configuration.is_quorum(self.votes):  # the candidate's configuration counts
             return
         if self.role == "precandidate":
             self.start_election(now, force=False)
@@ -256,7 +304,7 @@ class RaftNode(Node):
             "leader",
             why="elected",
             votes=sorted(self.votes),
-            cluster=self.cluster_size,
+            cluster=len(self.configuration.voters),
             majority=self.majority,
         )
         self.leader = self.id
@@ -281,7 +329,10 @@ class RaftNode(Node):
     # --- inputs -------------------------------------------------------------------------------
     def on_timer(self, now: int, name: str) -> None:
         if name == "election" and self.role != "leader":
-            self.campaign(now, force=False)
+            if self.configuration.is_voter(self.id):
+                self.campaign(now, force=False)
+            else:  # a learner, or a server outside its configuration, never campaigns
+                self.reset_election_timer()
         elif name == "heartbeat" and self.role == "leader":
             self.heartbeat(now)
         elif name == "snapshot":
@@ -290,6 +341,8 @@ class RaftNode(Node):
     def on_campaign(self, now: int) -> None:
         if self.role == "leader":
             self.note("already_leader", term=self.term)
+        elif not self.configuration.is_voter(self.id):
+            self.note("not_voter", config=self.configuration.words())
         elif self.read_path == "lease" and self.in_lease(now):
             self.note("lease_wait")
         else:
@@ -466,8 +519,7 @@ class RaftNode(Node):
         if round_ <= self.acked_round[src]:
             return
         self.acked_round[src] = round_
-        confirmed = sorted([self.round, *self.acked_round.values()], reverse=True)
-        quorum = confirmed[self.majority - 1]
+        quorum = self.configuration.quorum_value(self.acked_round | {self.id: self.round})
         if quorum > self.quorum_round:
             self.quorum_round = quorum
             self.lease_until = self.round_sent[quorum] + self.lease_ms
@@ -496,13 +548,13 @@ class RaftNode(Node):
         self.set_timer("heartbeat", self.heartbeat_ms)
 
     def quorum_alive(self, now: int) -> bool:
-        """CheckQuorum: a majority (counting the leader) answered within an election timeout."""
-        recent = sum(1 for t in self.heard_at.values() if now - t < self.election_timeout)
-        return recent + 1 >= self.majority
+        """CheckQuorum: a quorum (counting the leader) answered within an election timeout."""
+        recent = {p for p, t in self.heard_at.items() if now - t < self.election_timeout}
+        return self.configuration.is_quorum(recent | {self.id})
 
     def on_append_reply(self, now: int, src: int, msg: AppendReply) -> None:
-        if self.role != "leader":
-            return
+        if self.role != "leader" or src not in self.next_index:
+            return  # not leading, or from a server no longer in the configuration
         self.heard_at[src] = now
         if msg.round:
             self.confirm_round(src, msg.round)
@@ -520,6 +572,8 @@ class RaftNode(Node):
         self.match_index[src] = match
         self.next_index[src] = match + 1
         self.maybe_commit()
+        if self.role != "leader" or src not in self.next_index:
+            return  # the commit removed this leader, or src, from the configuration
         if match < self.last_index:
             self.send_append(src)
         elif src == self.transfer_to:
@@ -539,11 +593,10 @@ class RaftNode(Node):
         return max(match + 1, min(result, msg.index))
 
     def maybe_commit(self) -> None:
-        """5.4.2: commit the highest index on a majority, if its entry is of the current term."""
+        """5.4.2: commit the highest index on a quorum, if its entry is of the current term. The
+        leader counts itself only while it is a voter (dissertation 4.2.2)."""
         log = self.persistent.log
-        matches = sorted(self.match_index.values(), reverse=True)
-        matches.insert(0, len(log) - 1)  # the leader holds its whole log
-        n = matches[self.majority - 1]
+        n = self.configuration.quorum_value(self.match_index | {self.id: len(log) - 1})
         if n <= self.commit_index:
             return
         if log[n].term != self.term and self.bug != "figure8":
@@ -563,7 +616,11 @@ class RaftNode(Node):
                 self.sm.apply(entry.pid, entry.value, entry.proposed_at)
                 if entry.pid in self.requests:
                     self.answer_applied(self.requests.pop(entry.pid))
-        self.commit_index = index
+        before, self.commit_index = self.commit_index, index
+        if self.bug == "apply_config_on_commit":
+            self.follow_configuration()
+        if self.role == "leader" and before < self.configs.last_index <= index:
+            self.configuration_committed()
         if self.reads:
             self.serve_reads()
         if self.snapshot_every and index - self.persistent.log.base >= self.snapshot_every:
@@ -578,12 +635,11 @@ class RaftNode(Node):
         if index <= log.base:
             return
         term = log[index].term
-        self.persistent.snapshot = Snapshot.take(self.sm, index, term, self.members())
+        config = self.configs.committed(index)  # the latest one as of index, committed
+        self.persistent.snapshot = Snapshot.take(self.sm, index, term, config)
         log.compact(index, term)
+        self.read_configurations(config)
         self.note("snapshot_taken", index=index, term=term, kept=len(log) - 1 - index)
-
-    def members(self) -> tuple[int, ...]:
-        return tuple(sorted([self.id, *self.peers]))
 
     def on_install_snapshot(self, now: int, src: int, msg: InstallSnapshot) -> None:
         """Figure 13, receiver: a snapshot older than the commit index is ignored (what it
@@ -611,14 +667,16 @@ class RaftNode(Node):
             log.discard(snap.index, snap.term)
         self.persistent.snapshot = snap
         self.sm, self.commit_index = snap.applied_over(self.sm), snap.index
+        self.read_configurations(snap.config)
+        self.follow_configuration()
         kept = len(log) - 1 - snap.index
         dropped = max(0, last - snap.index - kept)
         point = {"index": snap.index, "term": snap.term}
         self.note("snapshot_installed", leader=src, kept=kept, dropped=dropped, **point)
 
     def on_snapshot_reply(self, now: int, src: int, msg: SnapshotReply) -> None:
-        if self.role != "leader":
-            return
+        if self.role != "leader" or src not in self.next_index:
+            return  # not leading, or from a server no longer in the configuration
         self.heard_at[src] = now
         if msg.index > self.match_index[src]:  # else an old or duplicated reply
             self.advance(src, msg.index)
@@ -634,6 +692,77 @@ class RaftNode(Node):
             self.send(target, TimeoutNow(self.term))
         else:
             self.send_append(target)
+
+    # --- membership (dissertation chapter 4) ---------------------------------------------------
+    def on_membership(self, now: int, change: str, nodes: list[int]) -> None:
+        """A request to add a learner, or to promote or remove servers."""
+        refusal = self.change_refusal(change, nodes)
+        if refusal:
+            self.note("config_refused", change=change, nodes=nodes, reason=refusal)
+            return
+        self.append_configuration(self.changed(change, nodes))
+
+    def change_refusal(self, change: str, nodes: list[int]) -> str | None:
+        """Why this change cannot be made now, None when it can. Only a leader changes the
+        configuration, one change at a time (4.1: the last one committed first), and, since
+        Ongaro's 2015 fix, only once an entry of its own term has committed."""
+        config = self.configuration
+        if self.role != "leader":
+            return "not_leader"
+        if self.configs.last_index > self.commit_index:
+            return "pending"
+        if self.commit_index < self.term_start and self.bug != "reconfig_before_commit":
+            return "term_uncommitted"
+        if change == "add" and any(n in config.members for n in nodes):
+            return "member"
+        if change == "remove" and any(n not in config.members for n in nodes):
+            return "not_member"
+        if change == "promote" and any(n not in config.learners for n in nodes):
+            return "not_learner"
+        if change == "promote" and any(self.match_index[n] < self.commit_index for n in nodes):
+            return "behind"  # a learner counts once it holds what is committed (4.2.1)
+        voters = self.changed(change, nodes).voters
+        if not voters:
+            return "last_voter"
+        moved = set(voters) ^ set(config.voters)
+        if self.membership == "single" and len(moved) > 1:
+            return "one_at_a_time"
+        return None
+
+    def changed(self, change: str, nodes: list[int]) -> Configuration:
+        """The configuration after the change: in joint mode a change of voters goes through
+        the joint configuration old+new first (the paper's section 6)."""
+        config = self.configuration
+        voters, learners = set(config.voters), set(config.learners)
+        if change == "add":
+            learners |= set(nodes)
+        elif change == "promote":
+            voters, learners = voters | set(nodes), learners - set(nodes)
+        else:
+            voters, learners = voters - set(nodes), learners - set(nodes)
+        joint = self.membership == "joint" and voters != set(config.voters)
+        return Configuration.of(voters, learners, config.voters if joint else None)
+
+    def append_configuration(self, config: Configuration) -> None:
+        log = self.persistent.log
+        log.append(ConfigEntry(self.term, config))
+        self.note("config_appended", index=len(log) - 1, config=config.words())
+        self.written(len(log) - 1, (log[-1],))
+        for peer in self.peers:
+            if self.next_index[peer] == len(log) - 1:
+                self.send_append(peer)
+        self.maybe_commit()
+
+    def configuration_committed(self) -> None:
+        """The last configuration entry committed: a joint configuration moves on to the new
+        one (section 6), and a leader outside the new configuration steps down (4.2.2)."""
+        config = self.configuration
+        self.note("config_committed", index=self.configs.last_index, config=config.words())
+        self.follow_configuration()
+        if config.joint:
+            self.append_configuration(Configuration.of(config.voters, config.learners))
+        elif not config.is_voter(self.id):
+            self.become_follower(self.term, None, why="removed")
 
     # --- replication: the follower ------------------------------------------------------------
     def heard_from_leader(self, now: int, src: int, term: int) -> None:
@@ -695,6 +824,7 @@ class RaftNode(Node):
             i = prev + 1 + offset
             if i == len(log):
                 log.extend(entries[offset:])
+                self.written(i, entries[offset:])
                 return
             if log[i].term != entry.term:
                 terms = sorted({e.term for e in log[i:]})
@@ -706,8 +836,16 @@ class RaftNode(Node):
                     leader_term=entry.term,
                 )
                 log.truncate(i)
+                self.configs.truncated(i)
                 log.extend(entries[offset:])
+                self.written(i, entries[offset:], cut=True)
                 return
+
+    def written(self, first: int, entries: tuple, cut: bool = False) -> None:
+        """A configuration takes effect as soon as it is in the log (dissertation 4.1), and one
+        cut from the log stops counting: the one before it is in force again."""
+        if self.configs.appended(first, entries) or cut:
+            self.follow_configuration()
 
     # --- views --------------------------------------------------------------------------------
     def progress(self) -> dict[int, tuple[int, int, int]]:
@@ -718,6 +856,9 @@ class RaftNode(Node):
 
     def rank(self) -> tuple:
         return (self.term,)
+
+    def members(self) -> tuple[int, ...]:
+        return self.configuration.members
 
     def log_length(self) -> int:
         return self.last_index
@@ -731,13 +872,14 @@ class RaftNode(Node):
             "voted_for": p.voted_for,
             "commit_index": self.commit_index,
             "leader": self.leader,
-            "log": [[i, e.term, e.value, e.pid] for i, e in enumerate(p.log[first:], first)],
+            "log": [log_row(i, e) for i, e in enumerate(p.log[first:], first)],
             "snapshot": snapshot_point(p.snapshot),
             "match_index": dict(self.match_index) if self.role == "leader" else {},
             # a (pre)candidate's tally: who granted it, and how many it needs
             "votes": sorted(self.votes) if self.role in ("candidate", "precandidate") else [],
             "majority": self.majority,
             "election_timeout": self.election_timeout,
+            "config": plain(self.configuration),
         }
 
 
@@ -774,4 +916,5 @@ DEFAULT_CONFIG = {
     "bug": None,
     # Compact the log once this many applied entries follow the last snapshot (0: never).
     "snapshot_every": 0,
+    "membership": "single",  # configuration changes: single-server (4.1) or joint (section 6)
 }

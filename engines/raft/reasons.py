@@ -29,6 +29,8 @@ def _role(n, f) -> str:
         )
     if why == "leader":
         return f"{became}: n{f['src']} leads term {f['term']} (§5.2)"
+    if why == "removed":
+        return f"{became}: the configuration that removes it committed (dissertation 4.2.2)"
     if why == "lost_quorum":
         return f"{became}: it lost contact with a majority (CheckQuorum, dissertation 6.2)"
     if why == "elected":
@@ -229,3 +231,40 @@ def _transfer(n, f) -> str:
 @reason("transfer_abandoned", "info")
 def _transfer_abandoned(n, f) -> str:
     return f"n{n} gives up handing leadership to n{f['target']}"
+
+
+# --- membership (dissertation chapter 4) --------------------------------------------------------
+CHANGE_REFUSALS = {
+    "not_leader": "it is not the leader",
+    "pending": "an earlier configuration change is not committed yet (one at a time, 4.1)",
+    "term_uncommitted": "no entry of its term has committed yet (Ongaro's 2015 fix, 4.1)",
+    "member": "already a member",
+    "not_member": "not a member",
+    "not_learner": "not a learner: a server joins as a learner and is promoted from there",
+    "behind": "the learner has not caught up with the commit index yet (4.2.1)",
+    "last_voter": "it would leave no voter",
+    "one_at_a_time": "single-server mode changes one voter at a time (4.1; joint mode does more)",
+}
+
+
+@reason("config_refused", "reject")
+def _config_refused(n, f) -> str:
+    return f"n{n} refuses to {f['change']} {nodes(f['nodes'])}: {CHANGE_REFUSALS[f['reason']]}"
+
+
+@reason("config_appended", "info")
+def _config_appended(n, f) -> str:
+    return (
+        f"n{n} appends configuration {f['config']} at index {f['index']}: in force at once, "
+        f"before it commits (dissertation 4.1)"
+    )
+
+
+@reason("config_committed", "commit")
+def _config_committed(n, f) -> str:
+    return f"n{n}: configuration {f['config']} at index {f['index']} is committed"
+
+
+@reason("not_voter", "info")
+def _not_voter(n, f) -> str:
+    return f"n{n} is not a voter of its configuration ({f['config']}): it does not campaign"

@@ -22,6 +22,7 @@ from typing import Any
 
 from engines.core.chain import KVStore, StateMachine
 from engines.core.shared import SharedList
+from engines.raft.config import Configuration
 from engines.raft.messages import Entry
 
 
@@ -36,13 +37,13 @@ class Snapshot:
     chain: SharedList  # blocks 0..height are the snapshot's (shared: see the module notes)
     ids: SharedList  # the proposal id of each of those blocks above genesis
     height: int
-    nodes: tuple[int, ...]  # the configuration: the cluster's members
+    config: Configuration  # the latest configuration in the log as of `index`
 
     @classmethod
-    def take(cls, sm: StateMachine, index: int, term: int, nodes: tuple[int, ...]) -> Snapshot:
+    def take(cls, sm: StateMachine, index: int, term: int, config: Configuration) -> Snapshot:
         """The snapshot of a state machine that has applied every entry up to `index`."""
         kv, sessions = dict(sm.kv), dict(sm.sessions)
-        return cls(index, term, kv, sessions, sm.chain, sm.applied_ids, sm.height, nodes)
+        return cls(index, term, kv, sessions, sm.chain, sm.applied_ids, sm.height, config)
 
     @property
     def head_hash(self) -> str:
@@ -78,7 +79,7 @@ class Snapshot:
             "head_hash": self.head_hash,
             "kv": dict(sorted(self.kv.items())),
             "sessions": {str(c): list(s) for c, s in sorted(self.sessions.items())},
-            "nodes": list(self.nodes),
+            "config": self.config.words(),
         }
 
 

@@ -16,7 +16,7 @@ from engines.core.sim import Simulator
 from tui.changes import persisted
 from tui.text import ballot, count, line, literal, node_label, short_hash
 from tui.widgets.lines import ScrollLines
-from tui.widgets.nodes import raft_entry, slot_lines, value_text
+from tui.widgets.nodes import config_lines, raft_entry, slot_lines, value_text
 
 WIDE = 400  # cells a value may take before it is cut; the view cuts lines at its width
 
@@ -67,6 +67,7 @@ def raft_sections(sim: Simulator, node, state: dict) -> list[Text]:
         ),
         field_line(("election timer", election_timer(sim, node.id, state))),
     ]
+    lines += config_lines(node.id, state.get("config"))
     lines += followers_section(sim, node.progress())
     lines.append(heading("log (● committed, ○ not yet)"))
     commit = state["commit_index"]

@@ -86,6 +86,11 @@ def node_view(
     if not view.up:
         return view
     node = sim.nodes[node_id]
+    node = sim.nodes[node_id]
+    founding = {"voters": sim.founders, "learners": [], "old": None}
+    if view.state.get("config") == founding and node_id in sim.founders:
+        # a founder in the cluster as it booted: nothing to say (the shot keeps its state)
+        view.state = {k: v for k, v in view.state.items() if k != "config"}
     chain = node.sm.chain
     if diverge is not None and diverge < len(chain):
         b = chain[diverge]
@@ -205,6 +210,7 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
         who = " ".join(f"n{v}" for v in votes)
         tally = f" ({len(votes)}/{s['majority']})"
         head.append(line(("votes ", "dim"), marked(who, "", "votes" in changed), (tally, "dim")))
+    head += config_lines(view.node_id, s.get("config"))
     match = s.get("match_index")
     if s.get("role") == "leader" and match:
         pairs = " ".join(f"n{p}:{i}" for p, i in sorted(match.items(), key=lambda kv: int(kv[0])))
@@ -259,6 +265,29 @@ def timer_parts(view: NodeView) -> list[tuple[str, str]]:
     return [(bar(fraction, TIMER_BAR), style), (f" {left}ms", "dim")]
 
 
+def config_lines(node_id: int, config: dict | None) -> list[Text]:
+    """The configuration in force at the node, when it is not simply the founders: voters
+    (a joint one as old + new), learners apart, and a mark when the node is outside it."""
+    if not config:
+        return []
+    voters, old, learners = config["voters"], config["old"], config["learners"]
+    if old is not None:
+        parts = [("joint ", "dim"), names(old), (" + ", "bold"), names(voters)]
+    else:
+        parts = [("config ", "dim"), names(voters)]
+    rows = [line(*parts)]
+    if learners:
+        rows.append(line(("learners ", "dim"), (names(learners), "cyan")))
+    if node_id not in {*voters, *(old or ())}:
+        outside = "learner: never votes" if node_id in learners else "not in its configuration"
+        rows.append(line((outside, "italic magenta")))
+    return rows
+
+
+def names(ids: list[int]) -> str:
+    return " ".join(f"n{i}" for i in ids) or "none"
+
+
 def raft_entry(
     entry: list | tuple,
     commit: int | None,
@@ -267,8 +296,11 @@ def raft_entry(
     deleted: bool = False,
 ) -> Text:
     """One log entry: ● committed, ○ not yet, · unknown (a crashed node forgot its commit);
-    ✗ struck through: deleted by the last step; on the change background: added by it."""
+    ✗ struck through: deleted by the last step; on the change background: added by it; a
+    configuration entry shows its configuration."""
     index, term, value = entry[0], entry[1], entry[2]
+    if len(entry) > 4:
+        value = f"config {entry[4]}"
     if deleted:
         mark, style = "✗", DELETED
     elif commit is None:
@@ -459,7 +491,7 @@ class NodeGrid(Grid):
 
     def __init__(self, node_ids: list[int]) -> None:
         super().__init__(id="nodes")
-        self.node_ids = node_ids
+        self.node_ids = list(node_ids)
 
     def compose(self):
         for node_id in self.node_ids:
@@ -470,6 +502,19 @@ class NodeGrid(Grid):
         self.styles.grid_size_columns = columns
         self.styles.grid_size_rows = rows
 
+    def follow_nodes(self, node_ids: list[int]) -> bool:
+        """A panel for each node there is now: a node added (or, stepping back before its
+        addition, taken away again) gets or loses its panel. True when panels changed."""
+        if node_ids == self.node_ids:
+            return False
+        for panel in self.query(NodePanel):
+            if panel.node_id not in node_ids:
+                panel.remove()
+        self.mount(*(NodePanel(i) for i in node_ids if i not in self.node_ids))
+        self.node_ids = list(node_ids)
+        self.on_resize()
+        return True
+
     def show(
         self,
         sim: Simulator,
@@ -477,10 +522,16 @@ class NodeGrid(Grid):
         shots: dict[int, Shot],
         changes: dict[int, NodeChanges],
     ) -> None:
+        if not self.is_mounted or self.follow_nodes(sim.node_ids):
+            # once the panels are up
+            self.call_after_refresh(self.show, sim, selected, shots, changes)
+            return
         letters = group_letters(sim)
         diverge = first_divergence(sim)
         for panel in self.query(NodePanel):
             node_id = panel.node_id
+            if node_id not in self.node_ids:
+                continue  # being removed
             group = letters.get(node_id, "")
             view = node_view(sim, shots[node_id], node_id, node_id == selected, group, diverge)
             view.changes = changes.get(node_id, UNCHANGED)
