@@ -1,0 +1,223 @@
+"""`consensus-tui serve` in a real browser: headless Chromium driven over the DevTools protocol.
+
+The page draws the terminal on a canvas (xterm.js), so the text is read from xterm's own
+buffer: a script run before the page's records the Terminal that textual.js creates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+aiohttp = pytest.importorskip("aiohttp")  # comes with the serve extra, in the dev group
+
+ROOT = Path(__file__).parent.parent
+CHROMIUM = shutil.which("chromium")
+WAIT = 45.0  # seconds for a page, a key's effect; far above what it takes (about 2-5 s)
+
+# textual.js does `this.terminal = new Terminal(...)`: a setter on Object.prototype sees the
+# assignment, keeps the terminal where the test can read it, and leaves a plain property.
+CATCH_TERMINAL = """
+Object.defineProperty(Object.prototype, "terminal", {
+  configurable: true,
+  set(value) {
+    Object.defineProperty(this, "terminal", {value, writable: true, configurable: true});
+    window.caughtTerminal = value;
+  },
+});
+"""
+SCREEN_TEXT = """
+(() => {
+  const t = window.caughtTerminal;
+  if (!t) return "";
+  const b = t.buffer.active, rows = [];
+  for (let i = 0; i < t.rows; i++) rows.push(b.getLine(b.viewportY + i).translateToString(true));
+  return rows.join("\\n");
+})()
+"""
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(command: list[str]) -> subprocess.Popen:
+    """A process in its own group, so stopping it stops what it started too."""
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=ROOT,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(wait)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture
+def server():
+    port = free_port()
+    args = ["serve", "--port", str(port), "--seed", "7", "--nodes", "3"]
+    process = start([sys.executable, "-m", "tui", *args])
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, "serve exited"
+                assert time.monotonic() < deadline, "serve never listened"
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium's DevTools address."""
+    profile = tempfile.mkdtemp(prefix="serve-test-chromium-")
+    process = start(
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",  # CI runs as root
+            "--disable-gpu",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "--window-size=1280,900",
+            "about:blank",
+        ]
+    )
+    try:
+        port_file = Path(profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + WAIT
+        while not port_file.exists() or not port_file.read_text().strip():
+            assert process.poll() is None, "chromium exited"
+            assert time.monotonic() < deadline, "chromium never opened DevTools"
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port_file.read_text().split()[0]}"
+    finally:
+        stop(process)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Page:
+    """One browser tab, over its DevTools websocket."""
+
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.next_id = 0
+
+    async def call(self, method: str, **params):
+        self.next_id += 1
+        await self.ws.send_json({"id": self.next_id, "method": method, "params": params})
+        while True:
+            message = json.loads((await self.ws.receive()).data)
+            if message.get("id") == self.next_id:
+                assert "error" not in message, message
+                return message["result"]
+
+    async def text(self) -> str:
+        result = await self.call("Runtime.evaluate", expression=SCREEN_TEXT, returnByValue=True)
+        return result["result"].get("value", "")
+
+    async def wait_for(self, *words: str) -> str:
+        deadline = time.monotonic() + WAIT
+        while True:
+            text = await self.text()
+            if all(w in text for w in words):
+                return text
+            assert time.monotonic() < deadline, f"never showed {words}:\n{text}"
+            await asyncio.sleep(0.2)
+
+    async def press(self, key: str, text: str | None = None) -> None:
+        """A key as the browser gets it from a keyboard: xterm reads keydown and keypress."""
+        typed = key if text is None else text
+        event = {"key": key, "text": typed, "unmodifiedText": typed}
+        if key == "Enter":
+            event |= {
+                "code": "Enter",
+                "windowsVirtualKeyCode": 13,
+                "text": "\r",
+                "unmodifiedText": "\r",
+            }
+        await self.call("Input.dispatchKeyEvent", type="keyDown", **event)
+        await self.call("Input.dispatchKeyEvent", type="keyUp", key=key)
+
+    async def type(self, text: str) -> None:
+        for char in text:
+            await self.press(char)
+
+    async def screenshot(self) -> bytes:
+        result = await self.call("Page.captureScreenshot", format="png")
+        return base64.b64decode(result["data"])
+
+
+async def open_page(session, devtools: str, url: str) -> Page:
+    async with session.put(f"http://{devtools}/json/new?about:blank") as response:
+        target = await response.json()
+    page = Page(await session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0))
+    await page.call("Page.enable")
+    await page.call("Page.addScriptToEvaluateOnNewDocument", source=CATCH_TERMINAL)
+    await page.call("Page.navigate", url=url)
+    return page
+
+
+def test_served_sessions_run_in_a_browser_each_its_own(server, browser, tmp_path):
+    asyncio.run(drive(server, browser, tmp_path))
+
+
+async def drive(url: str, devtools: str, tmp_path: Path) -> None:
+    async with aiohttp.ClientSession() as session:
+        first = await open_page(session, devtools, url)
+        second = await open_page(session, devtools, url)
+        for page in (first, second):
+            await page.wait_for("n1", "n2", "n3", "step 0")
+        await first.call("Page.bringToFront")
+        await first.call("Runtime.evaluate", expression="window.caughtTerminal.focus()")
+        await first.press(" ")  # play
+        await first.wait_for("LEADER")
+        await first.press(" ")  # pause
+        await first.press("p")
+        await first.wait_for("Propose a value")
+        await first.type("blue")
+        await first.press("Enter")
+        await first.wait_for("blue")
+        await first.press("x")  # crash the selected node
+        shown = await first.wait_for("CRASHED")
+        picture = await first.screenshot()
+        (tmp_path / "serve.png").write_bytes(picture)
+        if os.environ.get("SERVE_SCREENSHOT"):
+            Path(os.environ["SERVE_SCREENSHOT"]).write_bytes(picture)
+        assert picture.startswith(b"\x89PNG") and len(picture) > 20_000, "a blank page"
+        other = await second.text()
+        assert "CRASHED" not in other and "blue" not in other and "step 0/0" in other, other
+        assert "LEADER" in shown and "blue" in shown
