@@ -20,6 +20,15 @@ import time
 from pathlib import Path
 
 import pytest
+from snapshot_apps.support import notifications, paste, pilot_test, wait_for
+from textual.widgets import Link
+from typer.testing import CliRunner
+
+from engines.lab.trace import load_trace_text, trace_dict
+from tui.app import ConsensusApp, make_app
+from tui.cli import app as cli
+from tui.screens.help import HelpScreen
+from tui.screens.prompts import PastePrompt
 
 aiohttp = pytest.importorskip("aiohttp")  # comes with the serve extra, in the dev group
 
@@ -48,7 +57,9 @@ SCREEN_TEXT = """
 })()
 """
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run)")
+needs_chromium = pytest.mark.skipif(  # in CI, where .ci/run installs it, a missing one fails
+    CHROMIUM is None and not os.environ.get("CI"), reason="needs Debian's chromium (.ci/run)"
+)
 
 
 def free_port() -> int:
@@ -191,6 +202,7 @@ async def open_page(session, devtools: str, url: str) -> Page:
     return page
 
 
+@needs_chromium
 def test_served_sessions_run_in_a_browser_each_its_own(server, browser, tmp_path):
     asyncio.run(drive(server, browser, tmp_path))
 
@@ -221,3 +233,84 @@ async def drive(url: str, devtools: str, tmp_path: Path) -> None:
         other = await second.text()
         assert "CRASHED" not in other and "blue" not in other and "step 0/0" in other, other
         assert "LEADER" in shown and "blue" in shown
+
+
+# --- a served session, in process: Textual's web driver is what makes `is_web` true ---------
+
+
+class ServedApp(ConsensusApp):
+    """The app as a browser session sees it; what it delivers is kept, not downloaded."""
+
+    is_web = True
+    CSS_PATH = Path(sys.modules[ConsensusApp.__module__].__file__).parent / ConsensusApp.CSS_PATH
+
+    def deliver_binary(self, path_or_file, **options) -> None:
+        self.delivered = (Path(path_or_file).name, Path(path_or_file).read_text())
+
+
+def served(tmp_path) -> ServedApp:
+    template = make_app("raft", 3, 5, save_dir=tmp_path / "saved")
+    return ServedApp(template.sim, template.keymap, save_dir=template.save_dir)
+
+
+@pilot_test
+async def test_a_served_save_is_a_download_and_leaves_no_file(tmp_path):
+    app = served(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n", "n", "n", "s")
+        await wait_for(pilot, lambda: hasattr(app, "delivered"))
+        name, text = app.delivered
+        assert name.endswith(".trace.json")
+        assert load_trace_text(text, name).digest() == app.sim.digest()
+        assert "offered as a download" in notifications(app)
+        for key, ending, content in (("e", ".svg", "<svg"), ("E", ".txt", "n1")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda ending=ending: app.delivered[0].endswith(ending))
+            assert content in app.delivered[1]
+    assert not (tmp_path / "saved").exists()
+
+
+@pilot_test
+async def test_a_served_session_opens_a_pasted_trace_and_refuses_a_bad_one(tmp_path):
+    source = make_app("raft", 3, 9).sim
+    source.run(40)
+    trace = json.dumps(trace_dict(source), indent=1)
+    app = served(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        before = app.sim
+        await pilot.press("O")
+        await wait_for(pilot, lambda: isinstance(app.screen, PastePrompt))
+        await paste(pilot, trace.replace('"final_step"', '"final_stop"'))
+        await wait_for(pilot, lambda: "unchanged" in notifications(app))
+        assert app.sim is before and "the pasted trace: malformed" in notifications(app)
+        await pilot.press("O")
+        await wait_for(pilot, lambda: isinstance(app.screen, PastePrompt))
+        await paste(pilot, trace)
+        await wait_for(pilot, lambda: app.sim.digest() == source.digest())
+        assert app.sim.seed == 9
+
+
+@pilot_test
+async def test_help_links_open_with_open_url(tmp_path):
+    app = served(tmp_path)
+    opened = []
+    app.open_url = lambda url, new_tab=True: opened.append(url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.click(Link)
+        assert opened == ["https://raft.github.io/raft.pdf"]
+
+
+def test_serve_refuses_bad_app_options_before_serving():
+    runner = CliRunner()
+    for args in (["--nodes", "12"], ["--colour"], ["run", "x.txt"]):
+        result = runner.invoke(cli, ["serve", "--port", "1", *args])
+        assert result.exit_code == 2, (args, result.output)
+
+
+def test_serve_without_the_extra_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "textual_serve.server", None)  # import fails
+    result = CliRunner().invoke(cli, ["serve", "--port", str(free_port())])
+    assert result.exit_code == 2
+    assert "pip install 'consensus-tui[serve]'" in result.output
