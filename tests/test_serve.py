@@ -91,21 +91,30 @@ def stop(process: subprocess.Popen) -> None:
             continue
 
 
+def wait_until(ready, process: subprocess.Popen, what: str) -> None:
+    """Poll ready() while the process lives, for WAIT seconds at most."""
+    deadline = time.monotonic() + WAIT
+    while not ready():
+        assert process.poll() is None, f"exited (code {process.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"no {what} after {WAIT} s"
+        time.sleep(0.2)
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 @pytest.fixture
 def server():
     port = free_port()
     args = ["serve", "--port", str(port), "--seed", "7", "--nodes", "3"]
     process = start([sys.executable, "-m", "tui", *args])
     try:
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert process.poll() is None, "serve exited"
-                assert time.monotonic() < deadline, "serve never listened"
-                time.sleep(0.2)
+        wait_until(lambda: listening(port), process, "serve listening")
         yield f"http://127.0.0.1:{port}/"
     finally:
         stop(process)
@@ -129,11 +138,7 @@ def browser():
     )
     try:
         port_file = Path(profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + WAIT
-        while not port_file.exists() or not port_file.read_text().strip():
-            assert process.poll() is None, "chromium exited"
-            assert time.monotonic() < deadline, "chromium never opened DevTools"
-            time.sleep(0.2)
+        wait_until(lambda: port_file.exists() and port_file.read_text(), process, "DevTools")
         yield f"127.0.0.1:{port_file.read_text().split()[0]}"
     finally:
         stop(process)
