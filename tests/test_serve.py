@@ -46,7 +46,11 @@ Object.defineProperty(Object.prototype, "terminal", {
     window.caughtTerminal = value;
   },
 });
+// textual.js opens downloads and links with window.open: the test keeps the URLs instead.
+window.opened = [];
+window.open = (url) => { window.opened.push(String(url)); return null; };
 """
+SPECIAL_KEYS = {"Enter": (13, "\r"), "Tab": (9, "\t")}  # key: (key code, what it types)
 SCREEN_TEXT = """
 (() => {
   const t = window.caughtTerminal;
@@ -174,19 +178,26 @@ class Page:
             assert time.monotonic() < deadline, f"never showed {words}:\n{text}"
             await asyncio.sleep(0.2)
 
-    async def press(self, key: str, text: str | None = None) -> None:
+    async def press(self, key: str) -> None:
         """A key as the browser gets it from a keyboard: xterm reads keydown and keypress."""
-        typed = key if text is None else text
-        event = {"key": key, "text": typed, "unmodifiedText": typed}
-        if key == "Enter":
-            event |= {
-                "code": "Enter",
-                "windowsVirtualKeyCode": 13,
-                "text": "\r",
-                "unmodifiedText": "\r",
-            }
+        event = {"key": key, "text": key, "unmodifiedText": key}
+        if key in SPECIAL_KEYS:
+            code, typed = SPECIAL_KEYS[key]
+            event |= {"windowsVirtualKeyCode": code, "text": typed, "unmodifiedText": typed}
         await self.call("Input.dispatchKeyEvent", type="keyDown", **event)
         await self.call("Input.dispatchKeyEvent", type="keyUp", key=key)
+
+    async def opened(self) -> list[str]:
+        """The URLs the page asked to open (downloads, links), in order."""
+        result = await self.call("Runtime.evaluate", expression="window.opened", returnByValue=True)
+        return result["result"]["value"]
+
+    async def wait_opened(self, count: int) -> str:
+        deadline = time.monotonic() + WAIT
+        while len(urls := await self.opened()) < count:
+            assert time.monotonic() < deadline, f"opened only {urls}"
+            await asyncio.sleep(0.2)
+        return urls[count - 1]
 
     async def type(self, text: str) -> None:
         for char in text:
@@ -238,6 +249,23 @@ async def drive(url: str, devtools: str, tmp_path: Path) -> None:
         other = await second.text()
         assert "CRASHED" not in other and "blue" not in other and "step 0/0" in other, other
         assert "LEADER" in shown and "blue" in shown
+        await check_download_and_link(session, first)
+
+
+async def check_download_and_link(session, page: Page) -> None:
+    """`s` offers the trace as a download (its URL is opened); a help link opens its URL."""
+    await page.press("s")
+    download = await page.wait_opened(1)
+    async with session.get(download) as response:
+        assert response.status == 200
+        assert "attachment" in response.headers["Content-Disposition"]
+        trace = json.loads(await response.text())
+    assert trace["seed"] == 7 and trace["actions"][-1]["kind"] == "crash"
+    await page.press("?")
+    await page.wait_for("Reading")
+    await page.press("Tab")
+    await page.press("Enter")
+    assert await page.wait_opened(2) == "https://raft.github.io/raft.pdf"
 
 
 # --- a served session, in process: Textual's web driver is what makes `is_web` true ---------
