@@ -249,23 +249,41 @@ async def drive(url: str, devtools: str, tmp_path: Path) -> None:
         other = await second.text()
         assert "CRASHED" not in other and "blue" not in other and "step 0/0" in other, other
         assert "LEADER" in shown and "blue" in shown
-        await check_download_and_link(session, first)
+        trace = await check_download_and_link(session, first)
+        await check_paste(second, trace)
 
 
-async def check_download_and_link(session, page: Page) -> None:
+async def check_download_and_link(session, page: Page) -> str:
     """`s` offers the trace as a download (its URL is opened); a help link opens its URL."""
     await page.press("s")
     download = await page.wait_opened(1)
     async with session.get(download) as response:
         assert response.status == 200
         assert "attachment" in response.headers["Content-Disposition"]
-        trace = json.loads(await response.text())
+        text = await response.text()
+    trace = json.loads(text)
     assert trace["seed"] == 7 and trace["actions"][-1]["kind"] == "crash"
     await page.press("?")
     await page.wait_for("Reading")
     await page.press("Tab")
     await page.press("Enter")
     assert await page.wait_opened(2) == "https://raft.github.io/raft.pdf"
+    return text
+
+
+async def check_paste(page: Page, trace: str) -> None:
+    """`O` in a served session takes a paste (xterm wraps it as a bracketed paste): a damaged
+    trace is refused and the session goes on; the good one replaces it."""
+    await page.call("Page.bringToFront")
+    await page.call("Runtime.evaluate", expression="window.caughtTerminal.focus()")
+    for text, shows in ((trace[:-20], "unchanged"), (trace, "CRASHED")):
+        await page.press("O")
+        await page.wait_for("paste it here")
+        paste = f"window.caughtTerminal.paste({json.dumps(text)})"
+        await page.call("Runtime.evaluate", expression=paste)
+        await page.wait_for(shows)
+    final = json.loads(trace)["final_step"]
+    assert f"step {final}/{final}" in await page.text()
 
 
 # --- a served session, in process: Textual's web driver is what makes `is_web` true ---------
