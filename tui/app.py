@@ -597,11 +597,13 @@ class ConsensusApp(App):
     def open_pasted_trace(self, text: str | None) -> None:
         from engines.lab.trace import load_trace_text
 
-        if text is not None:
+        if text is not None:  # None: the prompt was cancelled
             load = partial(load_trace_text, text, PASTED)
             self.confirm_discard("Open the pasted trace", partial(self.open_trace, PASTED, load))
 
-    async def open_trace(self, path: Path | str, load: Callable[[], Simulator] | None = None):
+    async def open_trace(
+        self, path: Path | str, load: Callable[[], Simulator] | None = None
+    ) -> None:
         """Replay a trace (the file at `path`, or what `load` returns) in a thread (a long one
         takes a while; keys keep working), then make it the session. A damaged or foreign
         trace only earns a message."""
