@@ -355,9 +355,19 @@ async def test_help_links_open_with_open_url(tmp_path):
 
 def test_serve_refuses_bad_app_options_before_serving():
     runner = CliRunner()
-    for args in (["--nodes", "12"], ["--colour"], ["run", "x.txt"]):
+    bad = (
+        ["--nodes", "12"],
+        ["--colour"],
+        ["run", "x.txt"],
+        ["--keymap", "no-such-keymap.toml"],
+        ["--scenario", "no-such-script.txt"],
+        ["--algo", "paxos", "--prevote"],
+        ["--keys", "3"],
+    )
+    for args in bad:
         result = runner.invoke(cli, ["serve", "--port", "1", *args])
         assert result.exit_code == 2, (args, result.output)
+        assert "Serving" not in result.output and "Traceback" not in result.output
 
 
 def test_serve_without_the_extra_says_how_to_install_it(monkeypatch):

@@ -600,9 +600,24 @@ def serve(
 
 
 def _check_app_options(ctx: typer.Context, args: list[str]) -> None:
-    """Parse the app options now, as the app would, so a mistake is told once here (exit 2,
-    by Typer) rather than in every browser tab."""
+    """Check the app options now, as the app would, so a mistake is told once here (exit 2)
+    rather than in every browser tab: Typer parses them, then the checks the app makes of its
+    settings, keymap and scenario script."""
+    from engines.lab.script import ScriptError, parse_file
+    from tui.keymap import KeymapError, load_keymap
+
     with ctx.find_root().command.make_context("consensus-tui", list(args)) as parsed:
         extra = parsed._protected_args + parsed.args  # a command's name, then its arguments
         if extra:
             fail(f"error: serve takes the app's options, not {extra[0]!r}")
+        given = parsed.params
+        if given["scenario"] is not None:
+            _refuse_with_scenario(parsed)
+        _config(str(given["algo"]), given["bug"], given["prevote"], given["checkquorum"])
+        _workload(given["clients"], given["keys"], given["rate"])
+        try:
+            load_keymap(given["keymap"])
+            if given["scenario"] is not None:
+                parse_file(given["scenario"])
+        except (KeymapError, ScriptError) as exc:
+            fail(f"error: {exc}")
