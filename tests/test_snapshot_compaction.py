@@ -9,6 +9,7 @@ from test_raft import deliver, fake, leader, make, notes, only, run_checks, send
 from engines.core.chain import StateMachine
 from engines.core.sim import Simulator
 from engines.lab.bench import under_load
+from engines.raft.config import Configuration
 from engines.raft.invariants import RaftInvariants
 from engines.raft.messages import AppendEntries, AppendReply, Entry, InstallSnapshot
 from engines.raft.snapshot import Snapshot
@@ -21,7 +22,7 @@ def snapshot_of(values: int, index: int, term: int = 1) -> Snapshot:
     sm = StateMachine()
     for i in range(1, values + 1):
         sm.apply(f"p{i}", f"set k{i} v{i}", i)
-    return Snapshot.take(sm, index, term, (1, 2, 3))
+    return Snapshot.take(sm, index, term, Configuration.of([1, 2, 3]))
 
 
 def compacted(seed: int = 1, steps: int = 3000) -> Simulator:

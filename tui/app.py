@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -42,6 +43,7 @@ from tui.screens.prompts import (
     GotoPrompt,
     NetworkPrompt,
     PartitionPrompt,
+    PastePrompt,
     PathPrompt,
     Preset,
     PresetPicker,
@@ -68,6 +70,7 @@ NARROW = 100  # below this width the diagram takes the whole screen under the st
 NOTABLE_HORIZON = 10_000  # steps searched for the next notable event
 NOTABLE_NOTES = {"role", "commit"}
 SAVE_DIR = Path.home() / "consensus-tui"  # traces and exports, unless a name says otherwise
+PASTED = "the pasted trace"  # names a trace pasted in a browser session, in messages
 BOTTOM_SHARE, BOTTOM_MIN, BOTTOM_MAX = 0.35, 6, 16  # network and events: rows above the footer
 
 
@@ -654,6 +657,10 @@ class ConsensusApp(App):
             self.notify(result.error, severity="warning", markup=False)
 
     def action_open_trace(self) -> None:
+        if self.is_web:  # the server's files are not the student's: take a paste instead
+            self.push_screen(PastePrompt(), self.open_pasted_trace)
+            return
+
         def done(path: Path | None) -> None:
             if path is not None:
                 self.confirm_discard(f"Open {path.name}", partial(self.open_trace, path))
@@ -662,14 +669,24 @@ class ConsensusApp(App):
         found = sorted(p.name for p in folder.glob("*.trace.json"))[:8] if folder.is_dir() else []
         self.push_screen(PathPrompt("Open a trace", folder, must_exist=True, choices=found), done)
 
-    async def open_trace(self, path: Path) -> None:
-        """Replay a trace in a thread (a long one takes a while; keys keep working), then
-        make it the session. A damaged or foreign file only earns a message."""
+    def open_pasted_trace(self, text: str | None) -> None:
+        from engines.lab.trace import load_trace_text
+
+        if text is not None:  # None: the prompt was cancelled
+            load = partial(load_trace_text, text, PASTED)
+            self.confirm_discard("Open the pasted trace", partial(self.open_trace, PASTED, load))
+
+    async def open_trace(
+        self, path: Path | str, load: Callable[[], Simulator] | None = None
+    ) -> None:
+        """Replay a trace (the file at `path`, or what `load` returns) in a thread (a long one
+        takes a while; keys keep working), then make it the session. A damaged or foreign
+        trace only earns a message."""
         from engines.lab.trace import load_trace
 
         self.notify(f"opening {path}…", markup=False)
         try:
-            sim = await asyncio.to_thread(load_trace, path)
+            sim = await asyncio.to_thread(load or partial(load_trace, path))
         except TraceError as e:
             message = f"{e}\nThe current session is unchanged."
             self.notify(message, severity="error", markup=False, timeout=8)
@@ -721,7 +738,11 @@ class ConsensusApp(App):
         self, title: str, default: str, write, what: str, then: Callable[[], None] | None = None
     ) -> None:
         """Ask for a file name (in the save folder unless it names another), ask again before
-        replacing a file, then write(sim, path), say where it went, and run `then`."""
+        replacing a file, then write(sim, path), say where it went, and run `then`. In a
+        browser the file is offered as a download instead."""
+        if self.is_web:
+            self.download(default, write, what, then)
+            return
 
         def save(path: Path) -> None:
             try:
@@ -747,6 +768,20 @@ class ConsensusApp(App):
             )
 
         self.push_screen(PathPrompt(title, self.save_dir, default), chosen)
+
+    def download(self, name: str, write, what: str, then: Callable[[], None] | None) -> None:
+        """write(sim, path) in a private temporary folder, removed once the file is handed to
+        the browser (open files outlive their names): nothing stays on the server."""
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                written = write(self.sim, Path(folder) / name)
+            except (OSError, TraceError) as e:
+                self.notify(f"cannot save {name}: {e}", severity="error", markup=False)
+                return
+            self.deliver_binary(written)
+        self.notify(f"{what} offered as a download: {name}", markup=False)
+        if then is not None:
+            then()
 
     # --- actions: the diagram ----------------------------------------------------------------
     def action_toggle_diagram(self) -> None:

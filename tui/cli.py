@@ -762,3 +762,66 @@ def _print_live(summary: dict, script: str) -> None:
     changes = sum(c["leader"] is not None for c in summary["leader_changes"])
     say(f"time {summary['seconds']:.1f}s  leaders seen {changes}")
     _print_tally(summary)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on; anything but loopback lets other machines in."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    public_url: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="The address browsers use, when it is not http://HOST:PORT."),
+    ] = None,
+) -> None:
+    """Serve the app as a web page: each browser tab gets its own session.
+
+    The app's options (--algo, --nodes, --scenario, --keymap, ...) go after the command's and
+    apply to every session. Exit 2 for bad options, a port that cannot be bound, or without
+    the extra consensus-tui[serve].
+    """
+    from tui.serve import INSTALL_LINE, is_loopback, serve
+
+    _check_app_options(ctx, ctx.args)
+    if not is_loopback(host):
+        say(f"serving on {host}: any machine that reaches it can open sessions", err=True)
+    try:
+        serve(ctx.args, host, port, public_url)
+    except ImportError:
+        fail(f"error: serve needs the serve extra: {INSTALL_LINE}")
+    except OSError as exc:
+        fail(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def _check_app_options(ctx: typer.Context, args: list[str]) -> None:
+    """Check the app options now, as the app would, so a mistake is told once here (exit 2)
+    rather than in every browser tab: Typer parses them, then the checks the app makes of its
+    settings, keymap and scenario script."""
+    from engines.lab.script import ScriptError, parse_file
+    from tui.keymap import KeymapError, load_keymap
+
+    with ctx.find_root().command.make_context("consensus-tui", list(args)) as parsed:
+        extra = parsed._protected_args + parsed.args  # a command's name, then its arguments
+        if extra:
+            fail(f"error: serve takes the app's options, not {extra[0]!r}")
+        given = parsed.params
+        if given["scenario"] is not None:
+            _refuse_with_scenario(parsed)
+        _config(
+            str(given["algo"]),
+            given["bug"],
+            given["prevote"],
+            given["checkquorum"],
+            snapshot_every=given["snapshot_every"],
+            membership=given["membership"],
+        )
+        _workload(given["clients"], given["keys"], given["rate"])
+        try:
+            load_keymap(given["keymap"])
+            if given["scenario"] is not None:
+                parse_file(given["scenario"])
+        except (KeymapError, ScriptError) as exc:
+            fail(f"error: {exc}")

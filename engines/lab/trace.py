@@ -73,10 +73,19 @@ def save_trace(sim: Simulator, path: str | Path) -> Path:
 def load_trace(path: str | Path) -> Simulator:
     """Rebuild the session a trace records, at its final step. Raises TraceError, also when
     the replay does not reproduce the recorded digest."""
-    sim, recorded = read_trace(path)
+    return _reproduced(path, *read_trace(path))
+
+
+def load_trace_text(text: str, name: str) -> Simulator:
+    """load_trace for a trace's text that comes from no file (pasted into a browser
+    session); `name` stands for the file in messages."""
+    return _reproduced(name, *_replay(name, text))
+
+
+def _reproduced(name: str | Path, sim: Simulator, recorded: str) -> Simulator:
     if sim.digest() != recorded:
         raise TraceError(
-            f"{path}: digest mismatch at step {sim.step_count}: the trace says "
+            f"{name}: digest mismatch at step {sim.step_count}: the trace says "
             f"{recorded[:12]}, the replay gives {sim.digest()[:12]}"
         )
     return sim
@@ -91,18 +100,22 @@ def read_trace(path: str | Path, progress: Progress | None = None) -> tuple[Simu
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TraceError(f"{path}: cannot read trace: {exc}") from None
-    data = _parse_json(path, text)
+    return _replay(path, text, progress)
+
+
+def _replay(name: str | Path, text: str, progress: Progress | None = None) -> tuple[Simulator, str]:
+    data = _parse_json(name, text)
     try:
         sim = simulator_from(data, progress)
         recorded = data["final_digest"]
         if not isinstance(recorded, str):
             raise ValueError("final_digest must be a string")
     except (KeyError, TypeError, ValueError) as exc:
-        raise TraceError(f"{path}: malformed trace: {_reason(exc)}") from None
+        raise TraceError(f"{name}: malformed trace: {_reason(exc)}") from None
     return sim, recorded
 
 
-def _parse_json(path: Path, text: str) -> Any:
+def _parse_json(path: str | Path, text: str) -> Any:
     """The JSON of a trace, read only once it is known to be small and shallow enough."""
     try:
         limits.check_size(text, limits.MAX_INPUT_BYTES)

@@ -8,9 +8,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.keys import format_key
-from textual.widgets import Static
+from textual.widgets import Link, Static
 
 from engines.core.protocols import Protocol
 from tui.commands import COMMANDS, Command
@@ -21,6 +21,13 @@ INTRO = (
     "consensus-tui runs Raft or Multi-Paxos on a deterministic simulator. One step is one "
     "event: a message delivered or dropped, a timer fired, or your action. Step forward and "
     "back, act at any step (that forks a new future), and watch the banner for safety."
+)
+
+READING = (  # the papers the rules quote; a Link opens its URL with App.open_url, in a served
+    # session in the student's browser
+    ("Raft paper", "https://raft.github.io/raft.pdf"),
+    ("Raft site", "https://raft.github.io/"),
+    ("Paxos Made Simple", "https://lamport.azurewebsites.net/pubs/paxos-simple.pdf"),
 )
 
 
@@ -58,6 +65,9 @@ class HelpScreen(Sheet):
     DEFAULT_CSS = """
     HelpScreen .intro { margin-bottom: 1; }
     HelpScreen .legend { margin-top: 1; }
+    HelpScreen .reading { height: 1; margin-bottom: 1; }
+    HelpScreen .reading Static { width: auto; }
+    HelpScreen .reading Link { margin-left: 2; }
     """
     BINDINGS = [
         Binding("escape,question_mark,q,enter", "close", "Close", id="help.close"),
@@ -83,6 +93,10 @@ class HelpScreen(Sheet):
         with VerticalScroll() as scroll:
             scroll.border_title = "Help · Escape closes"
             yield Static(Text(self.intro), classes="intro")
+            with Horizontal(classes="reading"):
+                yield Static("Reading (a click, or Tab then Enter, opens it):")
+                for title, url in READING:
+                    yield Link(title, url=url)
             yield Static(help_table(self.keymap, self.commands, self.helps))
             if self.protocol is not None:
                 yield Static(Text("What the screen shows", "bold"), classes="legend")

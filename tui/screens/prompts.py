@@ -449,3 +449,34 @@ class PathPrompt(Prompt):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.finish(self.folder / self.choices[int(event.option.id)])
+
+
+class PastePrompt(Dialog):
+    """A trace's text, pasted: a browser session cannot read the student's files (textual-serve
+    has no upload), but the terminal in the page takes a paste of the file's text."""
+
+    DEFAULT_CSS = """
+    PastePrompt { align: center middle; }
+    PastePrompt > Vertical {
+        width: 64; max-width: 100%; height: auto;
+        border: round $accent; border-title-align: center; background: $surface; padding: 0 1;
+    }
+    PastePrompt Static.hint { color: $text-muted; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Open a trace"
+            yield Static(
+                "Open the trace file in a text editor, copy all its text, and paste it here "
+                "(Ctrl+V, or Ctrl+Shift+V)."
+            )
+            yield Static("Escape cancels", classes="hint")
+
+    def on_paste(self, event) -> None:
+        event.stop()
+        self.finish(event.text)
+
+    def action_cancel(self) -> None:
+        self.finish(None)
