@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from echo import ECHO
+from rich.console import Console
 from snapshot_apps.broken import BROKEN
 from snapshot_apps.support import notifications, pilot_test, screen_text, wait_for
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from engines.core import protocols
 from engines.lab.trace import load_trace
@@ -386,13 +388,21 @@ async def test_save_trace_prompt_writes_a_trace_that_replays(tmp_path):
         assert load_trace(tmp_path / "t.json").digest() == app.sim.digest()
 
 
+def scrolled_text(screen) -> str:
+    """Every Static of a scrolling page, as plain text, however far down it lies."""
+    console = Console(width=200, file=io.StringIO(), record=True)
+    for static in screen.query(Static):
+        console.print(static.content)
+    return console.export_text()
+
+
 @pilot_test
 async def test_help_lists_every_key():
     app = new_app()
-    async with app.run_test(size=(120, 80)) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        text = screen_text(app)
+        text = scrolled_text(app.screen)  # the whole page: it is taller than the screen
         for command in COMMANDS:
             if not command.id.startswith("node.select_"):
                 assert command.id in text
