@@ -89,6 +89,16 @@ def test_the_old_leaders_deleted_tail_is_kept_for_the_step_that_deleted_it():
     assert node_changes(after[1], shots_of(sim)[1]).deleted == ()
 
 
+def test_compacted_entries_are_not_marked_deleted():
+    """A snapshot drops the log up to its point (section 7): those entries live on in the
+    snapshot, so the panel shows the snapshot point, not a deletion."""
+    sim = run_file(PRESETS / "raft" / "snapshot_catch_up.scn").sim
+    step = first_step(sim, "snapshot_taken", 1)
+    before, after = around(sim, step)
+    assert after[1].state["snapshot"][0] > before[1].state["log"][0][0]
+    assert node_changes(before[1], after[1]).deleted == ()
+
+
 def test_a_crash_marks_the_role_and_keeps_the_log():
     sim = elected()
     leader = sim.leader()

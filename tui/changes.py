@@ -126,7 +126,10 @@ def node_changes(before: Shot | None, after: Shot) -> NodeChanges:
     added = {i for i, entry in new.items() if i >= start and old.get(i) != entry}
     deleted = ()
     if "log" in before.state:
-        gone = [i for i in old if (i in new and new[i] != old[i]) or i > max(new, default=0)]
+        # Entries up through a new snapshot point are compacted (section 7), not deleted.
+        compacted = (after.state.get("snapshot") or [0])[0]
+        last = max(new, default=compacted)
+        gone = [i for i in old if i > compacted and ((i in new and new[i] != old[i]) or i > last)]
         deleted = tuple((i, *old[i]) for i in sorted(gone))
     return NodeChanges(frozenset(changed), frozenset(added), deleted, new_blocks(before, after))
 

@@ -224,7 +224,7 @@ def raft_lines(view: NodeView, height: int, width: int) -> list[Text]:
     body = [raft_entry(e, commit, width, view.changes, deleted) for e, deleted in rows]
     if snapshot is not None and len(rows) < log_rows:  # the whole log fits, and the point too
         body.insert(0, snapshot)
-    if log_rows and not log:
+    if log_rows and not body:
         body = [line(("log empty", "dim"))]
     return head + body + chain_lines(view, chain_rows) + kv_lines(view, kv_rows)
 
