@@ -152,6 +152,27 @@ def test_a_leader_that_removes_itself_leads_until_the_change_commits_then_steps_
     assert node.role == "follower"  # outside its configuration, it never campaigns
 
 
+def test_a_leader_deposed_before_its_removal_commits_still_campaigns_without_its_own_vote():
+    """4.2.2: n1 removed itself, then lost its term before the removal committed. Its log may
+    be the only one n2 and n3 can elect, so it still campaigns; it wins on their votes alone
+    (its own does not count in n2 n3), and steps down once the removal commits."""
+    node = committed_leader()
+    node.on_membership(20, "remove", [1])
+    deliver(node, 2, RequestVote(2, 1, 1))  # n2's log lacks the removal: refused, but term 2
+    assert node.role == "follower" and node.configuration.voters == (2, 3)
+    node.on_timer(900, "election")
+    assert node.role == "candidate" and node.term == 3
+    deliver(node, 2, VoteReply(3, True))
+    assert node.role == "candidate"  # n1's own vote does not count: 1 of n2 n3
+    deliver(node, 3, VoteReply(3, True))
+    assert node.role == "leader"
+    for peer in (2, 3):
+        deliver(node, peer, AppendReply(3, True, node.last_index))
+    assert node.role == "follower"  # its removal committed under its own term's entry
+    node.on_timer(2000, "election")
+    assert node.role == "follower"  # now it never campaigns
+
+
 def test_a_removed_server_is_replicated_to_until_its_removal_commits():
     node = committed_leader()
     node.on_membership(20, "remove", [3])

@@ -329,19 +329,29 @@ class RaftNode(Node):
     # --- inputs -------------------------------------------------------------------------------
     def on_timer(self, now: int, name: str) -> None:
         if name == "election" and self.role != "leader":
-            if self.configuration.is_voter(self.id):
+            if self.may_campaign():
                 self.campaign(now, force=False)
-            else:  # a learner, or a server outside its configuration, never campaigns
+            else:  # a learner, or a server its committed configuration left out
                 self.reset_election_timer()
         elif name == "heartbeat" and self.role == "leader":
             self.heartbeat(now)
         elif name == "snapshot":
             self.take_snapshot()
 
+    def may_campaign(self) -> bool:
+        """Dissertation 4.2.2: a server that is not part of its own latest configuration
+        should still start new elections while the entry that removed it is uncommitted, as
+        it might still be needed (its log may be the only one a quorum can elect); its own
+        vote counts only where it is a voter (`count_votes`). A learner never campaigns."""
+        if self.configuration.is_voter(self.id):
+            return True
+        removal_pending = self.configs.last_index > self.commit_index
+        return removal_pending and self.configs.previous.is_voter(self.id)
+
     def on_campaign(self, now: int) -> None:
         if self.role == "leader":
             self.note("already_leader", term=self.term)
-        elif not self.configuration.is_voter(self.id):
+        elif not self.may_campaign():
             self.note("not_voter", config=self.configuration.words())
         elif self.read_path == "lease" and self.in_lease(now):
             self.note("lease_wait")
@@ -758,6 +768,10 @@ class RaftNode(Node):
         one (section 6), and a leader outside the new configuration steps down (4.2.2)."""
         config = self.configuration
         self.note("config_committed", index=self.configs.last_index, config=config.words())
+        # A last AppendEntries tells each leaving server the removal committed: until it
+        # knows, it may still campaign (may_campaign), and its higher terms would disrupt.
+        for peer in set(self.peers) - set(config.members):
+            self.send_append(peer)
         self.follow_configuration()
         if config.joint:
             self.append_configuration(Configuration.of(config.voters, config.learners))
