@@ -325,6 +325,15 @@ class Simulator:
     def down_nodes(self) -> list[int]:
         return sorted(self.world.down)
 
+    def reachable(self, node_id: int) -> list[int]:
+        """The live nodes a node can talk with now, both ways (itself included)."""
+        net = self.network
+        return [
+            n
+            for n in self.node_ids
+            if self.is_up(n) and net.connected(node_id, n) and net.connected(n, node_id)
+        ]
+
     def members(self) -> list[int]:
         """The nodes the leader's configuration holds (every node without a leader, or for a
         protocol without membership changes)."""

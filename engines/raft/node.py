@@ -874,6 +874,13 @@ class RaftNode(Node):
     def members(self) -> tuple[int, ...]:
         return self.configuration.members
 
+    def voters(self) -> tuple[int, ...]:
+        config = self.configuration
+        return tuple(sorted({*config.voters, *(config.old or ())}))
+
+    def is_quorum(self, ids) -> bool:
+        return self.configuration.is_quorum(ids)
+
     def log_length(self) -> int:
         return self.last_index
 

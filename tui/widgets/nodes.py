@@ -105,7 +105,7 @@ def node_view(
 def stale_reason(sim: Simulator, shots: dict[int, Shot], node_id: int) -> str:
     """Why a live node in the leader role is stale, or "": another live node is in a higher
     term (Raft) or promised a higher ballot than the leader's own (Paxos), or the leader
-    cannot reach a majority (up, and linked both ways, itself included)."""
+    cannot reach a quorum of its configuration (up, and linked both ways)."""
     shot = shots[node_id]
     if shot.role != "leader":
         return ""
@@ -116,14 +116,12 @@ def stale_reason(sim: Simulator, shots: dict[int, Shot], node_id: int) -> str:
         if s.up and theirs is not None and theirs > mine:
             higher = f"term {theirs}" if raft else f"ballot {ballot(theirs)}"
             return f"n{other} is in {higher}"
-    net = sim.network
-    reach = sum(
-        sim.is_up(n) and net.connected(node_id, n) and net.connected(n, node_id)
-        for n in sim.node_ids
-    )
-    majority = sim.nodes[node_id].majority
-    if reach < majority:
-        return f"reaches {reach} of {len(sim.node_ids)}, needs {majority}"
+    node = sim.nodes[node_id]
+    reach = sim.reachable(node_id)
+    if not node.is_quorum(reach):  # the engine judges by the node's own configuration
+        voters = node.voters()
+        reached = len(set(reach).intersection(voters))
+        return f"reaches {reached} of {len(voters)}, needs {node.majority}"
     return ""
 
 
