@@ -145,7 +145,7 @@ def test_a_leader_cut_off_from_the_majority_is_stale():
     leader = sim.leader()
     assert stale_reason(sim, shots_of(sim), leader) == ""
     sim.isolate(leader)
-    assert stale_reason(sim, shots_of(sim), leader) == "reaches 1 of 3, needs 2"
+    assert stale_reason(sim, shots_of(sim), leader) == "reaches 1 of n1 n2 n3, needs 2"
     sim.run(2000)  # the others elect a leader of a higher term
     shots = shots_of(sim)
     assert shots[leader].role == "leader"

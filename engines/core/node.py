@@ -282,13 +282,13 @@ class Node:
         """The nodes of this node's configuration; None for a protocol whose cluster is fixed."""
         return None
 
-    def voters(self) -> tuple[int, ...]:
-        """The nodes whose answers count toward this node's quorums."""
-        return tuple(sorted([self.id, *self.peers]))
+    def voter_groups(self) -> tuple[tuple[int, ...], ...]:
+        """The groups of nodes a quorum needs a majority of, each: here the whole cluster."""
+        return (tuple(sorted([self.id, *self.peers])),)
 
     def is_quorum(self, ids) -> bool:
         """Whether these nodes' answers make a quorum for this node (a majority here)."""
-        return len(set(ids).intersection(self.voters())) >= self.majority
+        return len(set(ids).intersection(*self.voter_groups())) >= self.majority
 
     def log_length(self) -> int:
         """How far this node's history reaches: log entries (Raft), slots (Paxos)."""

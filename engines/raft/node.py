@@ -874,9 +874,10 @@ class RaftNode(Node):
     def members(self) -> tuple[int, ...]:
         return self.configuration.members
 
-    def voters(self) -> tuple[int, ...]:
+    def voter_groups(self) -> tuple[tuple[int, ...], ...]:
+        """The voters, and during a joint change the old voters first (section 6)."""
         config = self.configuration
-        return tuple(sorted({*config.voters, *(config.old or ())}))
+        return (config.voters,) if config.old is None else (config.old, config.voters)
 
     def is_quorum(self, ids) -> bool:
         return self.configuration.is_quorum(ids)

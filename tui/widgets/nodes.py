@@ -118,10 +118,13 @@ def stale_reason(sim: Simulator, shots: dict[int, Shot], node_id: int) -> str:
             return f"n{other} is in {higher}"
     node = sim.nodes[node_id]
     reach = sim.reachable(node_id)
-    if not node.is_quorum(reach):  # the engine judges by the node's own configuration
-        voters = node.voters()
-        reached = len(set(reach).intersection(voters))
-        return f"reaches {reached} of {len(voters)}, needs {node.majority}"
+    if not node.is_quorum(reach):  # the engine judges, by the node's own configuration
+        return "; ".join(
+            f"reaches {len(set(reach).intersection(group))} of {names(group)}, "
+            f"needs {len(group) // 2 + 1}"
+            for group in node.voter_groups()
+            if len(set(reach).intersection(group)) <= len(group) // 2
+        )
     return ""
 
 
