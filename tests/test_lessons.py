@@ -165,6 +165,19 @@ async def test_a_preset_opens_at_step_0_ready_to_play_and_replays_the_script():
 
 
 @pilot_test
+async def test_a_bug_lesson_opened_at_step_0_goes_to_its_violation_ahead():
+    path = PRESETS / "raft" / "bug_figure8.scn"
+    ahead = run_file(path).sim.violation
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await app.load_scenario(path)
+        await wait_for(pilot, lambda: app.sim.max_step > 0)
+        assert app.sim.step_count == 0 and app.violation == ahead
+        await pilot.press("exclamation_mark")
+        assert app.sim.step_count == ahead.step
+
+
+@pilot_test
 async def test_the_caption_follows_the_step_forward_and_back(tmp_path):
     script = tmp_path / "lesson.scn"
     script.write_text(LESSON)

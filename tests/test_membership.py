@@ -16,6 +16,7 @@ from engines.lab.script import PRESETS, ScriptError, parse, parse_file, run
 from engines.lab.trace import load_trace, save_trace
 from engines.raft.config import ConfigEntry, Configuration
 from engines.raft.messages import AppendEntries, AppendReply, Entry, RequestVote, VoteReply
+from tui.actions import no_op
 
 RAFT = PRESETS / "raft"
 
@@ -228,6 +229,23 @@ def test_joint_mode_goes_through_old_plus_new_then_new_alone():
 
 
 # --- the simulator, scripts and traces ------------------------------------------------------------
+def test_the_app_refuses_a_change_the_leader_would_refuse_without_taking_a_step():
+    """A refused change would change nothing but the timeline: the app says why instead."""
+    sim = Simulator("raft", 3, 1)
+    sim.run(600)
+    leader = sim.leader()
+    sim.add(4, leader)
+    steps = sim.step_count
+    reason = no_op(sim, "promote", {"nodes": [4], "via": leader})
+    assert reason.startswith(f"n{leader} refuses to promote n4: ")
+    assert sim.step_count == steps
+    assert no_op(sim, "remove", {"nodes": [2], "via": leader}).endswith(
+        "an earlier configuration change is not committed yet (one at a time, 4.1)"
+    )
+    sim.run(600)
+    assert no_op(sim, "promote", {"nodes": [4], "via": leader}) == ""
+
+
 def test_added_nodes_take_the_next_ids_up_to_nine_never_reused():
     sim = Simulator("raft", 7, 1)
     sim.run(600)

@@ -36,6 +36,8 @@ def no_op(sim: Simulator, kind: str, args: dict[str, Any]) -> str:
             return f"n{node} is already cut off alone"
         case "partition" if resulting_groups(args["groups"], sim.node_ids) == net.groups():
             return "the network is already split that way"
+        case "remove" | "promote":
+            return sim.membership_refusal(kind, args["nodes"], args["via"])
         case "clients" if not sim.world.clients.changes(**args):
             running = sim.world.clients.running()
             return f"{running} clients run that workload already" if running else "no clients run"

@@ -651,8 +651,12 @@ class ConsensusApp(App):
         except ScriptError as e:
             self.notify(str(e), severity="error", markup=False)
             return
+        violation = result.sim.violation  # the lesson's, ahead: `!` goes there from step 0
         result.sim.goto(0)  # a lesson opens ready to play: stepping on replays the script
         await self.use_simulator(result.sim, result.captions)
+        if violation is not None:
+            self.violation = violation
+            self.refresh_view()
         if result.error:
             self.notify(result.error, severity="warning", markup=False)
 

@@ -623,7 +623,12 @@ class Reads(StrEnum):
 @app.command()
 def live(
     ctx: typer.Context,
-    nodes: Annotated[int, typer.Option("--nodes", "-n", min=3, max=7, help="Members: 3 or 5.")] = 3,
+    nodes: Annotated[
+        int,
+        typer.Option(
+            "--nodes", "-n", min=3, max=7, help="Members: 3 to 7 (3 or 5 make the usual clusters)."
+        ),
+    ] = 3,
     etcd: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(help="The etcd binary (by default `etcd` on PATH)."),
@@ -781,7 +786,7 @@ def serve(
 
     The app's options (--algo, --nodes, --scenario, --keymap, ...) go after the command's and
     apply to every session. Exit 2 for bad options, a port that cannot be bound, or without
-    the extra consensus-tui[serve].
+    the extra consensus-tui\\[serve].
     """
     from tui.serve import INSTALL_LINE, is_loopback, serve
 

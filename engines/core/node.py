@@ -282,6 +282,11 @@ class Node:
         """The nodes of this node's configuration; None for a protocol whose cluster is fixed."""
         return None
 
+    def membership_refusal(self, change: str, nodes: list[int]) -> str:
+        """Why this node would refuse a membership change now, or "" (protocols that have
+        membership changes say)."""
+        return ""
+
     def voter_groups(self) -> tuple[tuple[int, ...], ...]:
         """The groups of nodes a quorum needs a majority of, each: here the whole cluster."""
         return (tuple(sorted([self.id, *self.peers])),)

@@ -325,6 +325,13 @@ class Simulator:
     def down_nodes(self) -> list[int]:
         return sorted(self.world.down)
 
+    def membership_refusal(self, change: str, nodes: list[int], via: int) -> str:
+        """Why `via` would refuse to add, remove or promote `nodes` now, or ""."""
+        node = self.world.nodes.get(via)
+        if node is None:
+            return f"{node_name(via)} is down: nobody to ask"
+        return node.membership_refusal(change, nodes)
+
     def reachable(self, node_id: int) -> list[int]:
         """The live nodes a node can talk with now, both ways (itself included)."""
         net = self.network

@@ -739,6 +739,15 @@ class RaftNode(Node):
             return "one_at_a_time"
         return None
 
+    def membership_refusal(self, change: str, nodes: list[int]) -> str:
+        """The sentence this change would be refused with now, or "" (the app asks first, so
+        that a change refused changes nothing, not even the timeline)."""
+        reason = self.change_refusal(change, nodes)
+        if reason is None:
+            return ""
+        _, sentence = self.REASONS["config_refused"]
+        return sentence(self.id, {"change": change, "nodes": nodes, "reason": reason})
+
     def changed(self, change: str, nodes: list[int]) -> Configuration:
         """The configuration after the change: in joint mode a change of voters goes through
         the joint configuration old+new first (the paper's section 6)."""

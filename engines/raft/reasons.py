@@ -241,7 +241,8 @@ CHANGE_REFUSALS = {
     "member": "already a member",
     "not_member": "not a member",
     "not_learner": "not a learner: a server joins as a learner and is promoted from there",
-    "behind": "the learner has not caught up with the commit index yet (4.2.1)",
+    "behind": "it has not yet heard that the learner caught up: the learner's match index is "
+    "below the commit index (4.2.1)",
     "last_voter": "it would leave no voter",
     "one_at_a_time": "single-server mode changes one voter at a time (4.1; joint mode does more)",
 }
