@@ -9,7 +9,7 @@ from snapshot_apps.support import pilot_test, screen_text
 
 from engines.live.status import LeaderChange, MemberStatus, RecordedFeed, Snapshot
 from engines.live.wal import WalEntry, WalView
-from tui.live_app import LiveApp
+from tui.live_app import REFRESH_S, LiveApp
 from tui.screens.help import HelpScreen
 
 SIZE = (120, 40)
@@ -84,5 +84,7 @@ async def test_the_live_help_screen_lists_the_live_keys_in_their_live_meaning():
         text = screen_text(pilot.app)
         assert "SIGKILL" in text and "real etcd cluster" in text
         assert "Step back" not in text  # the simulator's time keys mean nothing live
+        await pilot.pause(3 * REFRESH_S)  # the feed polls on under the dialog
+        assert isinstance(pilot.app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(pilot.app.screen, HelpScreen)

@@ -264,9 +264,14 @@ class LiveApp(App):
         self.notes: list[tuple[float, Text]] = []  # what the user's actions did, and when
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
-        yield MemberGrid(self.node_ids)
-        yield Lines(id="log", keep_bottom=True)
+        # Kept by reference: a dialog over the screen (help, a prompt) must not hide them
+        # from the poll, which queries no screen.
+        self.status = Static(id="status")
+        self.grid = MemberGrid(self.node_ids)
+        self.log_lines = Lines(id="log", keep_bottom=True)
+        yield self.status
+        yield self.grid
+        yield self.log_lines
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -291,11 +296,13 @@ class LiveApp(App):
         self.show()
 
     def show(self) -> None:
-        self.query_one("#status", Static).update(status_line(self.snapshot, self.session))
-        self.query_one(MemberGrid).show(self.snapshot, self.selected)
+        if not self.grid.is_attached:
+            return  # the app is closing: the timer may still fire once
+        self.status.update(status_line(self.snapshot, self.session))
+        self.grid.show(self.snapshot, self.selected)
         rows = [(c.at, change_row(c)) for c in self.feed.changes] + self.notes
         rows.sort(key=lambda row: row[0])
-        self.query_one("#log", Lines).set_content([text for _, text in rows[-LOG_ROWS:]])
+        self.log_lines.set_content([text for _, text in rows[-LOG_ROWS:]])
 
     # --- selection ---------------------------------------------------------------------------
     def action_select_node(self, node_id: int) -> None:
