@@ -18,14 +18,14 @@ from snapshot_apps.support import pilot_test, screen_text, wait_for
 from typer.testing import CliRunner
 
 from engines.lab.lincheck.search import Verdict
-from engines.live.cluster import Cluster, EtcdMissing, find_etcd
-from engines.live.proxy import Links, PeerProxy
-from engines.live.session import Session
-from engines.live.status import MemberStatus, Poller, RecordedFeed, Snapshot, parse_status
-from engines.live.wal import WalReader
-from engines.live.workload import Client, History, Workload, get
 from tui.cli import app as cli
 from tui.keymap import load_keymap
+from tui.live.cluster import Cluster, EtcdMissing, find_etcd
+from tui.live.proxy import Links, PeerProxy
+from tui.live.session import Session
+from tui.live.status import MemberStatus, Poller, RecordedFeed, Snapshot, parse_status
+from tui.live.wal import WalReader
+from tui.live.workload import Client, History, Workload, get
 from tui.live_app import LiveApp
 
 pytestmark = pytest.mark.live
@@ -265,7 +265,7 @@ def test_the_proxy_judges_every_request_on_a_keep_alive_connection():
 
 
 # --- the command line ---------------------------------------------------------------------------
-SCENARIO = Path(__file__).parent.parent / "engines/live/scenarios/leader_faults.scn"
+SCENARIO = Path(__file__).parent.parent / "tui/live/scenarios/leader_faults.scn"
 
 
 def test_live_without_etcd_exits_2_with_one_line_naming_the_package_and_the_option():
@@ -402,7 +402,7 @@ def test_a_status_answer_reads_as_role_term_indexes_and_alarms():
 def test_a_member_that_never_answers_does_not_hold_up_the_snapshot(monkeypatch):
     """The poller asks from its own threads: while one member's request hangs (here for as
     long as the test likes), the app's snapshot comes at once, that member `silent`."""
-    import engines.live.status as status_module
+    import tui.live.status as status_module
 
     monkeypatch.setattr(status_module, "REQUEST_TIMEOUT_S", 3600.0)  # a blocking snapshot hangs
     mute = socket.create_server(("127.0.0.1", 0))

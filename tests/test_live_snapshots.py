@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from snapshot_apps.support import pilot_test, screen_text
 
-from engines.live.status import LeaderChange, MemberStatus, RecordedFeed, Snapshot
-from engines.live.wal import WalEntry, WalView
+from tui.live.status import LeaderChange, MemberStatus, RecordedFeed, Snapshot
+from tui.live.wal import WalEntry, WalView
 from tui.live_app import REFRESH_S, LiveApp
 from tui.screens.help import HelpScreen
 

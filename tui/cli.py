@@ -658,8 +658,8 @@ def live(
 
     With --script: exit 0 when every expectation held and the history is linearizable (or
     expected not to be), 1 when not, 2 for a script or cluster that cannot run."""
-    from engines.live.cluster import EtcdMissing
-    from engines.live.session import NoLeader, Session
+    from tui.live.cluster import EtcdMissing
+    from tui.live.session import NoLeader, Session
 
     parsed = _live_script(ctx, script) if script is not None else None
     keys = _live_keymap(keymap) if parsed is None else None
@@ -698,7 +698,7 @@ def _leave_on_hangup() -> None:
 
 def _live_script(ctx: typer.Context, path: Path):
     from engines.lab.script import ScriptError, parse_file
-    from engines.live.script import check_live
+    from tui.live.script import check_live
 
     clashes = {
         "nodes": "--nodes clashes with --script, which sets it with its 'nodes' line",
@@ -738,7 +738,7 @@ def _live_app(session, clients: int, keymap: dict[str, str]) -> int:
 
 
 def _live_run(parsed, session, as_json: bool) -> int:
-    from engines.live.script import run_live
+    from tui.live.script import run_live
 
     result = run_live(parsed, session)
     summary = result.summary()

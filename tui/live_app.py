@@ -1,6 +1,6 @@
 """The live app: a panel per etcd member, from a status feed, and the simulator's keys.
 
-The app reads a `Feed` (engines/live/status.py) on a timer: the poller's threads do the
+The app reads a `Feed` (tui/live/status.py) on a timer: the poller's threads do the
 asking, so a member that is down or slow never freezes the screen, and a snapshot test hands
 in a recorded feed instead of a cluster. Actions go to a live `Session` in a worker thread
 (a crash waits for the process to exit, a put for its answer) and report back in the log.
@@ -20,11 +20,11 @@ from textual.containers import Grid
 from textual.widgets import Footer, Static
 
 from engines.core.actions import Action
-from engines.live.session import Session
-from engines.live.status import Feed, LeaderChange, MemberStatus, Snapshot
-from engines.live.wal import WalEntry, WalView
-from engines.live.workload import PROPOSALS
 from tui.commands import COMMANDS, Command, default_keymap
+from tui.live.session import Session
+from tui.live.status import Feed, LeaderChange, MemberStatus, Snapshot
+from tui.live.wal import WalEntry, WalView
+from tui.live.workload import PROPOSALS
 from tui.screens.help import HelpScreen
 from tui.screens.prompts import PartitionPrompt, ProposePrompt
 from tui.text import line, literal

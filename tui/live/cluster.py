@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engines.live.proxy import Links, PeerProxy, member_id
+from tui.live.proxy import Links, PeerProxy, member_id
 
 HOST = "127.0.0.1"
 ETCD_INSTALL = "apt-get install etcd-server"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engines.core.actions import LEADER, LEADER_OR_FIRST, Action, ActionError
-from engines.live.cluster import Cluster
-from engines.live.status import Poller
-from engines.live.workload import PROPOSALS, Client, History, Workload
+from tui.live.cluster import Cluster
+from tui.live.status import Poller
+from tui.live.workload import PROPOSALS, Client, History, Workload
 
 FIRST_LEADER_S = 15.0  # a fresh cluster elects within about a second; slow machines take longer
 LIVE_ACTIONS = ("propose", "crash", "restart", "restart_all", "isolate", "partition", "heal")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from engines.core.actions import ActionError
 from engines.lab.lincheck.search import Result, Verdict, check
 from engines.lab.script import Command, Count, Expectation, Outcome, Script, ScriptError
-from engines.live.session import LIVE_ACTIONS, NoLeader, Session
-from engines.live.status import LeaderChange, MemberStatus, Snapshot
+from tui.live.session import LIVE_ACTIONS, NoLeader, Session
+from tui.live.status import LeaderChange, MemberStatus, Snapshot
 
 LIVE_EXPECTATIONS = {"leader", "role", "term", "linearizable", "not"}
 CHECK_BUDGET_S = 10.0

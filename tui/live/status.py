@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from engines.live.wal import WalReader, WalView
+from tui.live.wal import WalReader, WalView
 
 POLL_INTERVAL_S = 0.2
 REQUEST_TIMEOUT_S = 0.5
@@ -44,7 +44,7 @@ class MemberStatus:
     leader: int | None = None  # the node id of the leader it knows
     errors: tuple[str, ...] = ()  # errors and raised alarms, as etcd words them
     member_id: str = ""
-    wal: WalView | None = None  # its log as on disk, up or down (engines/live/wal.py)
+    wal: WalView | None = None  # its log as on disk, up or down (tui/live/wal.py)
 
     @property
     def up(self) -> bool:
@@ -148,7 +148,7 @@ class Poller:
     """Polls every member of a cluster from a thread each. `snapshot()` never blocks on a
     member: it returns what was last heard."""
 
-    cluster: object  # engines.live.cluster.Cluster (not imported: tests hand a stand-in)
+    cluster: object  # tui.live.cluster.Cluster (not imported: tests hand a stand-in)
     interval: float = POLL_INTERVAL_S
     clock: Callable[[], float] = time.monotonic
     changes: list[LeaderChange] = field(default_factory=list)
