@@ -22,6 +22,7 @@ from typing import Any
 
 from engines.core.chain import ARITY
 from engines.core.network import MAX_LATENCY_MS
+from engines.core.node import node_names
 
 LEADER = "leader"  # a node reference: whichever live node leads when the action is taken
 LEADER_OR_FIRST = "leader?"  # the same, or n1 when no node leads (a proposal's default target)
@@ -244,10 +245,6 @@ class ActionSpec:
 
 def node_name(node_id: int) -> str:
     return f"n{node_id}"
-
-
-def _names(nodes: list[int]) -> str:
-    return " ".join(node_name(n) for n in nodes)
 
 
 # --- script syntax: reading ---------------------------------------------------------------------
@@ -701,7 +698,7 @@ def _membership_op(kind: str, weight: float, draw: Callable) -> ActionSpec:
     usage = f"{kind} NODE [via NODE]" if one else f"{kind} NODE... [via NODE]"
 
     def nodes(a: dict) -> str:
-        return node_name(a["node"]) if one else _names(a["nodes"])
+        return node_name(a["node"]) if one else node_names(a["nodes"])
 
     return ActionSpec(
         kind,
@@ -753,8 +750,8 @@ def _spec_table() -> dict[str, ActionSpec]:
             "partition NODE... | NODE... [| NODE...]",
             {"groups": _groups},
             {},
-            lambda a: "partition " + " | ".join(_names(g) for g in a["groups"]),
-            lambda a: "partition " + " | ".join(_names(g) for g in a["groups"]),
+            lambda a: "partition " + " | ".join(node_names(g) for g in a["groups"]),
+            lambda a: "partition " + " | ".join(node_names(g) for g in a["groups"]),
             _read_partition,
             0.8,
             _draw_partition,

@@ -77,6 +77,11 @@ def _brief(name: str, value: Any) -> str:
     return f"{name}={value!r}" if isinstance(value, str) else f"{name}={value}"
 
 
+def node_names(ids, sep: str = " ", empty: str = "") -> str:
+    """Node ids as everything on screen names them: `n1 n2 n3`, or joined by `sep`."""
+    return sep.join(f"n{i}" for i in ids) or empty
+
+
 def count(n: int, plural: str) -> str:
     """`12 entries`, `1 entry`, `0 accepted`."""
     if n == 1 and plural.endswith("ies"):

@@ -4,14 +4,10 @@ the facts (`PaxosNode.note(kind, **fields)`); the sentence is written here, once
 
 from __future__ import annotations
 
-from engines.core.node import reasons_table
+from engines.core.node import node_names, reasons_table
 from engines.paxos.messages import ZERO, show_ballot, show_field
 
 REASONS, reason = reasons_table()
-
-
-def nodes(ids) -> str:
-    return ", ".join(f"n{i}" for i in sorted(ids))
 
 
 @reason("phase1", "role")
@@ -23,7 +19,7 @@ def _phase1(n, f) -> str:
 def _leads(n, f) -> str:
     return (
         f"n{n} leads with ballot {show_ballot(f['ballot'])}: promises from "
-        f"{nodes(f['promises'])}, a majority (PMS phase 1)"
+        f"{node_names(sorted(f['promises']), ', ')}, a majority (PMS phase 1)"
     )
 
 
@@ -66,7 +62,7 @@ def _hole(n, f) -> str:
 def _chosen(n, f) -> str:
     return (
         f"slot {f['slot']} chosen: {show_field(f['value'])}, accepted by a majority "
-        f"({nodes(f['acceptors'])}) in ballot {show_ballot(f['ballot'])}"
+        f"({node_names(sorted(f['acceptors']), ', ')}) in ballot {show_ballot(f['ballot'])}"
     )
 
 

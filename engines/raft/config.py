@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from engines.core.node import node_names
+
 MODES = ("single", "joint")  # single-server changes (dissertation 4.1) or joint consensus (§6)
 
 
@@ -62,13 +64,9 @@ class Configuration:
     def words(self) -> str:
         """`n1 n2 n3`, a joint one as `n1 n2 n3 + n1 n2 n3 n4 n5` (old + new), then
         `learners n4` when there are some: the form `expect config` reads."""
-        text = _names(self.voters) if self.old is None else f"{_names(self.old)} + "
-        text += _names(self.voters) if self.old is not None else ""
-        return text + (f" learners {_names(self.learners)}" if self.learners else "")
-
-
-def _names(ids) -> str:
-    return " ".join(f"n{i}" for i in ids) or "(none)"
+        voters = node_names(self.voters, empty="(none)")
+        text = voters if self.old is None else f"{node_names(self.old, empty='(none)')} + {voters}"
+        return text + (f" learners {node_names(self.learners)}" if self.learners else "")
 
 
 def _majority_of(voters: tuple[int, ...], ids: set[int]) -> bool:

@@ -4,13 +4,9 @@ the facts (`RaftNode.note(kind, **fields)`); the sentence is written here, once.
 
 from __future__ import annotations
 
-from engines.core.node import count, reasons_table
+from engines.core.node import count, node_names, reasons_table
 
 REASONS, reason = reasons_table()
-
-
-def nodes(ids) -> str:
-    return ", ".join(f"n{i}" for i in sorted(ids))
 
 
 def last(pair) -> str:
@@ -35,8 +31,9 @@ def _role(n, f) -> str:
         return f"{became}: it lost contact with a majority (CheckQuorum, dissertation 6.2)"
     if why == "elected":
         votes = f["votes"]
+        voters = node_names(sorted(votes), ", ")
         return (
-            f"{became} with votes from {nodes(votes)} ({len(votes)} of {f['cluster']}, "
+            f"{became} with votes from {voters} ({len(votes)} of {f['cluster']}, "
             f"a majority is {f['majority']}, §5.2)"
         )
     return became
@@ -250,7 +247,8 @@ CHANGE_REFUSALS = {
 
 @reason("config_refused", "reject")
 def _config_refused(n, f) -> str:
-    return f"n{n} refuses to {f['change']} {nodes(f['nodes'])}: {CHANGE_REFUSALS[f['reason']]}"
+    changed = node_names(sorted(f["nodes"]), ", ")
+    return f"n{n} refuses to {f['change']} {changed}: {CHANGE_REFUSALS[f['reason']]}"
 
 
 @reason("config_appended", "info")

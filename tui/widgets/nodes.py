@@ -15,6 +15,7 @@ from typing import Any
 from rich.text import Text
 from textual.containers import Grid
 
+from engines.core.node import node_names
 from engines.core.sim import Simulator
 from tui.changes import UNCHANGED, NodeChanges, Shot
 from tui.text import ballot, bar, line, literal, node_label, node_style, short_hash
@@ -120,7 +121,7 @@ def stale_reason(sim: Simulator, shots: dict[int, Shot], node_id: int) -> str:
     reach = sim.reachable(node_id)
     if not node.is_quorum(reach):  # the engine judges, by the node's own configuration
         return "; ".join(
-            f"reaches {len(set(reach).intersection(group))} of {names(group)}, "
+            f"reaches {len(set(reach).intersection(group))} of {node_names(group)}, "
             f"needs {len(group) // 2 + 1}"
             for group in node.voter_groups()
             if len(set(reach).intersection(group)) <= len(group) // 2
@@ -273,20 +274,17 @@ def config_lines(node_id: int, config: dict | None) -> list[Text]:
         return []
     voters, old, learners = config["voters"], config["old"], config["learners"]
     if old is not None:
-        parts = [("joint ", "dim"), names(old), (" + ", "bold"), names(voters)]
+        parts = [("joint ", "dim"), node_names(old, empty="none"), (" + ", "bold")]
+        parts.append(node_names(voters, empty="none"))
     else:
-        parts = [("config ", "dim"), names(voters)]
+        parts = [("config ", "dim"), node_names(voters, empty="none")]
     rows = [line(*parts)]
     if learners:
-        rows.append(line(("learners ", "dim"), (names(learners), "cyan")))
+        rows.append(line(("learners ", "dim"), (node_names(learners), "cyan")))
     if node_id not in {*voters, *(old or ())}:
         outside = "learner: never votes" if node_id in learners else "not in its configuration"
         rows.append(line((outside, "italic magenta")))
     return rows
-
-
-def names(ids: list[int]) -> str:
-    return " ".join(f"n{i}" for i in ids) or "none"
 
 
 def raft_entry(
