@@ -108,8 +108,8 @@ class PaxosInvariants:
             self.proposals.append(w.issued[len(self.proposals) - 1])
 
     def _check_node(self, w: Any, node: Any, step: int) -> Violation | None:
-        """Look closer only at what changed since the node was last seen: most steps change
-        one of its tables at most, and neither its promise nor its chain."""
+        """Look closer only at what changed since the node was last seen: most steps write one
+        slot of one of its tables at most, and leave its promise alone."""
         nid = node.id
         persistent = node.persistent
         if persistent.promised != self.promised.get(nid, ZERO):
