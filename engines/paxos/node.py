@@ -117,11 +117,12 @@ class PaxosNode(Node):
         return PaxosPersistent()
 
     def take_effects(self) -> list:
-        # `facts` becomes what `_facts` gathered; a fresh list only when it gathered some.
+        # `facts` becomes what the event gathered in `_facts`. When it gathered nothing, both
+        # names keep sharing that empty list, so most steps make no new list.
         self.facts = self._facts
         if self._facts:
             self._facts = []
-        return Node.take_effects(self)
+        return super().take_effects()
 
     def start(self, now: int) -> None:
         self._reset_leader_timer()
