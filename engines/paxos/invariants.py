@@ -45,6 +45,12 @@ def _pid(value: Proposal | None) -> str | None:
     return None if value is None else value.id
 
 
+def _same(a: Proposal | None, b: Proposal | None) -> bool:
+    """Whether two slot values are the same value (the same id, or both no-ops); most often
+    they are the same object, which answers without a look at their ids."""
+    return a is b or (a is not None and b is not None and a.id == b.id)
+
+
 def show_value(value: Proposal | None) -> str:
     return "a no-op" if value is None else f"{value.id} {value.value!r}"
 
@@ -92,11 +98,8 @@ class PaxosInvariants:
         node = w.nodes.get(event.node)
         if node is None:
             return None  # crashed: its persistent state cannot change while it is down
-        if node.facts:
-            found = self._check_facts(w, node, event.step)
-            if found:
-                return found
-        return self._check_node(w, node, event.step)
+        found = node.facts and self._check_facts(w, node, event.step)
+        return found or self._check_node(w, node, event.step)
 
     def _record_proposals(self, w: Any) -> None:
         """The client values the simulator handed to nodes since the last look, numbered p1,
@@ -105,19 +108,30 @@ class PaxosInvariants:
             self.proposals.append(w.issued[len(self.proposals) - 1])
 
     def _check_node(self, w: Any, node: Any, step: int) -> Violation | None:
-        """Look closer only at what changed since the node was last seen: most steps change
-        neither its promise, nor its tables, nor its chain."""
+        """Look closer only at what changed since the node was last seen: most steps write one
+        slot of one of its tables at most, and leave its promise alone."""
         nid = node.id
-        found = None
-        if node.persistent.promised != self.promised.get(nid, ZERO):
+        persistent = node.persistent
+        if persistent.promised != self.promised.get(nid, ZERO):
             found = self._check_promise(node, step)
-        found = found or self._check_accepted(node, step) or self._check_learned(node, step)
-        if not found and len(node.sm.chain) - 1 != self.heights.get(nid, 0):
+            if found:
+                return found
+        written = persistent.accepted.take_written()
+        if written is None or written:
+            found = self._check_accepted(node, written, step)
+            if found:
+                return found
+        written = node.chosen.take_written()
+        if written is None or written:
+            found = self._check_learned(node, written, step)
+            if found:
+                return found
+        if len(node.sm.chain) - 1 != self.heights.get(nid, 0):
             found = self._check_chain(node, step)
-        if not found:
-            broken = self.state_machine.check(node)
-            found = Violation(broken[0], step, broken[1]) if broken else None
-        return found
+            if found:
+                return found
+        broken = self.state_machine.check(node)
+        return Violation(broken[0], step, broken[1]) if broken else None
 
     # --- acceptors and proposers ---------------------------------------------------------
     def _check_facts(self, w: Any, node: Any, step: int) -> Violation | None:
@@ -135,7 +149,7 @@ class PaxosInvariants:
         earlier = self.proposed.get(key, _MISSING)
         if earlier is _MISSING:
             self.proposed[key] = value
-        elif _pid(earlier) != _pid(value):
+        elif not _same(earlier, value):
             return Violation(
                 "one value proposed per ballot",
                 step,
@@ -157,6 +171,7 @@ class PaxosInvariants:
         key = (slot, ballot)
         votes = self.votes.get(key, ())
         pid = _pid(value)
+        same = 1  # votes for this value in this ballot, this one included
         for voter, earlier in votes:
             if voter == nid:
                 if earlier == pid:
@@ -167,22 +182,23 @@ class PaxosInvariants:
                     f"n{nid} accepted {earlier or 'a no-op'} and {show_value(value)} "
                     f"in slot {slot}, ballot {show_ballot(ballot)}",
                 )
-        votes += ((nid, pid),)  # a new tuple: a checkpoint may share the old one
-        self.votes[key] = votes
-        if len(votes) < self.majority or sum(p == pid for _, p in votes) < self.majority:
-            return None
-        return self._choose(w, slot, ballot, value, step)
+            if earlier == pid:
+                same += 1
+        self.votes[key] = votes + ((nid, pid),)  # a new tuple: a checkpoint may share the old
+        # Chosen at the majority-th vote; a vote past it finds what that one found, and the
+        # run stopped at the first violation.
+        return self._choose(w, slot, ballot, value, step) if same == self.majority else None
 
     def _choose(self, w: Any, slot: int, ballot: Ballot, value: Any, step: int):
         earlier = self.chosen.get(slot)
         if earlier is None:
             self.chosen[slot] = earlier = (ballot, value)
-            found = self._acceptors_keep(w, slot, step)
+            found = self._acceptors_keep(w, slot, earlier, step)
             if found:
                 return found
         elif earlier[1] is value:
-            return None  # another vote for the same choice, checked at the first
-        if _pid(earlier[1]) != _pid(value):
+            return None  # chosen again, in another ballot: checked at its first choice
+        if not _same(earlier[1], value):
             return Violation(
                 "one value chosen per slot",
                 step,
@@ -201,7 +217,10 @@ class PaxosInvariants:
 
     def _was_proposed(self, value: Proposal) -> bool:
         number = proposal_number(value.id)
-        return 0 < number < len(self.proposals) and self.proposals[number] == value
+        if not 0 < number < len(self.proposals):
+            return False
+        proposal = self.proposals[number]
+        return proposal is value or proposal == value
 
     def _check_promise(self, node: Any, step: int) -> Violation | None:
         promised = node.persistent.promised
@@ -215,33 +234,34 @@ class PaxosInvariants:
             )
         return None
 
-    def _acceptors_keep(self, w: Any, slot: int, step: int) -> Violation | None:
+    def _acceptors_keep(self, w: Any, slot: int, chosen: tuple, step: int) -> Violation | None:
         """A value was just chosen in `slot`: no acceptor, up or down, holds another one there
         in that ballot or a higher one."""
         for nid in w.node_ids:
             persistent = w.nodes[nid].persistent if nid in w.nodes else w.down[nid]
-            found = self._keeps_chosen(nid, slot, persistent.accepted.get(slot), step)
+            entry = persistent.accepted.get(slot)
+            found = entry and self._keeps_chosen(nid, slot, entry, chosen, step)
             if found:
                 return found
         return None
 
-    def _check_accepted(self, node: Any, step: int) -> Violation | None:
+    def _check_accepted(self, node: Any, written: set | None, step: int) -> Violation | None:
+        """The accepted slots written since the node was last seen (None: all of them)."""
         accepted = node.persistent.accepted
-        written = accepted.take_written()
-        if written is not None and not written:
-            return None  # most steps
         for slot in sorted(accepted.keys() if written is None else written):
-            found = self._keeps_chosen(node.id, slot, accepted.get(slot), step)
+            chosen = self.chosen.get(slot)
+            entry = chosen and accepted.get(slot)  # most slots are written before a choice
+            found = entry and self._keeps_chosen(node.id, slot, entry, chosen, step)
             if found:
                 return found
         return None
 
-    def _keeps_chosen(self, nid: int, slot: int, entry: Any, step: int) -> Violation | None:
-        """P2a: an accepted (ballot, value) at or above the chosen ballot holds the chosen value."""
-        chosen = self.chosen.get(slot)
-        if chosen is None or entry is None or entry[0] < chosen[0]:
-            return None
-        if _pid(entry[1]) == _pid(chosen[1]):
+    def _keeps_chosen(
+        self, nid: int, slot: int, entry: tuple, chosen: tuple, step: int
+    ) -> Violation | None:
+        """P2a: an accepted (ballot, value) at or above the chosen (ballot, value) in its slot
+        holds the chosen value."""
+        if entry[0] < chosen[0] or _same(entry[1], chosen[1]):
             return None
         return Violation(
             "chosen values never change",
@@ -252,17 +272,15 @@ class PaxosInvariants:
         )
 
     # --- learners ------------------------------------------------------------------------
-    def _check_learned(self, node: Any, step: int) -> Violation | None:
+    def _check_learned(self, node: Any, written: set | None, step: int) -> Violation | None:
+        """The learned slots written since the node was last seen (None: all of them)."""
         learned = node.chosen
-        written = learned.take_written()
-        if written is not None and not written:
-            return None  # most steps
         for slot in sorted(learned.keys() if written is None else written):
             value = learned.get(slot, _MISSING)
             chosen = self.chosen.get(slot)
             if value is _MISSING:
                 what = f"dropped the value it learned in slot {slot}"
-            elif chosen is None or _pid(chosen[1]) != _pid(value):
+            elif chosen is None or not _same(chosen[1], value):
                 where = "nothing" if chosen is None else show_value(chosen[1])
                 what = f"holds {show_value(value)} learned in slot {slot}, where {where} was chosen"
             else:

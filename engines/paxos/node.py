@@ -117,8 +117,11 @@ class PaxosNode(Node):
         return PaxosPersistent()
 
     def take_effects(self) -> list:
-        if self._facts or self.facts:
-            self.facts, self._facts = self._facts, []
+        # `facts` becomes what the event gathered in `_facts`. When it gathered nothing, both
+        # names keep sharing that empty list, so most steps make no new list.
+        self.facts = self._facts
+        if self._facts:
+            self._facts = []
         return super().take_effects()
 
     def start(self, now: int) -> None:
@@ -410,9 +413,10 @@ class PaxosNode(Node):
             self.send(src, Chosen(entries))
 
     def _learn(self, slot: int, value: Proposal | None) -> None:
-        if slot in self.chosen:
+        chosen = self.chosen
+        if slot in chosen:
             return
-        self.chosen[slot] = value
+        chosen[slot] = value
         if slot > self.top_slot:
             self.top_slot = slot
         if self.accepts.pop(slot, None) is not None:
@@ -430,7 +434,12 @@ class PaxosNode(Node):
     def _apply_ready(self) -> None:
         """Apply chosen slots in slot order; a gap waits until its slot is chosen."""
         chosen = self.chosen
-        while (value := chosen.get(self.applied + 1, _UNKNOWN)) is not _UNKNOWN:
+        # Every slot up to `applied` is chosen here, so a count of chosen slots no higher
+        # than `applied` means nothing above waits: most often, without a look-up.
+        while len(chosen) > self.applied:
+            value = chosen.get(self.applied + 1, _UNKNOWN)
+            if value is _UNKNOWN:
+                break  # a gap
             self.applied += 1
             if value is None:
                 continue
