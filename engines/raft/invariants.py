@@ -66,6 +66,14 @@ def _differs(log: Any, i: int, entry: Any) -> bool:
     return not _same(log[i], entry)
 
 
+# What of a node each check reads (`reads`), so that a step runs only the checks that read
+# something it changed (`RaftInvariants.plan`): the node itself (a restart makes a new one),
+# its role and term; its term and vote; its log (length, an entry rewritten, its snapshot);
+# its commit index; its chain's height.
+WHO, VOTE, LOG, COMMIT, CHAIN = 1, 2, 4, 8, 16
+EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN
+
+
 class Committed:
     """Every entry known to be committed, by index, with who committed it first and the term in
     which that happened. Shared by State Machine Safety (which fills it) and Leader
@@ -84,6 +92,7 @@ class ElectionSafety:
 
     name = "Election Safety"
     leaders_only = True
+    reads = WHO
 
     def __init__(self) -> None:
         self.leader_of: dict[int, int] = {}  # term -> the node that led it
@@ -142,6 +151,7 @@ class LeaderAppendOnly:
 
     name = "Leader Append-Only"
     leaders_only = True
+    reads = WHO | LOG
 
     def __init__(self, changes: LogChanges) -> None:
         self.changes = changes
@@ -165,6 +175,7 @@ class CommittedPrefix:
 
     name = "Committed Prefix"
     leaders_only = False
+    reads = LOG | COMMIT
 
     def __init__(self, committed: Committed, changes: LogChanges) -> None:
         self.committed, self.changes = committed, changes
@@ -210,6 +221,7 @@ class LogMatching:
 
     name = "Log Matching"
     leaders_only = False
+    reads = LOG
 
     def __init__(self, changes: LogChanges) -> None:
         self.changes = changes
@@ -265,6 +277,7 @@ class StateMachineSafety:
 
     name = "State Machine Safety"
     leaders_only = False
+    reads = LOG | COMMIT | CHAIN
 
     def __init__(self, committed: Committed, changes: LogChanges) -> None:
         self.committed, self.changes = committed, changes
@@ -357,6 +370,7 @@ class LeaderCompleteness:
 
     name = "Leader Completeness"
     leaders_only = True
+    reads = WHO
 
     def __init__(self, committed: Committed) -> None:
         self.committed = committed
@@ -384,6 +398,7 @@ class SingleChange:
 
     name = "One Change at a Time"
     leaders_only = True
+    reads = WHO | LOG | COMMIT
 
     def __init__(self) -> None:
         self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, its last configuration)
@@ -411,6 +426,7 @@ class CommitQuorum:
 
     name = "Commit Quorum"
     leaders_only = True
+    reads = WHO | COMMIT
 
     def __init__(self) -> None:
         self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, commit index) as leader
@@ -439,6 +455,7 @@ class Persistence:
 
     name = "Persistence"
     leaders_only = False
+    reads = VOTE
 
     def __init__(self) -> None:
         self.state: dict[int, tuple[int, int | None]] = {}  # node -> (term, voted_for) last seen
@@ -462,7 +479,13 @@ class Persistence:
 
 class RaftInvariants:
     """The checker the simulator runs: the nine checks on the node the event changed, then
-    the state machine checks both protocols share."""
+    the state machine checks both protocols share.
+
+    Each check judges only what changed since it last ran and records what it saw, so a
+    check whose `reads` are as they were at its last run would return None and record what
+    it holds already: it is skipped. Most steps change one or two of them (a follower's log
+    and commit index, a leader's commit index), and two in five change none (a leader taking
+    an ack that commits nothing, a heartbeat with nothing new)."""
 
     def __init__(self) -> None:
         committed, self.changes = Committed(), LogChanges()
@@ -477,8 +500,8 @@ class RaftInvariants:
             SingleChange(),
             CommitQuorum(),
         ]
-        # Three checks look at leaders only: followers, most events, skip them.
-        self.any_role = [c for c in self.checks if not c.leaders_only]
+        self.seen: dict[int, tuple] = {}  # node id -> what the checks read, at its last check
+        self.plans: dict[tuple[int, bool], list] = {}  # (what changed, leader) -> the checks
         self.state_machine = StateMachineCheck()
 
     @property
@@ -491,13 +514,63 @@ class RaftInvariants:
         node = sim.world.nodes.get(event.node)
         if node is None:
             return None
-        self.changes.observe(node)
-        for invariant in self.checks if node.role == "leader" else self.any_role:
-            problem = invariant.check(node)
-            if problem:
-                return Violation(invariant.name, event.step, problem)
+        changed = self.changed(node)
+        if changed:
+            if changed & LOG:
+                self.changes.observe(node)
+            else:
+                self.changes.first = self.changes.snapshot = None
+            for invariant in self.plan(changed, node.role == "leader"):
+                problem = invariant.check(node)
+                if problem:
+                    return Violation(invariant.name, event.step, problem)
         broken = self.state_machine.check(node)
         return Violation(broken[0], event.step, broken[1]) if broken else None
+
+    def changed(self, node: Any) -> int:
+        """What the checks read that differs from the node's last check (the facets above).
+        The snapshot counts by itself: held here, it stays alive, so no later snapshot can be
+        mistaken for it."""
+        p = node.persistent
+        log = p.log
+        now = (
+            node,
+            node.role,
+            p.term,
+            p.voted_for,
+            len(log),
+            p.snapshot,
+            node.commit_index,
+            len(node.sm.chain),
+        )
+        before = self.seen.get(node.id)
+        rewritten = log.changed_from is not None
+        if before == now and not rewritten:
+            return 0
+        self.seen[node.id] = now
+        if before is None:
+            return EVERYTHING
+        was, role, term, vote, length, snapshot, commit, height = before
+        changed = 0
+        if was is not node or role != now[1] or term != now[2]:
+            changed |= WHO
+        if term != now[2] or vote != now[3]:
+            changed |= VOTE
+        if rewritten or length != now[4] or snapshot is not now[5]:
+            changed |= LOG
+        if commit != now[6]:
+            changed |= COMMIT
+        if height != now[7]:
+            changed |= CHAIN
+        return changed
+
+    def plan(self, changed: int, leader: bool) -> list:
+        """The checks that read something that changed; three look at leaders only."""
+        plan = self.plans.get((changed, leader))
+        if plan is None:
+            plan = [c for c in self.checks if c.reads & changed and (leader or not c.leaders_only)]
+            self.plans[(changed, leader)] = plan
+        return plan
 
 
 def make_checkers(n: int) -> list[RaftInvariants]:
