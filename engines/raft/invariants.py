@@ -239,14 +239,17 @@ class LogMatching:
                 )
         if first is None:
             return None
+        # Read by position in the entries after the snapshot (`first` lies past its index):
+        # one list lookup per entry instead of two calls through the log's indexing.
+        entries, base = log.entries, log.base
         for i in range(first, len(log)):
-            problem = self.check_entry(node.id, log, i)
+            problem = self.check_entry(node.id, i, entries[i - base], entries[i - 1 - base].term)
             if problem:
                 return problem
         return None
 
-    def check_entry(self, node_id: int, log: SharedList, i: int) -> str | None:
-        entry, prev_term = log[i], log[i - 1].term
+    def check_entry(self, node_id: int, i: int, entry: Any, prev_term: int) -> str | None:
+        """The entry at index `i`, after one of `prev_term`, against its term's record."""
         run = self.runs.get(entry.term)
         if run is None:
             self.runs[entry.term] = TermRun(i, prev_term, node_id, entry)
@@ -530,21 +533,22 @@ class RaftInvariants:
     def changed(self, node: Any) -> int:
         """What the checks read that differs from the node's last check (the facets above).
         The snapshot counts by itself: held here, it stays alive, so no later snapshot can be
-        mistaken for it."""
+        mistaken for it. The log's entries are read past its indexing (this runs every step):
+        their count gives its length, as its base moves only with a new snapshot."""
         p = node.persistent
-        log = p.log
+        entries = p.log.entries
         now = (
             node,
             node.role,
             p.term,
             p.voted_for,
-            len(log),
+            len(entries),
             p.snapshot,
             node.commit_index,
             len(node.sm.chain),
         )
         before = self.seen.get(node.id)
-        rewritten = log.changed_from is not None
+        rewritten = entries.changed_from is not None
         if before == now and not rewritten:
             return 0
         self.seen[node.id] = now
