@@ -69,9 +69,9 @@ def _differs(log: Any, i: int, entry: Any) -> bool:
 # What of a node each check reads (`reads`), so that a step runs only the checks that read
 # something it changed (`RaftInvariants.plan`): the node itself (a restart makes a new one),
 # its role and term; its term and vote; its log (length, an entry rewritten, its snapshot);
-# its commit index; its chain's height.
-WHO, VOTE, LOG, COMMIT, CHAIN = 1, 2, 4, 8, 16
-EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN
+# its commit index; its chain's height; its snapshot alone (a new one is also a change of log).
+WHO, VOTE, LOG, COMMIT, CHAIN, SNAPSHOT = 1, 2, 4, 8, 16, 32
+EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT
 
 
 class Committed:
@@ -280,7 +280,7 @@ class StateMachineSafety:
 
     name = "State Machine Safety"
     leaders_only = False
-    reads = LOG | COMMIT | CHAIN
+    reads = SNAPSHOT | COMMIT | CHAIN
 
     def __init__(self, committed: Committed, changes: LogChanges) -> None:
         self.committed, self.changes = committed, changes
@@ -401,7 +401,7 @@ class SingleChange:
 
     name = "One Change at a Time"
     leaders_only = True
-    reads = WHO | LOG | COMMIT
+    reads = WHO | LOG  # the commit index matters only when a configuration is appended
 
     def __init__(self) -> None:
         self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, its last configuration)
@@ -560,7 +560,9 @@ class RaftInvariants:
             changed |= WHO
         if term != now[2] or vote != now[3]:
             changed |= VOTE
-        if rewritten or length != now[4] or snapshot is not now[5]:
+        if snapshot is not now[5]:
+            changed |= LOG | SNAPSHOT
+        elif rewritten or length != now[4]:
             changed |= LOG
         if commit != now[6]:
             changed |= COMMIT
