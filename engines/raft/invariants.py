@@ -1,9 +1,10 @@
 """Raft's safety properties (paper 5.2-5.4, Figure 3), checked after every step.
 
 Only the node that handled an event can have changed, so `RaftInvariants.check` hands that node
-to nine checks, each comparing it with what it recorded before, and then to the state machine
-checks both protocols share (`engines.core.statecheck`); a step that changed nothing costs a
-few comparisons. The checks keep history (every leader of every term, every committed entry),
+to those of nine checks that read something the step changed in it (each says what it `reads`),
+each comparing it with what it recorded before, and then to the state machine checks both
+protocols share (`engines.core.statecheck`); a step that changed nothing costs a few
+comparisons. The checks keep history (every leader of every term, every committed entry),
 so the properties hold over the whole run, crashes included, not only in the present. Growing
 records are SharedLists, so checkpoints share them instead of copying them.
 
