@@ -74,10 +74,12 @@ def _majority_of(voters: tuple[int, ...], ids: set[int]) -> bool:
 
 
 def _kth(voters: tuple[int, ...], values: dict[int, int]) -> int:
+    """The value a majority of `voters` has reached: the (n//2 + 1)-th highest."""
     if not voters:
         return 0
-    reached = sorted((values.get(v, 0) for v in voters), reverse=True)
-    return reached[len(voters) // 2]
+    reached = [values.get(v, 0) for v in voters]  # a list, not a generator: leader hot path
+    reached.sort()
+    return reached[(len(voters) - 1) // 2]
 
 
 class ConfigEntry(NamedTuple):

@@ -1,9 +1,10 @@
 """Raft's safety properties (paper 5.2-5.4, Figure 3), checked after every step.
 
 Only the node that handled an event can have changed, so `RaftInvariants.check` hands that node
-to nine checks, each comparing it with what it recorded before, and then to the state machine
-checks both protocols share (`engines.core.statecheck`); a step that changed nothing costs a
-few comparisons. The checks keep history (every leader of every term, every committed entry),
+to those of nine checks that read something the step changed in it (each says what it `reads`),
+each comparing it with what it recorded before, and then to the state machine checks both
+protocols share (`engines.core.statecheck`); a step that changed nothing costs a few
+comparisons. The checks keep history (every leader of every term, every committed entry),
 so the properties hold over the whole run, crashes included, not only in the present. Growing
 records are SharedLists, so checkpoints share them instead of copying them.
 
@@ -66,6 +67,14 @@ def _differs(log: Any, i: int, entry: Any) -> bool:
     return not _same(log[i], entry)
 
 
+# What of a node each check reads (`reads`), so that a step runs only the checks that read
+# something it changed (`RaftInvariants.plan`): the node itself (a restart makes a new one),
+# its role and term; its term and vote; its log (length, an entry rewritten, its snapshot);
+# its commit index; its chain's height; its snapshot alone (a new one is also a change of log).
+WHO, VOTE, LOG, COMMIT, CHAIN, SNAPSHOT = 1, 2, 4, 8, 16, 32
+EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT
+
+
 class Committed:
     """Every entry known to be committed, by index, with who committed it first and the term in
     which that happened. Shared by State Machine Safety (which fills it) and Leader
@@ -84,6 +93,7 @@ class ElectionSafety:
 
     name = "Election Safety"
     leaders_only = True
+    reads = WHO
 
     def __init__(self) -> None:
         self.leader_of: dict[int, int] = {}  # term -> the node that led it
@@ -142,6 +152,7 @@ class LeaderAppendOnly:
 
     name = "Leader Append-Only"
     leaders_only = True
+    reads = WHO | LOG
 
     def __init__(self, changes: LogChanges) -> None:
         self.changes = changes
@@ -165,6 +176,7 @@ class CommittedPrefix:
 
     name = "Committed Prefix"
     leaders_only = False
+    reads = LOG | COMMIT
 
     def __init__(self, committed: Committed, changes: LogChanges) -> None:
         self.committed, self.changes = committed, changes
@@ -210,6 +222,7 @@ class LogMatching:
 
     name = "Log Matching"
     leaders_only = False
+    reads = LOG
 
     def __init__(self, changes: LogChanges) -> None:
         self.changes = changes
@@ -227,14 +240,17 @@ class LogMatching:
                 )
         if first is None:
             return None
+        # Read by position in the entries after the snapshot (`first` lies past its index):
+        # one list lookup per entry instead of two calls through the log's indexing.
+        entries, base = log.entries, log.base
         for i in range(first, len(log)):
-            problem = self.check_entry(node.id, log, i)
+            problem = self.check_entry(node.id, i, entries[i - base], entries[i - 1 - base].term)
             if problem:
                 return problem
         return None
 
-    def check_entry(self, node_id: int, log: SharedList, i: int) -> str | None:
-        entry, prev_term = log[i], log[i - 1].term
+    def check_entry(self, node_id: int, i: int, entry: Any, prev_term: int) -> str | None:
+        """The entry at index `i`, after one of `prev_term`, against its term's record."""
         run = self.runs.get(entry.term)
         if run is None:
             self.runs[entry.term] = TermRun(i, prev_term, node_id, entry)
@@ -265,6 +281,7 @@ class StateMachineSafety:
 
     name = "State Machine Safety"
     leaders_only = False
+    reads = SNAPSHOT | COMMIT | CHAIN
 
     def __init__(self, committed: Committed, changes: LogChanges) -> None:
         self.committed, self.changes = committed, changes
@@ -357,6 +374,7 @@ class LeaderCompleteness:
 
     name = "Leader Completeness"
     leaders_only = True
+    reads = WHO
 
     def __init__(self, committed: Committed) -> None:
         self.committed = committed
@@ -384,6 +402,7 @@ class SingleChange:
 
     name = "One Change at a Time"
     leaders_only = True
+    reads = WHO | LOG  # the commit index matters only when a configuration is appended
 
     def __init__(self) -> None:
         self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, its last configuration)
@@ -411,6 +430,7 @@ class CommitQuorum:
 
     name = "Commit Quorum"
     leaders_only = True
+    reads = WHO | COMMIT
 
     def __init__(self) -> None:
         self.seen: dict[int, tuple[int, int]] = {}  # node -> (term, commit index) as leader
@@ -439,6 +459,7 @@ class Persistence:
 
     name = "Persistence"
     leaders_only = False
+    reads = VOTE
 
     def __init__(self) -> None:
         self.state: dict[int, tuple[int, int | None]] = {}  # node -> (term, voted_for) last seen
@@ -462,7 +483,13 @@ class Persistence:
 
 class RaftInvariants:
     """The checker the simulator runs: the nine checks on the node the event changed, then
-    the state machine checks both protocols share."""
+    the state machine checks both protocols share.
+
+    Each check judges only what changed since it last ran and records what it saw, so a
+    check whose `reads` are as they were at its last run would return None and record what
+    it holds already: it is skipped. Most steps change one or two of them (a follower's log
+    and commit index, a leader's commit index), and two in five change none (a leader taking
+    an ack that commits nothing, a heartbeat with nothing new)."""
 
     def __init__(self) -> None:
         committed, self.changes = Committed(), LogChanges()
@@ -477,8 +504,8 @@ class RaftInvariants:
             SingleChange(),
             CommitQuorum(),
         ]
-        # Three checks look at leaders only: followers, most events, skip them.
-        self.any_role = [c for c in self.checks if not c.leaders_only]
+        self.seen: dict[int, tuple] = {}  # node id -> what the checks read, at its last check
+        self.plans: dict[tuple[int, bool], list] = {}  # (what changed, leader) -> the checks
         self.state_machine = StateMachineCheck()
 
     @property
@@ -491,13 +518,66 @@ class RaftInvariants:
         node = sim.world.nodes.get(event.node)
         if node is None:
             return None
-        self.changes.observe(node)
-        for invariant in self.checks if node.role == "leader" else self.any_role:
-            problem = invariant.check(node)
-            if problem:
-                return Violation(invariant.name, event.step, problem)
+        changed = self.changed(node)
+        if changed:
+            if changed & LOG:
+                self.changes.observe(node)
+            else:
+                self.changes.first = self.changes.snapshot = None
+            for invariant in self.plan(changed, node.role == "leader"):
+                problem = invariant.check(node)
+                if problem:
+                    return Violation(invariant.name, event.step, problem)
         broken = self.state_machine.check(node)
         return Violation(broken[0], event.step, broken[1]) if broken else None
+
+    def changed(self, node: Any) -> int:
+        """What the checks read that differs from the node's last check (the facets above).
+        The snapshot counts by itself: held here, it stays alive, so no later snapshot can be
+        mistaken for it. The log's entries are read past its indexing (this runs every step):
+        their count gives its length, as its base moves only with a new snapshot."""
+        p = node.persistent
+        entries = p.log.entries
+        now = (
+            node,
+            node.role,
+            p.term,
+            p.voted_for,
+            len(entries),
+            p.snapshot,
+            node.commit_index,
+            len(node.sm.chain),
+        )
+        before = self.seen.get(node.id)
+        rewritten = entries.changed_from is not None
+        if before == now and not rewritten:
+            return 0
+        self.seen[node.id] = now
+        if before is None:
+            return EVERYTHING
+        was, role, term, vote, length, snapshot, commit, height = before
+        changed = 0
+        if was is not node or role != now[1] or term != now[2]:
+            changed |= WHO
+        if term != now[2] or vote != now[3]:
+            changed |= VOTE
+        if snapshot is not now[5]:
+            changed |= LOG | SNAPSHOT
+        elif rewritten or length != now[4]:
+            changed |= LOG
+        if commit != now[6]:
+            changed |= COMMIT
+        if height != now[7]:
+            changed |= CHAIN
+        return changed
+
+    def plan(self, changed: int, leader: bool) -> list:
+        """The checks that read something that changed; three look at leaders only."""
+        plan = self.plans.get((changed, leader))
+        if plan is None:
+            plan = [c for c in self.checks if c.reads & changed and (leader or not c.leaders_only)]
+            self.plans[(changed, leader)] = plan
+        return plan
 
 
 def make_checkers(n: int) -> list[RaftInvariants]:

@@ -479,11 +479,11 @@ class RaftNode(Node):
         if nxt <= log.base:  # section 7: the entries it needs next are compacted
             self.send(peer, InstallSnapshot(self.term, self.persistent.snapshot))
             return
-        entries = tuple(log[nxt : nxt + MAX_BATCH])
+        prev_term, entries = log.after(nxt - 1, MAX_BATCH)
         if len(entries) == MAX_BATCH:
             self.batch_limited += 1
-        prev_term, commit = log[nxt - 1].term, self.commit_index
-        self.send(peer, AppendEntries(self.term, nxt - 1, prev_term, entries, commit, self.round))
+        term, commit = self.persistent.term, self.commit_index
+        self.send(peer, AppendEntries(term, nxt - 1, prev_term, entries, commit, self.round))
 
     def broadcast_append(self) -> None:
         for peer in self.peers:
@@ -605,23 +605,23 @@ class RaftNode(Node):
     def maybe_commit(self) -> None:
         """5.4.2: commit the highest index on a quorum, if its entry is of the current term. The
         leader counts itself only while it is a voter (dissertation 4.2.2)."""
-        log = self.persistent.log
+        log, term = self.persistent.log, self.persistent.term
         n = self.configuration.quorum_value(self.match_index | {self.id: len(log) - 1})
         if n <= self.commit_index:
             return
-        if log[n].term != self.term and self.bug != "figure8":
+        entry_term = log[n].term
+        if entry_term != term and self.bug != "figure8":
             if n != self.held_back:  # an older term's entry is committed only under one of ours
                 self.held_back = n
-                self.note("commit_held", index=n, entry_term=log[n].term, term=self.term)
+                self.note("commit_held", index=n, entry_term=entry_term, term=term)
             return
-        self.note("commit", index=n, term=self.term)
+        self.note("commit", index=n, term=term)
         self.commit_to(n)
 
     def commit_to(self, index: int) -> None:
         """Advance the commit index and apply the newly committed client values in order."""
         log = self.persistent.log
-        for i in range(self.commit_index + 1, index + 1):  # applied = committed, in order
-            entry = log[i]
+        for entry in log[self.commit_index + 1 : index + 1]:  # applied = committed, in order
             if entry.value is not None:
                 self.sm.apply(entry.pid, entry.value, entry.proposed_at)
                 if entry.pid in self.requests:
@@ -800,27 +800,27 @@ class RaftNode(Node):
             return  # two leaders in one term: only a broken rule gets here
         self.heard_from_leader(now, src, msg.term)
         log = self.persistent.log
-        prev, entries = msg.prev_index, msg.entries
+        prev, entries, length = msg.prev_index, msg.entries, len(log)
         if prev < log.base:  # our snapshot holds committed entries, which match the leader's
             prev, entries = log.base, entries[log.base - prev :]
-        elif prev >= len(log):
+        elif prev >= length:
             self.note(
                 "append_rejected",
                 leader=src,
                 reason="missing",
                 prev_index=prev,
-                last_index=len(log) - 1,
+                last_index=length - 1,
             )
-            self.send(src, AppendReply(self.term, False, prev, 0, len(log), msg.round))
+            self.send(src, AppendReply(self.term, False, prev, 0, length, msg.round))
             return
-        elif log[prev].term != msg.prev_term and self.bug != "no_prevlog_check":
+        elif (our_term := log[prev].term) != msg.prev_term and self.bug != "no_prevlog_check":
             self.note(
                 "append_rejected",
                 leader=src,
                 reason="term_mismatch",
                 prev_index=prev,
                 prev_term=msg.prev_term,
-                our_term=log[prev].term,
+                our_term=our_term,
             )
             conflict = self.conflict_at(prev)
             self.send(src, AppendReply(self.term, False, prev, *conflict, msg.round))
@@ -843,9 +843,10 @@ class RaftNode(Node):
         """Append after `prev`, cutting our log only at the first entry that conflicts: an old
         or duplicated message must not remove entries a later one added."""
         log = self.persistent.log
+        length = len(log)  # the loop changes the log only where it returns
         for offset, entry in enumerate(entries):
             i = prev + 1 + offset
-            if i == len(log):
+            if i == length:
                 log.extend(entries[offset:])
                 self.written(i, entries[offset:])
                 return
