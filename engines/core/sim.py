@@ -837,13 +837,13 @@ class Simulator:
     def _send(self, src: int, dst: int, msg: Message) -> None:
         w = self.world
         key = (type(msg), src, dst)
-        w.sent[key] = w.sent.get(key, 0) + 1
-        cut = not w.network.connected(src, dst)
-        for latency, lost in w.network.transmissions(src, dst):
-            w.seq += 1
-            doomed = "partition" if cut else "lost" if lost else ""
-            m = InFlight(src, dst, msg, w.now, w.now + latency, w.seq, doomed)
-            heapq.heappush(w.queue, (m.deliver_at, w.seq, MESSAGE, m))
+        sent = w.sent
+        sent[key] = sent.get(key, 0) + 1
+        now, queue = w.now, w.queue
+        for latency, doomed in w.network.transmissions(src, dst):
+            w.seq = seq = w.seq + 1
+            m = InFlight(src, dst, msg, now, now + latency, seq, doomed)
+            heapq.heappush(queue, (now + latency, seq, MESSAGE, m))
 
     def _find_message(self, seq: int) -> InFlight | None:
         w = self.world
