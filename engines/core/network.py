@@ -118,7 +118,7 @@ class Network:
         return list(by_group.values())
 
     # --- sending ------------------------------------------------------------------------------
-    def transmissions(self, src: int, dst: int) -> list[tuple[int, str]]:
+    def transmissions(self, src: int, dst: int) -> tuple[tuple[int, str], ...]:
         """For one send: a (latency, doomed) pair for each copy the network will carry.
         `doomed` is "partition" when the ends cannot talk now, "lost" when the drop probability
         takes the copy, and empty when it may arrive."""
@@ -126,15 +126,15 @@ class Network:
         random = self.rng.random
         # random() is one C call; randint's rejection sampling costs several times more
         low, spread = cfg.latency_min, cfg.latency_max - cfg.latency_min + 1
+        if not cfg.dup and not cfg.drop and not self.cuts and self.group_of is None:
+            return ((low + int(random() * spread), ""),)  # most sends: one copy, one draw
         cut = "" if self.connected(src, dst) else "partition"
-        if not cfg.dup and not cfg.drop:  # the usual network: one copy, one draw
-            return [(low + int(random() * spread), cut)]
         copies = 2 if cfg.dup and random() < cfg.dup else 1
         out = []
         for _ in range(copies):
             lost = bool(cfg.drop) and random() < cfg.drop
             out.append((low + int(random() * spread), cut or ("lost" if lost else "")))
-        return out
+        return tuple(out)
 
     def describe(self) -> dict:
         described = {

@@ -56,29 +56,31 @@ class StateMachineCheck:
         if seen is None or (changed is not None and changed <= seen.height):
             seen = self.seen[node.id] = _Seen()
             keys.update(kv)
+        replay, sessions = seen.replay, seen.sessions
         for i in range(seen.height + 1, len(chain)):
             fault = block_fault(chain, i)
             if fault:
                 return self.CHAIN, f"n{node.id}'s block {i} {fault}"
-            key = apply_kv(seen.replay, chain[i].data, seen.sessions)
+            key = apply_kv(replay, chain[i].data, sessions)
             if key is not None:
                 keys.add(key)
             seen.height = i
-        if len(kv) != len(seen.replay):
-            keys.update(kv.keys() ^ seen.replay.keys())
-        return self.compare(node.id, kv, seen.replay, keys) if keys else None
-
-    def compare(self, node_id: int, kv: dict, replay: dict, keys: set) -> tuple[str, str] | None:
-        if all(kv.get(key, _MISSING) == replay.get(key, _MISSING) for key in keys):
-            return None  # the usual answer, found without sorting the keys
-        for key in sorted(keys):  # the first key in order, so the report is reproducible
-            held, replayed = kv.get(key, _MISSING), replay.get(key, _MISSING)
-            if held != replayed:
-                return self.KV, (
-                    f"n{node_id}'s store has {key}={_show(held)}, replaying its chain gives "
-                    f"{key}={_show(replayed)}"
-                )
+        if len(kv) != len(replay):
+            keys.update(kv.keys() ^ replay.keys())
+        for key in keys:
+            if kv.get(key, _MISSING) != replay.get(key, _MISSING):
+                return self.mismatch(node.id, kv, replay, keys)
         return None
+
+    def mismatch(self, node_id: int, kv: dict, replay: dict, keys: set) -> tuple[str, str]:
+        """Name the first key, in order, at which the store and the replay differ: the same
+        key whatever order the keys were written in."""
+        key = min(k for k in keys if kv.get(k, _MISSING) != replay.get(k, _MISSING))
+        held, replayed = kv.get(key, _MISSING), replay.get(key, _MISSING)
+        return self.KV, (
+            f"n{node_id}'s store has {key}={_show(held)}, replaying its chain gives "
+            f"{key}={_show(replayed)}"
+        )
 
 
 def _show(value: Any) -> str:
