@@ -20,6 +20,7 @@ import random
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from heapq import heappop, heappush
 from typing import Any
 
 from engines.core import protocols
@@ -771,12 +772,12 @@ class Simulator:
                 return
             else:
                 w.held.append(payload)
-            heapq.heappop(q)
+            heappop(q)
 
     def _next_event(self, number: int) -> StepEvent:
         """Handle the event at the head of the queue, settled and not empty."""
         w = self.world
-        time, seq, kind, payload = heapq.heappop(w.queue)
+        time, seq, kind, payload = heappop(w.queue)
         w.now = time
         if kind == MESSAGE:  # most steps
             m: InFlight = payload
@@ -822,10 +823,11 @@ class Simulator:
             if kind is Send:
                 self._send(node_id, effect.dst, effect.msg)
             elif kind is SetTimer:
-                w.seq += 1
-                w.timers[node_id][effect.name] = w.seq
-                delay = self._true_delay(node_id, effect.delay) if w.clocks else effect.delay
-                heapq.heappush(w.queue, (w.now + delay, w.seq, TIMER, (node_id, effect.name)))
+                name, delay = effect.name, effect.delay
+                w.seq = seq = w.seq + 1
+                w.timers[node_id][name] = seq
+                delay = self._true_delay(node_id, delay) if w.clocks else delay
+                heappush(w.queue, (w.now + delay, seq, TIMER, (node_id, name)))
             elif kind is CancelTimer:
                 w.timers[node_id].pop(effect.name, None)
             elif kind is Reply:
@@ -843,7 +845,7 @@ class Simulator:
         for latency, doomed in w.network.transmissions(src, dst):
             w.seq = seq = w.seq + 1
             m = InFlight(src, dst, msg, now, now + latency, seq, doomed)
-            heapq.heappush(queue, (now + latency, seq, MESSAGE, m))
+            heappush(queue, (now + latency, seq, MESSAGE, m))
 
     def _find_message(self, seq: int) -> InFlight | None:
         w = self.world
@@ -1000,7 +1002,7 @@ class Simulator:
                 still_held.append(m)
             else:
                 m.deliver_at = max(m.deliver_at, w.now)
-                heapq.heappush(w.queue, (m.deliver_at, m.seq, MESSAGE, m))
+                heappush(w.queue, (m.deliver_at, m.seq, MESSAGE, m))
         w.held = still_held
 
     def _do_deliver(self, event: StepEvent, seq: int) -> Node | None:
@@ -1028,7 +1030,7 @@ class Simulator:
             return
         w.seq += 1
         copy = InFlight(m.src, m.dst, m.msg, m.sent_at, max(m.deliver_at, w.now), w.seq, m.doomed)
-        heapq.heappush(w.queue, (copy.deliver_at, copy.seq, MESSAGE, copy))
+        heappush(w.queue, (copy.deliver_at, copy.seq, MESSAGE, copy))
         event.src, event.node, event.msg = m.src, m.dst, m.msg
 
     def _do_wait(self, event: StepEvent, until: int) -> None:
@@ -1079,7 +1081,7 @@ class Simulator:
         w = self.world
         w.seq += 1
         w.clients.timers[(client, name)] = w.seq
-        heapq.heappush(w.queue, (w.now + delay, w.seq, CLIENT, (client, name)))
+        heappush(w.queue, (w.now + delay, w.seq, CLIENT, (client, name)))
 
     def _do_clients(
         self, event: StepEvent, count: int, keys: int = DEFAULT_KEYS, rate: int = DEFAULT_RATE
