@@ -95,9 +95,9 @@ def apply_kv(kv: dict[str, str], data: str, sessions: dict | None = None) -> str
         return None
     if type(operation) is Command:
         return apply_client(kv, operation, {} if sessions is None else sessions)
-    verb, key, *value = operation
-    if verb == "set":
-        kv[key] = value[0]
+    key = operation[1]
+    if operation[0] == "set":
+        kv[key] = operation[2]
     else:
         kv.pop(key, None)
     return key
@@ -184,7 +184,7 @@ class KVStore(dict):
 
     def __setitem__(self, key: str, value: str) -> None:
         self.written.add(key)
-        super().__setitem__(key, value)
+        dict.__setitem__(self, key, value)  # every applied block comes here: no super() object
 
     def __delitem__(self, key: str) -> None:
         self.written.add(key)
