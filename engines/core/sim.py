@@ -454,9 +454,8 @@ class Simulator:
         if action is not None:
             event = self._apply(action, number)
         else:
-            self._settle_head()
-            queue = w.queue
-            if not queue or (time_limit is not None and queue[0][0] > time_limit):
+            due = self._next_due()
+            if due is None or (time_limit is not None and due > time_limit):
                 return None
             event = self._next_event(number)
         w.step = number
@@ -751,31 +750,28 @@ class Simulator:
         return fork
 
     def _next_due(self) -> int | None:
-        self._settle_head()
-        return self.world.queue[0][0] if self.world.queue else None
-
-    def _settle_head(self) -> None:
-        """Make the head of the queue a real next event: drop timers that were cancelled or
-        reset, and set aside messages a hold keeps (they wait in `held`, still in flight)."""
+        """When the next event is due (None: nothing is queued), once the head of the queue
+        is a real next event: timers that were cancelled or reset are dropped, and messages a
+        hold keeps are set aside (they wait in `held`, still in flight)."""
         w = self.world
-        q, timers = w.queue, w.timers
+        q = w.queue
         while q:
-            _, seq, kind, payload = q[0]
-            if kind == TIMER:
-                node_id, name = payload
-                if timers[node_id].get(name) == seq:
-                    return
-            elif kind == CLIENT:
-                if w.clients.timers.get(payload) == seq:
-                    return
-            elif not (w.holds and self.is_held(payload)):
-                return
-            else:
+            time, seq, kind, payload = q[0]
+            if kind == MESSAGE:  # most heads
+                if not (w.holds and self.is_held(payload)):
+                    return time
                 w.held.append(payload)
+            elif kind == TIMER:
+                node_id, name = payload
+                if w.timers[node_id].get(name) == seq:
+                    return time
+            elif w.clients.timers.get(payload) == seq:
+                return time
             heappop(q)
+        return None
 
     def _next_event(self, number: int) -> StepEvent:
-        """Handle the event at the head of the queue, settled and not empty."""
+        """Handle the event at the head of the queue (settled by `_next_due`)."""
         w = self.world
         time, seq, kind, payload = heappop(w.queue)
         w.now = time
