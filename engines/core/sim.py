@@ -82,13 +82,8 @@ def _addressee(entry: tuple) -> int | None:
 def _as_drop_of(event: StepEvent, m: InFlight) -> None:
     """Make a user's action the event of a message's drop: from its sender, to its
     destination (a delivery it allows then turns it into one)."""
-    event.kind, event.node, event.src, event.msg, event.sent_at = (
-        "drop",
-        m.dst,
-        m.src,
-        m.msg,
-        m.sent_at,
-    )
+    event.kind, event.node, event.src = "drop", m.dst, m.src
+    event.msg, event.sent_at = m.msg, m.sent_at
 
 
 @dataclass(slots=True)
@@ -445,9 +440,9 @@ class Simulator:
 
     def _step(self, time_limit: int | None) -> StepEvent | None:
         """One step, as `step`; also None, taking no step, when no action is recorded for it
-        and the next event is due after `time_limit`. This is the loop every run spends its
-        time in: the queue's head is settled once a step, and the per-step bookkeeping reads
-        each setting once."""
+        and the next event is due after `time_limit`. Every run spends its time here, so the
+        queue's head is settled once a step (`_next_due`), not once to read the time and again
+        to take the event."""
         w = self.world
         number = w.step + 1
         action = self.timeline.get(number)
