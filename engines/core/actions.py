@@ -229,9 +229,9 @@ class ActionSpec:
         if not isinstance(args, dict):
             raise ActionError(f"{self.kind}: the arguments must be an object")
         known = self.required | self.optional
-        unknown = sorted(set(args) - set(known))
-        missing = sorted(set(self.required) - set(args))
-        if unknown or missing:
+        if not (args.keys() <= known.keys() and self.required.keys() <= args.keys()):
+            unknown = sorted(set(args) - set(known))
+            missing = sorted(set(self.required) - set(args))
             wrong = f"unknown {', '.join(unknown)}" if unknown else f"missing {', '.join(missing)}"
             raise ActionError(f"{self.kind}: {wrong} (expected '{self.usage}')")
         checked = {}

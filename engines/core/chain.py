@@ -8,6 +8,7 @@ block has the same hash on every node and equal chains have equal hashes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import weakref
@@ -43,7 +44,11 @@ class Block:
         return block
 
     def is_valid(self) -> bool:
-        return self.hash == block_hash(self.index, self.timestamp, self.data, self.prev_hash)
+        key = (self.index, self.timestamp, self.data, self.prev_hash)
+        # What Block.make built hashes its fields by construction (and is frozen): only a
+        # block built otherwise, a tampered copy, needs hashing again. The checkers ask this
+        # of every block on every node.
+        return _made.get(key) is self or self.hash == block_hash(*key)
 
     def format(self) -> str:
         """The seed's printout: one field a line, then a blank line."""
@@ -85,16 +90,30 @@ def apply_kv(kv: dict[str, str], data: str, sessions: dict | None = None) -> str
     """`set KEY VALUE` and `del KEY` change the store; a client operation (`client_command`)
     is applied once per (client, operation id) and its result kept in `sessions`; any other
     text is opaque data. Returns the key the command names, if it is one."""
+    operation = _operation(data)
+    if operation is None:
+        return None
+    if type(operation) is Command:
+        return apply_client(kv, operation, {} if sessions is None else sessions)
+    key = operation[1]
+    if operation[0] == "set":
+        kv[key] = operation[2]
+    else:
+        kv.pop(key, None)
+    return key
+
+
+@functools.lru_cache(maxsize=4096)
+def _operation(data: str) -> Command | tuple[str, ...] | None:
+    """What a block's data asks of the store: a client operation, ("set", KEY, VALUE),
+    ("del", KEY) or None. Parsed once, not on every node that applies the block and again in
+    every check that replays it."""
     command = client_command(data)
     if command is not None:
-        return apply_client(kv, command, {} if sessions is None else sessions)
+        return command
     parts = data.split(maxsplit=2)
-    if len(parts) == 3 and parts[0] == "set":
-        kv[parts[1]] = parts[2]
-        return parts[1]
-    if len(parts) == 2 and parts[0] == "del":
-        kv.pop(parts[1], None)
-        return parts[1]
+    if (len(parts), parts[0] if parts else "") in ((3, "set"), (2, "del")):
+        return tuple(parts)
     return None
 
 
@@ -165,7 +184,7 @@ class KVStore(dict):
 
     def __setitem__(self, key: str, value: str) -> None:
         self.written.add(key)
-        super().__setitem__(key, value)
+        dict.__setitem__(self, key, value)  # every applied block comes here: no super() object
 
     def __delitem__(self, key: str) -> None:
         self.written.add(key)

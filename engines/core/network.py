@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from math import floor
 
 MAX_LATENCY_MS = 60_000  # beyond a minute a message is as good as lost; say so instead
 
@@ -118,18 +119,24 @@ class Network:
         return list(by_group.values())
 
     # --- sending ------------------------------------------------------------------------------
-    def transmissions(self, src: int, dst: int) -> list[tuple[int, bool]]:
-        """For one send: a (latency, lost) pair for each copy the network will carry."""
-        cfg = self.link(src, dst)
-        rng = self.rng
-        copies = 2 if cfg.dup and rng.random() < cfg.dup else 1
+    def transmissions(self, src: int, dst: int) -> tuple[tuple[int, str], ...]:
+        """For one send: a (latency, doomed) pair for each copy the network will carry.
+        `doomed` is "partition" when the ends cannot talk now, "lost" when the drop probability
+        takes the copy, and empty when it may arrive."""
+        cfg = self.links.get((src, dst), self.default) if self.links else self.default
+        random = self.rng.random
+        # random() is one C call; randint's rejection sampling costs several times more, and
+        # int() of the float (the same number: it is never negative) twice what floor() does
+        low, spread = cfg.latency_min, cfg.latency_max - cfg.latency_min + 1
+        if not cfg.dup and not cfg.drop and not self.cuts and self.group_of is None:
+            return ((low + floor(random() * spread), ""),)  # most sends: one copy, one draw
+        cut = "" if self.connected(src, dst) else "partition"
+        copies = 2 if cfg.dup and random() < cfg.dup else 1
         out = []
         for _ in range(copies):
-            lost = bool(cfg.drop) and rng.random() < cfg.drop
-            # random() is one C call; randint's rejection sampling costs several times more
-            spread = cfg.latency_max - cfg.latency_min + 1
-            out.append((cfg.latency_min + int(rng.random() * spread), lost))
-        return out
+            lost = bool(cfg.drop) and random() < cfg.drop
+            out.append((low + floor(random() * spread), cut or ("lost" if lost else "")))
+        return tuple(out)
 
     def describe(self) -> dict:
         described = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from engines.core.chain import Command, StateMachine
 from engines.core.shared import SharedList, SlotMap
@@ -109,20 +109,19 @@ def _plain(value: Any) -> Any:
 plain = _plain
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+# The effects nodes make at almost every step are named tuples: as immutable as a frozen
+# dataclass, and built in half the time.
+class Send(NamedTuple):
     dst: int
     msg: Message
 
 
-@dataclass(frozen=True, slots=True)
-class SetTimer:
+class SetTimer(NamedTuple):
     name: str
     delay: int
 
 
-@dataclass(frozen=True, slots=True)
-class CancelTimer:
+class CancelTimer(NamedTuple):
     name: str
 
 

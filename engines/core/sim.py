@@ -20,6 +20,7 @@ import random
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from heapq import heappop, heappush
 from typing import Any
 
 from engines.core import protocols
@@ -76,6 +77,13 @@ def _addressee(entry: tuple) -> int | None:
     """The node a queued message or timer is for (None for a client's timer)."""
     _, _, kind, payload = entry
     return payload.dst if kind == MESSAGE else payload[0] if kind == TIMER else None
+
+
+def _as_drop_of(event: StepEvent, m: InFlight) -> None:
+    """Make a user's action the event of a message's drop: from its sender, to its
+    destination (a delivery it allows then turns it into one)."""
+    event.kind, event.node, event.src = "drop", m.dst, m.src
+    event.msg, event.sent_at = m.msg, m.sent_at
 
 
 @dataclass(slots=True)
@@ -428,12 +436,23 @@ class Simulator:
     # --- stepping -----------------------------------------------------------------------------
     def step(self) -> StepEvent | None:
         """Process exactly one event (or the action recorded for this step). None when idle."""
+        return self._step(None)
+
+    def _step(self, time_limit: int | None) -> StepEvent | None:
+        """One step, as `step`; also None, taking no step, when no action is recorded for it
+        and the next event is due after `time_limit`. Every run spends its time here, so the
+        queue's head is settled once a step (`_next_due`), not once to read the time and again
+        to take the event."""
         w = self.world
         number = w.step + 1
         action = self.timeline.get(number)
-        event = self._apply(action, number) if action else self._next_event(number)
-        if event is None:
-            return None
+        if action is not None:
+            event = self._apply(action, number)
+        else:
+            due = self._next_due()
+            if due is None or (time_limit is not None and due > time_limit):
+                return None
+            event = self._next_event(number)
         w.step = number
         if self.check and w.violation is None:
             for checker in w.checkers:
@@ -479,14 +498,11 @@ class Simulator:
         """Step until predicate() holds, the next event is past time_limit, or max_steps ran.
         The clock stays at the last event handled: `run` is the call that lets time pass."""
         count = 0
+        step = self._step
         while not predicate():
             if max_steps is not None and count >= max_steps:
                 break
-            if time_limit is not None and not self._has_action_next():
-                due = self._next_due()
-                if due is None or due > time_limit:
-                    break
-            if self.step() is None:
+            if step(time_limit) is None:
                 break
             count += 1
         return count
@@ -499,7 +515,7 @@ class Simulator:
             # The world a previous restore made, if any, is the one dropped here.
             self.world = self.checkpoints[base].restore(take_back=True)
             del self.events[base:]
-        while self.world.step < target and self.step() is not None:
+        while self.world.step < target and self._step(None) is not None:
             pass
 
     def replay(self, timeline: dict[int, Action], until: int) -> None:
@@ -728,86 +744,85 @@ class Simulator:
         self.last_fork = None
         return fork
 
-    def _has_action_next(self) -> bool:
-        return (self.world.step + 1) in self.timeline
-
     def _next_due(self) -> int | None:
-        self._settle_head()
-        return self.world.queue[0][0] if self.world.queue else None
-
-    def _settle_head(self) -> None:
-        """Make the head of the queue a real next event: drop timers that were cancelled or
-        reset, and set aside messages a hold keeps (they wait in `held`, still in flight)."""
+        """When the next event is due (None: nothing is queued), once the head of the queue
+        is a real next event: timers that were cancelled or reset are dropped, and messages a
+        hold keeps are set aside (they wait in `held`, still in flight)."""
         w = self.world
-        q, timers = w.queue, w.timers
+        q = w.queue
         while q:
-            _, seq, kind, payload = q[0]
-            if kind == TIMER:
-                node_id, name = payload
-                if timers[node_id].get(name) == seq:
-                    return
-            elif kind == CLIENT:
-                if w.clients.timers.get(payload) == seq:
-                    return
-            elif not (w.holds and self.is_held(payload)):
-                return
-            else:
+            time, seq, kind, payload = q[0]
+            if kind == MESSAGE:  # most heads
+                if not (w.holds and self.is_held(payload)):
+                    return time
                 w.held.append(payload)
-            heapq.heappop(q)
+            elif kind == TIMER:
+                node_id, name = payload
+                if w.timers[node_id].get(name) == seq:
+                    return time
+            elif w.clients.timers.get(payload) == seq:
+                return time
+            heappop(q)
+        return None
 
-    def _next_event(self, number: int) -> StepEvent | None:
-        self._settle_head()
+    def _next_event(self, number: int) -> StepEvent:
+        """Handle the event at the head of the queue (settled by `_next_due`)."""
         w = self.world
-        if not w.queue:
-            return None
-        time, seq, kind, payload = heapq.heappop(w.queue)
+        time, seq, kind, payload = heappop(w.queue)
         w.now = time
+        if kind == MESSAGE:  # most steps
+            m: InFlight = payload
+            event = StepEvent(number, time, "drop", m.dst, m.src, m.msg, "", (), m.sent_at)
+            return self._arrive(m, event)
         if kind == TIMER:
             node_id, name = payload
             del w.timers[node_id][name]
             node = w.nodes[node_id]
             node.on_timer(self._clock(node_id) if w.clocks else time, name)
             return self._finish(node, StepEvent(number, time, "timer", node_id, detail=name))
-        if kind == CLIENT:
-            del w.clients.timers[payload]
-            return self._client_timer(*payload, StepEvent(number, time, "client"))
-        m: InFlight = payload
-        return self._arrive(m, StepEvent(number, time, "drop", m.dst, m.src, m.msg))
+        del w.clients.timers[payload]
+        return self._client_timer(*payload, StepEvent(number, time, "client"))
 
     def _arrive(self, m: InFlight, event: StepEvent) -> StepEvent:
         """A message reaches its destination now, unless it is lost, cut off or the
-        destination is down: then the event says why it was dropped."""
-        w = self.world
-        event.node, event.src, event.msg, event.sent_at = m.dst, m.src, m.msg, m.sent_at
-        event.kind = "drop"
+        destination is down: then the event (a drop of `m`, from its sender to its
+        destination) says why it was dropped."""
         if m.doomed:
             event.detail = m.doomed
-        elif not w.network.connected(m.src, m.dst):
+            return event
+        w = self.world
+        node = w.nodes.get(m.dst)
+        if not w.network.connected(m.src, m.dst):
             event.detail = "partition"
-        elif m.dst not in w.nodes:
+        elif node is None:
             event.detail = f"{node_name(m.dst)} is down"
         else:
             event.kind = "deliver"
-            node = w.nodes[m.dst]
             node.on_message(self._clock(m.dst) if w.clocks else w.now, m.src, m.msg)
             return self._finish(node, event)
         return event
 
     def _finish(self, node: Node, event: StepEvent) -> StepEvent:
         """Carry out the effects a node produced while handling one event."""
+        effects = node.take_effects()
+        if not effects:
+            return event
         w = self.world
-        for effect in node.take_effects():
-            if type(effect) is Send:
-                self._send(node.id, effect.dst, effect.msg)
-            elif type(effect) is SetTimer:
-                w.seq += 1
-                w.timers[node.id][effect.name] = w.seq
-                delay = self._true_delay(node.id, effect.delay) if w.clocks else effect.delay
-                heapq.heappush(w.queue, (w.now + delay, w.seq, TIMER, (node.id, effect.name)))
-            elif type(effect) is CancelTimer:
-                w.timers[node.id].pop(effect.name, None)
-            elif type(effect) is Reply:
-                self._on_reply(node.id, effect, event)
+        node_id = node.id
+        for effect in effects:
+            kind = type(effect)
+            if kind is Send:
+                self._send(node_id, effect.dst, effect.msg)
+            elif kind is SetTimer:
+                name, delay = effect.name, effect.delay
+                w.seq = seq = w.seq + 1
+                w.timers[node_id][name] = seq
+                delay = self._true_delay(node_id, delay) if w.clocks else delay
+                heappush(w.queue, (w.now + delay, seq, TIMER, (node_id, name)))
+            elif kind is CancelTimer:
+                w.timers[node_id].pop(effect.name, None)
+            elif kind is Reply:
+                self._on_reply(node_id, effect, event)
             else:
                 event.notes += (effect,)
         return event
@@ -815,13 +830,13 @@ class Simulator:
     def _send(self, src: int, dst: int, msg: Message) -> None:
         w = self.world
         key = (type(msg), src, dst)
-        w.sent[key] = w.sent.get(key, 0) + 1
-        cut = not w.network.connected(src, dst)
-        for latency, lost in w.network.transmissions(src, dst):
-            w.seq += 1
-            doomed = "partition" if cut else "lost" if lost else ""
-            m = InFlight(src, dst, msg, w.now, w.now + latency, w.seq, doomed)
-            heapq.heappush(w.queue, (m.deliver_at, w.seq, MESSAGE, m))
+        sent = w.sent
+        sent[key] = sent.get(key, 0) + 1
+        now, queue = w.now, w.queue
+        for latency, doomed in w.network.transmissions(src, dst):
+            w.seq = seq = w.seq + 1
+            m = InFlight(src, dst, msg, now, now + latency, seq, doomed)
+            heappush(queue, (now + latency, seq, MESSAGE, m))
 
     def _find_message(self, seq: int) -> InFlight | None:
         w = self.world
@@ -978,7 +993,7 @@ class Simulator:
                 still_held.append(m)
             else:
                 m.deliver_at = max(m.deliver_at, w.now)
-                heapq.heappush(w.queue, (m.deliver_at, m.seq, MESSAGE, m))
+                heappush(w.queue, (m.deliver_at, m.seq, MESSAGE, m))
         w.held = still_held
 
     def _do_deliver(self, event: StepEvent, seq: int) -> Node | None:
@@ -986,6 +1001,7 @@ class Simulator:
         if m is None:  # only a hand-edited trace gets here: act() checks first
             event.notes += (Note("info", f"message #{seq} is not in flight"),)
             return None
+        _as_drop_of(event, m)
         self._arrive(m, event)
         return None  # _arrive carried out the receiver's effects
 
@@ -994,8 +1010,8 @@ class Simulator:
         if m is None:
             event.notes += (Note("info", f"message #{seq} is not in flight"),)
             return
-        event.kind, event.node, event.src, event.msg = "drop", m.dst, m.src, m.msg
-        event.sent_at, event.detail = m.sent_at, "dropped by the user"
+        _as_drop_of(event, m)
+        event.detail = "dropped by the user"
 
     def _do_duplicate(self, event: StepEvent, seq: int) -> None:
         w = self.world
@@ -1005,7 +1021,7 @@ class Simulator:
             return
         w.seq += 1
         copy = InFlight(m.src, m.dst, m.msg, m.sent_at, max(m.deliver_at, w.now), w.seq, m.doomed)
-        heapq.heappush(w.queue, (copy.deliver_at, copy.seq, MESSAGE, copy))
+        heappush(w.queue, (copy.deliver_at, copy.seq, MESSAGE, copy))
         event.src, event.node, event.msg = m.src, m.dst, m.msg
 
     def _do_wait(self, event: StepEvent, until: int) -> None:
@@ -1056,7 +1072,7 @@ class Simulator:
         w = self.world
         w.seq += 1
         w.clients.timers[(client, name)] = w.seq
-        heapq.heappush(w.queue, (w.now + delay, w.seq, CLIENT, (client, name)))
+        heappush(w.queue, (w.now + delay, w.seq, CLIENT, (client, name)))
 
     def _do_clients(
         self, event: StepEvent, count: int, keys: int = DEFAULT_KEYS, rate: int = DEFAULT_RATE
