@@ -21,7 +21,7 @@ from textual import events
 from textual.screen import Screen
 
 from engines.core.sim import Simulator
-from engines.lab.bench import measure_pump
+from engines.lab.bench import PUMP_EVENTS, measure_pump
 from tui.app import SPEEDS, ConsensusApp, MainScreen
 from tui.keymap import load_keymap
 
@@ -125,15 +125,21 @@ async def key_latencies(presses: int = PRESSES) -> list[float]:
     return latencies
 
 
-def measure(done: Callable[[str], None] = lambda figure: None) -> dict:
-    """The app's figures: medians of REPEATS turns of app and engine, and the key latency."""
-    pump = statistics.median(measure_pump(time.process_time) for _ in range(REPEATS))
+def measure(
+    done: Callable[[str], None] = lambda figure: None,
+    seconds: float = PLAY_S,
+    repeats: int = REPEATS,
+    presses: int = PRESSES,
+    pump_events: int = PUMP_EVENTS,
+) -> dict:
+    """The app's figures: medians of `repeats` turns of app and engine, and the key latency."""
+    pump = statistics.median(measure_pump(time.process_time, pump_events) for _ in range(repeats))
     apps, engines = [], []
-    for _ in range(REPEATS):
-        apps.append(asyncio.run(play_at_max()))
-        engines.append(measure_engine())
+    for _ in range(repeats):
+        apps.append(asyncio.run(play_at_max(seconds)))
+        engines.append(measure_engine(seconds))
         done("turn")
-    latencies = asyncio.run(key_latencies())
+    latencies = asyncio.run(key_latencies(presses))
     done("keys")
     app = {key: statistics.median(run[key] for run in apps) for key in apps[0]}
     engine = {key: statistics.median(run[key] for run in engines) for key in engines[0]}
