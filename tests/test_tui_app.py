@@ -129,6 +129,43 @@ async def test_max_speed_autoplay_steps_back_any_time():
 
 
 @pilot_test
+async def test_max_speed_takes_many_steps_per_redraw_and_shows_the_last_one():
+    app = new_app(nodes=9, clients={"count": 3})
+    redraws = []
+    redraw = app.refresh_view
+    app.refresh_view = lambda follow=False: (redraws.append(app.sim.step_count), redraw(follow))
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_toggle_diagram()
+        app.speed_index = len(SPEEDS) - 1
+        redraws.clear()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.sim.step_count > 3000)
+        await pilot.press("space")
+        at = app.sim.step_count
+        assert len(redraws) < at / 20  # no redraw per step: many steps between two frames
+        assert redraws[-1] == at and f"step {at}/{at}" in status(app)
+        log = app.screen_stack[0].query_one(EventLog)
+        assert log.lines[-1].plain.split()[0] == str(at)  # the newest event is the last step's
+
+
+@pilot_test
+async def test_keys_act_while_playing_at_max_speed():
+    app = new_app(nodes=9)
+    async with app.run_test(size=SIZE) as pilot:
+        app.action_toggle_diagram()
+        app.speed_index = len(SPEEDS) - 1
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.sim.step_count > 500)
+        await pilot.press("3")
+        assert app.selected == 3 and app.playing and "sel n3" in status(app)
+        await pilot.press("space")
+        assert not app.playing and "paused" in status(app)
+        at = app.sim.step_count
+        await pilot.pause(0.1)
+        assert app.sim.step_count == at  # pause stopped the stepping
+
+
+@pilot_test
 async def test_violation_pauses_autoplay_and_shows_the_banner():
     app = new_app("broken", 3)
     async with app.run_test(size=SIZE) as pilot:

@@ -2,7 +2,8 @@
 
 `make_app` is the one factory used by the CLI and by the tests. The app never derives
 simulated time from the wall clock: autoplay calls `sim.step()` on an interval timer, a fixed
-number of steps per tick for each speed level ("max" steps until a frame's budget is spent).
+number of steps per tick for each speed level; "max" steps in short slices with no timer, the
+event loop running keys and frames between two slices.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.keys import format_key
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
+from textual.worker import Worker
 
 from engines.core import protocols
 from engines.core.actions import ActionError
@@ -61,8 +64,9 @@ from tui.widgets.strip import WhatHappened
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 0)  # events per second; 0 is "max"
 DEFAULT_SPEED = SPEEDS.index(20)
 MAX_TICKS_PER_S = 50
-MAX_TICK_S = 1 / 60  # the tick interval at "max"
-MAX_BUDGET_S = 0.008  # wall time spent stepping per tick at "max", so keys get their turn
+MAX_SLICE_S = 0.002  # at "max", wall time stepping before keys and frames get their turn
+MAX_UI_SHARE = 0.3  # at "max", the most of the time the panels and their frames may take
+KEY_GRACE_S = 0.01  # at "max", no stepping for this long after a key, so it acts at once
 FRAME_S = 1 / 20  # during autoplay, redraw the panels at most this often
 SCENARIOS = PRESETS  # the shipped preset scripts, inside the engines package
 OTHER_SCRIPTS = "Other scripts"  # the picker's heading for scripts with no `lesson` line
@@ -203,8 +207,10 @@ class ConsensusApp(App):
         self.selected = sim.node_ids[0]
         self.playing = False
         self.speed_index = DEFAULT_SPEED
-        self.timer: Timer | None = None
+        self.timer: Timer | None = None  # autoplay below "max"
+        self.player: Worker | None = None  # autoplay at "max"
         self.drawn_at = 0.0  # wall time of the last autoplay redraw
+        self.key_at = 0.0  # wall time of the last key or click
         self.cursor_blink = True  # the prompts' input cursor; tests turn it off
         self.diagram_shown = False
         self.inspecting = False  # the inspector in place of the node panels
@@ -302,10 +308,12 @@ class ConsensusApp(App):
 
     # --- autoplay ----------------------------------------------------------------------------
     def play(self) -> None:
+        self.pause()
         self.playing = True
-        if self.timer is not None:
-            self.timer.stop()
-        interval = MAX_TICK_S if self.speed == 0 else max(1 / self.speed, 1 / MAX_TICKS_PER_S)
+        if self.speed == 0:
+            self.player = self.run_worker(self.play_at_max(), group="autoplay", exclusive=True)
+            return
+        interval = max(1 / self.speed, 1 / MAX_TICKS_PER_S)
         self.timer = self.set_interval(interval, partial(self.tick, interval))
 
     def pause(self) -> None:
@@ -313,23 +321,55 @@ class ConsensusApp(App):
         if self.timer is not None:
             self.timer.stop()
             self.timer = None
+        if self.player is not None:
+            self.player.cancel()
+            self.player = None
 
     def tick(self, interval: float) -> None:
-        """One autoplay tick: a fixed number of steps for the speed, or a wall budget at max.
-        Wall time only paces the display; simulated time comes from the steps alone."""
+        """One autoplay tick: a fixed number of steps for the speed."""
+        self.advance(max(1, round(self.speed * interval)))
+        self.redraw()
+
+    async def play_at_max(self) -> None:
+        """Autoplay at "max": step for a slice, then yield to the event loop, which handles
+        keys and draws frames before the next slice. A timer would leave the rest of its
+        interval idle; this loop never idles. It stands aside while a key passes through
+        Textual's message queues (one hop per turn of the loop), and redraws the panels only
+        while drawing (their update and the frame it causes) takes at most MAX_UI_SHARE of
+        the time: expensive frames come less often, and stepping keeps the rest."""
+        away = 0.0  # wall time outside stepping since the last redraw
+        resumed = time.perf_counter()
+        while self.playing:
+            started = time.perf_counter()
+            away += started - resumed
+            if started - self.key_at >= KEY_GRACE_S:
+                self.advance(1 << 30, started + MAX_SLICE_S)
+            resumed = time.perf_counter()
+            since = resumed - self.drawn_at
+            if not self.playing or (since >= FRAME_S and away <= MAX_UI_SHARE * since):
+                self.drawn_at, away = resumed, 0.0
+                self.refresh_view()
+            await asyncio.sleep(0)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self.key_at = time.perf_counter()  # autoplay at "max" lets it through first
+        await super().on_event(event)
+
+    def advance(self, count: int, deadline: float | None = None) -> None:
+        """Up to `count` steps, or until the wall time `deadline`. Wall time only paces the
+        display; simulated time comes from the steps alone."""
         sim = self.sim
         was_safe = sim.violation is None
-        if self.speed == 0:
-            deadline = time.perf_counter() + MAX_BUDGET_S
-            count = 1 << 30
-        else:
-            count = max(1, round(self.speed * interval))
         for done in range(count):
             if sim.step() is None or (was_safe and sim.violation is not None):
                 self.pause()  # idle, or a safety violation: stop and show it
-                break
-            if self.speed == 0 and done % 16 == 15 and time.perf_counter() > deadline:
-                break
+                return
+            if deadline is not None and done % 16 == 15 and time.perf_counter() > deadline:
+                return
+
+    def redraw(self) -> None:
+        """Show the latest step, at most every FRAME_S while playing."""
         now = time.perf_counter()
         if not self.playing or now - self.drawn_at >= FRAME_S:
             self.drawn_at = now

@@ -587,6 +587,15 @@ def bench(
         bool,
         typer.Option("--long", metavar=FLAG, help="Add a 1,000,000-step session per algorithm."),
     ] = False,
+    in_app: Annotated[
+        bool,
+        typer.Option(
+            "--app",
+            metavar=FLAG,
+            help="Instead: the app at maximum speed (headless, 9 nodes, diagram on) against "
+            "the engine alone, and how soon a key acts.",
+        ),
+    ] = False,
 ) -> None:
     """Measure engine speed, step-back time and history memory (5 nodes, steady client load),
     the linearizability checker on a 10,000-operation history (10 clients, 5 keys), and Raft's
@@ -598,17 +607,28 @@ def bench(
     from engines.lab.bench import LONG_STEPS, run_all
 
     figures = ["pump", "raft", "paxos", "history", "elections"] + ["raft long", "paxos long"] * long
+    if in_app:
+        from tui import appbench
+
+        figures = [*(["turn"] * appbench.REPEATS), "keys"]
     with progress_bar() as progress:
         task = progress.add_task("bench", total=len(figures))
 
         def done(figure: str) -> None:
             progress.update(task, advance=1, description=f"bench: {figure} done")
 
-        report = run_all(
-            time.process_time, steps, long_steps=LONG_STEPS if long else None, done=done
-        )
+        if in_app:
+            report = appbench.measure(done)
+        else:
+            report = run_all(
+                time.process_time, steps, long_steps=LONG_STEPS if long else None, done=done
+            )
     if as_json:
         typer.echo(json.dumps(report))
+        return
+    if in_app:
+        for name, figure in report.items():
+            typer.echo(f"{name:26} {figure}")
         return
     for name, value in report.items():
         for key, figure in value.items() if isinstance(value, dict) else [("", value)]:

@@ -96,6 +96,11 @@ class ScrollLines(ScrollView):
         super().__init__(id=id)
         self.lines: list[Text] = []
         self.highlight: int | None = None
+        self._style: Style | None = None  # the widget's base style (costly to compute)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style = None
 
     def set_lines(self, lines: list[Text]) -> None:
         self.lines = lines
@@ -105,7 +110,9 @@ class ScrollLines(ScrollView):
     def render_line(self, y: int) -> Strip:
         row = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
-        style = self.rich_style
+        if self._style is None:
+            self._style = self.rich_style
+        style = self._style
         if row >= len(self.lines):
             return Strip.blank(width, style)
         text = self.lines[row].copy()

@@ -22,7 +22,6 @@ KIND_STYLE = {"deliver": "", "drop": "red dim", "timer": "cyan", "action": "bold
 NOTE_STYLE = {"role": "bold magenta", "commit": "green", "reject": "red", "info": "dim"}
 
 
-MAX_ROWS = 60  # more rows than any terminal shows in one panel
 WIDE = 400  # cells a field value may take before it is cut
 
 
@@ -321,9 +320,17 @@ class EventLog(Lines):
         super().__init__(id=id, keep_bottom=True)
         self.set_titles("events")
         self.rendered: dict[int, tuple[StepEvent, Text]] = {}  # id(event) -> its row
+        self.sim: Simulator | None = None
+
+    def on_resize(self) -> None:
+        super().on_resize()
+        if self.sim is not None:
+            self.show(self.sim)  # taller: more of the events it had no rows for
 
     def show(self, sim: Simulator) -> None:
-        window = sim.events[-MAX_ROWS:]
+        """Rows for the events that fit only: at full speed every frame brings new ones."""
+        self.sim = sim
+        window = sim.events[-self.rows :]
         rendered = {}
         for event in window:
             hit = self.rendered.get(id(event))
