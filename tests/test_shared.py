@@ -96,7 +96,7 @@ def _checkpoint_entries(sim) -> int:
     entries = 0
     for saved in sim.checkpoints.values():
         for view in saved.views:
-            if len(view) != 3:  # a SharedList view: (storage, length), nothing copied
+            if len(view) != 3 or type(view[0]) is bytes:  # a SharedList or a generator
                 continue
             groups = view[0]
             entries += len(groups)

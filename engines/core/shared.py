@@ -31,12 +31,14 @@ from typing import Any
 class _Storage:
     """What the views of a SharedList see: the live list itself, until the list changes below
     its end; then a copy of what it held. Only the views hold it: the list knows it by a weak
-    reference, so no cycle forms (checkpoints gc.freeze() what is alive)."""
+    reference, so no cycle forms (checkpoints gc.freeze() what is alive). `longest` is the
+    longest view's length: a restore of that view may take the live list over."""
 
-    __slots__ = ("items", "__weakref__")
+    __slots__ = ("items", "longest", "__weakref__")
 
     def __init__(self, items: list) -> None:
         self.items = items
+        self.longest = 0
 
 
 class SharedList(list):
@@ -73,16 +75,24 @@ class SharedList(list):
         if storage is None:
             storage = _Storage(self)
             self._storage = weakref.ref(storage)
+        storage.longest = len(self)  # appends only lengthen: the latest view is the longest
         return (storage, len(self))
 
     @classmethod
-    def from_view(cls, view: tuple[_Storage, int], last: SharedList | None = None) -> SharedList:
-        """A list of the view's items. `last`, the list the previous restore of this view made,
-        is taken back when it still holds them and no checkpoint sees it: stepping back
-        again then costs the steps since, not a copy of the whole history (the simulator
-        passes it only when the world that holds it is being dropped)."""
+    def from_view(
+        cls, view: tuple[_Storage, int], take: bool = False, last: SharedList | None = None
+    ) -> SharedList:
+        """A list of the view's items. With `take` (the simulator passes it only when the
+        worlds that hold these lists are being dropped), no items are copied when a list
+        still holds them: the live list, when no later view sees past this one (the first
+        step back from the end of a long session), or `last`, the list the previous restore
+        of this view made, when no checkpoint sees it. Stepping back then costs the steps
+        since the view, not a copy of the whole history."""
         storage, length = view
-        if last is not None and last._restored_from is view and last._storage is None:
+        live = storage.items
+        if take and type(live) is SharedList and storage.longest <= length:
+            restored = live  # every view of the storage sees a prefix of what is kept
+        elif take and last is not None and last._restored_from is view and last._storage is None:
             restored = last
         else:
             restored = cls(storage.items)  # one copy, then what was appended after the view
