@@ -66,7 +66,7 @@ from engines.core.node import (
     SetTimer,
     plain,
 )
-from engines.core.shared import SharedList, SlotMap
+from engines.core.shared import SharedList, SlotMap, stored
 from engines.core.violations import Violation
 
 CHECKPOINT_EVERY = 512  # steps; a step back replays fewer than this many
@@ -200,10 +200,8 @@ def _resolve(
     view = checkpoint.views[index]
     if kind is random.Random:
         return _random_from_view(view)
-    if kind is not SharedList:
-        return kind.from_view(view)
     last = checkpoint.restored.get(index) if take_back else None
-    restored = SharedList.from_view(view, take_back, last and last())
+    restored = kind.from_view(view, take_back, last and last())
     checkpoint.restored[index] = weakref.ref(restored)
     return restored
 
@@ -212,7 +210,7 @@ def _resolve(
 class Checkpoint:
     data: bytes
     views: list
-    # The lists its last restore made, by view: the next restore takes them back if the
+    # The containers its last restore made, by view: the next restore takes them back if the
     # world holding them is the one being dropped (see SharedList.from_view).
     restored: dict[int, weakref.ref] = field(default_factory=dict)
 
@@ -427,6 +425,18 @@ class Simulator:
     def state_machine(self, node_id: int):
         node = self.world.nodes.get(node_id)
         return node.sm if node else None
+
+    def history_size(self) -> dict[str, int]:
+        """What the checkpoints keep (the live world's shared containers among it): the
+        shared containers' items (see engines.core.shared.stored) and the bytes of the
+        pickles and of the distinct generator states. Both grow linearly with the steps."""
+        views = [view for saved in self.checkpoints.values() for view in saved.views]
+        words = {id(view[0]): len(view[0]) for view in views if type(view[0]) is bytes}
+        pickles = sum(len(saved.data) for saved in self.checkpoints.values())
+        return {
+            "stored_items": stored(view for view in views if type(view[0]) is not bytes),
+            "checkpoint_bytes": pickles + sum(words.values()),
+        }
 
     def digest(self) -> str:
         w = self.world
