@@ -151,32 +151,26 @@ def measure_long(algo: str, clock: Clock, steps: int = LONG_STEPS) -> dict[str, 
 
     sim = Simulator(algo, NODES, SEED)
     under_load(sim, WARM_UP)
-    longest = 0.0
-    session_started = last = clock()
-
-    def between() -> None:
-        nonlocal longest, last
-        now = clock()
-        longest, last = max(longest, now - last), now
-
-    under_load(sim, steps - WARM_UP, between)
+    pauses = _Pauses(clock)
+    session_started = clock()
+    under_load(sim, steps - WARM_UP, pauses)
     events_per_s = (steps - WARM_UP) / (clock() - session_started)
     backs = step_back_times(sim, clock)
     memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     size = sim.history_size()
     fresh = Simulator(algo, NODES, SEED)
     under_load(fresh, WARM_UP)
+    fresh_pauses = _Pauses(clock)  # not reported: the same clock reads in both windows
     window = min(LONG_WINDOW, steps // 20)
     start_rates, end_rates = [], []
     for _ in range(LONG_WINDOWS):
-        start_rates.append(_window_rate(fresh, window, clock))
-        last = clock()
-        end_rates.append(_window_rate(sim, window, clock, between))
+        start_rates.append(_window_rate(fresh, window, clock, fresh_pauses))
+        end_rates.append(_window_rate(sim, window, clock, pauses))
     end_vs_start = statistics.median(end_rates) / statistics.median(start_rates)
     return {
         "events_per_s": round(events_per_s),
         "end_rate_vs_start": round(end_vs_start, 3),
-        "longest_pause_ms": round(longest * 1000, 2),
+        "longest_pause_ms": round(pauses.longest * 1000, 2),
         "memory_mb": round(memory_mb, 1),
         "checkpoint_mb": round(size["checkpoint_bytes"] / 2**20, 1),
         "stored_items": size["stored_items"],
@@ -185,11 +179,22 @@ def measure_long(algo: str, clock: Clock, steps: int = LONG_STEPS) -> dict[str, 
     }
 
 
-def _window_rate(
-    sim: Simulator, steps: int, clock: Clock, between: Callable[[], None] | None = None
-) -> float:
-    started = clock()
-    under_load(sim, steps, between)
+class _Pauses:
+    """Called between every two steps: the longest time between two (a window's start and
+    what ran before it in between do not count)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock, self.longest, self.last = clock, 0.0, clock()
+
+    def __call__(self) -> None:
+        now = self.clock()
+        self.longest, self.last = max(self.longest, now - self.last), now
+
+
+def _window_rate(sim: Simulator, steps: int, clock: Clock, pauses: _Pauses) -> float:
+    """Steps per second over `steps` more steps."""
+    started = pauses.last = clock()
+    under_load(sim, steps, pauses)
     return steps / (clock() - started)
 
 
