@@ -105,20 +105,53 @@ class InFlight:
         ]
 
 
-@dataclass(slots=True)
 class StepEvent:
     """What one step did, for the event log, the diagram and the tests."""
 
-    step: int
-    time: int
-    kind: str  # deliver | drop | timer | action
-    node: int | None = None  # the node that handled it
-    src: int | None = None
-    msg: Message | None = None
-    detail: str = ""  # timer name, drop reason, or action text
-    notes: tuple[Note, ...] = ()  # a tuple: most events have none, and events are kept
-    sent_at: int = 0
-    action: Action | None = None
+    FIELDS = ("step", "time", "kind", "node", "src", "msg", "detail", "notes", "sent_at", "action")
+    __slots__ = FIELDS[:6] + ("_detail",) + FIELDS[7:]
+
+    def __init__(
+        self,
+        step: int,
+        time: int,
+        kind: str,  # deliver | drop | timer | action | client
+        node: int | None = None,  # the node that handled it
+        src: int | None = None,
+        msg: Message | None = None,
+        detail: str | None = None,  # see `detail`
+        notes: tuple[Note, ...] = (),  # a tuple: most events have none, and events are kept
+        sent_at: int = 0,
+        action: Action | None = None,
+    ) -> None:
+        self.step, self.time, self.kind = step, time, kind
+        self.node, self.src, self.msg = node, src, msg
+        self._detail, self.notes, self.sent_at, self.action = detail, notes, sent_at, action
+
+    @property
+    def detail(self) -> str:
+        """Timer name, drop reason, or action text. The action's text is made when read: a
+        long session keeps every event, and few are ever read."""
+        detail = self._detail
+        if detail is None:
+            return self.action.describe() if self.action else ""
+        return detail
+
+    @detail.setter
+    def detail(self, text: str) -> None:
+        self._detail = text
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return self._values() == other._values() if type(other) is StepEvent else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable while its step runs
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={v!r}" for n, v in zip(self.FIELDS, self._values(), strict=True))
+        return f"StepEvent({fields})"
 
     def headline(self) -> str:
         if self.kind in ("action", "client"):
@@ -898,7 +931,7 @@ class Simulator:
 
     def _apply(self, action: Action, number: int) -> StepEvent:
         w = self.world
-        event = StepEvent(number, w.now, "action", detail=action.describe(), action=action)
+        event = StepEvent(number, w.now, "action", action=action)
         handler = getattr(self, f"_do_{action.kind}")
         node = handler(event, **action.args)
         return self._finish(node, event) if node is not None else event
