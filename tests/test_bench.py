@@ -66,7 +66,9 @@ def test_long_session_reports_memory_pauses_and_drift():
         "end_rate_vs_start",
         "longest_pause_ms",
         "memory_mb",
+        "checkpoint_mb",
+        "stored_items",
         "step_back_ms",
         "first_step_back_ms",
     }
-    assert long["memory_mb"] > 0 and long["end_rate_vs_start"] > 0
+    assert long["memory_mb"] > 0 and long["end_rate_vs_start"] > 0 and long["stored_items"] > 0

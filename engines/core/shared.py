@@ -9,11 +9,14 @@ view may see: copy on write.
 - `SharedList`: a list subclass, so reads and appends run at the built-in list's speed. The
   view is (storage, length); the storage is the live list until it is truncated or an item is
   assigned, which first gives the storage a copy. Appends go on in place, past every view's
-  length. A restore copies the view's items into a new list.
+  length. A restore copies the view's items into a new list, unless it may take over a list
+  that holds them (the live one, when stepping back from the end of a session).
 - `SlotMap`: a dict keyed by slot numbers (or tuples that start with one), stored in chunks of
-  64 slots, 64 chunks a group. The view is a copy of the group table (one entry per 4,096
-  slots, so checkpoints stay small as history grows); a write copies only the chunk it touches
-  and its group's table. Reads go through a flat table of every chunk.
+  64 slots. Writes land near the top slot: the top few chunks are in a small dict that a view
+  copies, the chunks below them in a SharedList of chunks that views share (settling a chunk
+  appends to it). A write copies only the chunk it touches, so a view costs a few chunks,
+  whatever the history's length; rewriting an old slot also copies the table of chunks.
+  Reads go through a flat dict of every chunk, which only the live map has.
 
 Both also tell a reader (the safety checkers) what changed since it last asked, so that it reads
 only that: a SharedList the lowest index overwritten or removed (appends are visible from its
@@ -31,12 +34,14 @@ from typing import Any
 class _Storage:
     """What the views of a SharedList see: the live list itself, until the list changes below
     its end; then a copy of what it held. Only the views hold it: the list knows it by a weak
-    reference, so no cycle forms (checkpoints gc.freeze() what is alive)."""
+    reference, so no cycle forms (checkpoints gc.freeze() what is alive). `longest` is the
+    longest view's length: a restore of that view may take the live list over."""
 
-    __slots__ = ("items", "__weakref__")
+    __slots__ = ("items", "longest", "__weakref__")
 
     def __init__(self, items: list) -> None:
         self.items = items
+        self.longest = 0
 
 
 class SharedList(list):
@@ -73,16 +78,24 @@ class SharedList(list):
         if storage is None:
             storage = _Storage(self)
             self._storage = weakref.ref(storage)
+        storage.longest = len(self)  # appends only lengthen: the latest view is the longest
         return (storage, len(self))
 
     @classmethod
-    def from_view(cls, view: tuple[_Storage, int], last: SharedList | None = None) -> SharedList:
-        """A list of the view's items. `last`, the list the previous restore of this view made,
-        is taken back when it still holds them and no checkpoint sees it: stepping back
-        again then costs the steps since, not a copy of the whole history (the simulator
-        passes it only when the world that holds it is being dropped)."""
+    def from_view(
+        cls, view: tuple[_Storage, int], take: bool = False, last: SharedList | None = None
+    ) -> SharedList:
+        """A list of the view's items. With `take` (the simulator passes it only when the
+        worlds that hold these lists are being dropped), no items are copied when a list
+        still holds them: the live list, when no later view sees past this one (the first
+        step back from the end of a long session), or `last`, the list the previous restore
+        of this view made, when no checkpoint sees it. Stepping back then costs the steps
+        since the view, not a copy of the whole history."""
         storage, length = view
-        if last is not None and last._restored_from is view and last._storage is None:
+        live = storage.items
+        if take and type(live) is SharedList and storage.longest <= length:
+            restored = live  # every view of the storage sees a prefix of what is kept
+        elif take and last is not None and last._restored_from is view and last._storage is None:
             restored = last
         else:
             restored = cls(storage.items)  # one copy, then what was appended after the view
@@ -128,7 +141,7 @@ class SharedList(list):
 
 
 CHUNK_BITS = 6  # 64 slots a chunk
-GROUP_BITS = 6  # 64 chunks a group: a view copies one table entry per 4,096 slots
+RECENT_CHUNKS = 4  # the chunks at the top, where writes land, kept out of the shared table
 
 
 def _chunk_of(key: int | tuple) -> int:
@@ -136,18 +149,33 @@ def _chunk_of(key: int | tuple) -> int:
 
 
 class SlotMap:
-    """A dict keyed by slot (int, or a tuple whose first item is the slot). Iteration goes in
-    chunk order, then insertion order, so it is deterministic; sort when order matters."""
+    """A dict keyed by slot (int >= 0, or a tuple whose first item is the slot). Iteration
+    goes in chunk order, then insertion order, so it is deterministic; sort when order
+    matters."""
 
-    __slots__ = ("_chunks", "_groups", "_owned", "_owned_groups", "_len", "_last_view", "_written")
+    __slots__ = (
+        "_chunks",
+        "_table",
+        "_recent",
+        "_frontier",
+        "_owned",
+        "_len",
+        "_last_view",
+        "_written",
+        "__weakref__",
+    )
 
     def __init__(self, items: Iterable[tuple[Any, Any]] = ()) -> None:
-        self._chunks: dict[int, dict] = {}  # chunk -> key -> value: every chunk, for reads
-        self._groups: dict[int, dict[int, dict]] = {}  # group -> chunk -> ...: what views copy
-        self._owned: set[int] = set()  # chunks copied since the last view
-        self._owned_groups: set[int] = set()  # and groups
+        self._chunks: dict[int, dict] = {}  # chunk number -> key -> value: every chunk, for reads
+        # Chunks below the frontier, by number (None: no key there), shared with the views
+        # as a SharedList: settling a chunk appends to it, and only rewriting an old slot
+        # copies it. The top chunks, where the writes land, are in a dict a view copies.
+        self._table: SharedList = SharedList()
+        self._recent: dict[int, dict] = {}  # chunk number >= frontier -> key -> value
+        self._frontier = 0  # == len(self._table)
+        self._owned: set[int] = set()  # chunks copied since the last view: no view sees them
         self._len = 0
-        self._last_view: tuple[dict[int, dict], int, bool] | None = None
+        self._last_view: tuple | None = None
         self._written: set | None = None  # recorded only once a reader asks
         for key, value in items:
             self[key] = value
@@ -162,35 +190,54 @@ class SlotMap:
             self._written = set()
         return written
 
-    def view(self) -> tuple[dict[int, dict], int, bool]:
+    def view(self) -> tuple:
         # A map unchanged since the last checkpoint hands out the same view again.
         if self._last_view is None:
-            self._owned, self._owned_groups = set(), set()
-            self._last_view = (dict(self._groups), self._len, self._written is not None)
+            self._owned = set()
+            recording = self._written is not None
+            self._last_view = (self._table.view(), dict(self._recent), self._len, recording)
         return self._last_view
 
     @classmethod
-    def from_view(cls, view: tuple[dict[int, dict], int, bool]) -> SlotMap:
+    def from_view(cls, view: tuple, take: bool = False, last: SlotMap | None = None) -> SlotMap:
+        """The map the view saw; `take` and `last` as for SharedList.from_view."""
+        table, recent, length, recording = view
         restored = cls()
-        restored._groups, restored._len = dict(view[0]), view[1]
-        restored._chunks = {c: chunk for group in view[0].values() for c, chunk in group.items()}
-        if view[2]:
+        restored._table = SharedList.from_view(table, take, last and last._table)
+        restored._frontier, restored._recent = table[1], dict(recent)
+        chunks = enumerate(restored._table)
+        restored._chunks = {n: chunk for n, chunk in chunks if chunk is not None} | recent
+        restored._len = length
+        if recording:
             restored._written = set()
         return restored
 
-    def _writable(self, chunk: int) -> dict:
-        """The chunk, copied first (with its group's table) if a view may see it."""
+    def _writable(self, number: int) -> dict:
+        """The chunk, copied first if a view may see it."""
         self._last_view = None
-        if chunk in self._owned:
-            return self._chunks[chunk]
-        number = chunk >> GROUP_BITS
-        group = self._groups.get(number, {})
-        if number not in self._owned_groups:
-            group = self._groups[number] = dict(group)
-            self._owned_groups.add(number)
-        copy = group[chunk] = self._chunks[chunk] = dict(self._chunks.get(chunk, ()))
-        self._owned.add(chunk)
+        if number < self._frontier:
+            if number < 0:
+                raise KeyError(f"slot keys are >= 0, not in chunk {number}")
+            if number in self._owned:
+                return self._table[number]
+            # An old slot rewritten: the SharedList gives the views a copy of the table.
+            copy = self._table[number] = dict(self._table[number] or ())
+        else:
+            if number >= self._frontier + RECENT_CHUNKS:
+                self._settle(number - RECENT_CHUNKS + 1)
+            if number in self._owned:
+                return self._recent[number]
+            copy = self._recent[number] = dict(self._recent.get(number, ()))
+        self._chunks[number] = copy
+        self._owned.add(number)
         return copy
+
+    def _settle(self, frontier: int) -> None:
+        """Move the top chunks below `frontier` into the shared table."""
+        table, recent = self._table, self._recent
+        for number in range(self._frontier, frontier):
+            table.append(recent.pop(number, None))
+        self._frontier = frontier
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if self._written is not None:
@@ -268,3 +315,30 @@ class SlotMap:
 
     def __reduce__(self):
         return (SlotMap, (list(self.items()),))
+
+
+def stored(views: Iterable[tuple]) -> int:
+    """What checkpoints' views of shared containers keep, each thing stored counted once
+    however many views share it: a SharedList storage's items; a SlotMap's chunk table
+    slots, top chunk entries and keys. It grows with the history: linearly, if the sharing
+    works (a copy of each table at each view grew it quadratically)."""
+    seen: set[int] = set()
+
+    def fresh(obj: Any) -> bool:
+        new = id(obj) not in seen
+        seen.add(id(obj))
+        return new
+
+    count = 0
+    for view in filter(fresh, views):
+        if len(view) == 2:  # a SharedList: (storage, length)
+            count += len(view[0].items) if fresh(view[0]) else 0
+            continue
+        (storage, _), recent = view[0], view[1]  # a SlotMap (see SlotMap.view)
+        chunks = list(recent.values())
+        count += len(recent)
+        if fresh(storage):
+            count += len(storage.items)
+            chunks += [chunk for chunk in storage.items if chunk]
+        count += sum(len(chunk) for chunk in chunks if fresh(chunk))
+    return count

@@ -18,6 +18,8 @@ import math
 import pickle
 import random
 import weakref
+import zlib
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from heapq import heappop, heappush
@@ -65,7 +67,7 @@ from engines.core.node import (
     SetTimer,
     plain,
 )
-from engines.core.shared import SharedList, SlotMap
+from engines.core.shared import SharedList, SlotMap, stored
 from engines.core.violations import Violation
 
 CHECKPOINT_EVERY = 512  # steps; a step back replays fewer than this many
@@ -111,20 +113,53 @@ class InFlight:
         ]
 
 
-@dataclass(slots=True)
 class StepEvent:
     """What one step did, for the event log, the diagram and the tests."""
 
-    step: int
-    time: int
-    kind: str  # deliver | drop | timer | action
-    node: int | None = None  # the node that handled it
-    src: int | None = None
-    msg: Message | None = None
-    detail: str = ""  # timer name, drop reason, or action text
-    notes: tuple[Note, ...] = ()  # a tuple: most events have none, and events are kept
-    sent_at: int = 0
-    action: Action | None = None
+    FIELDS = ("step", "time", "kind", "node", "src", "msg", "detail", "notes", "sent_at", "action")
+    __slots__ = FIELDS[:6] + ("_detail",) + FIELDS[7:]
+
+    def __init__(
+        self,
+        step: int,
+        time: int,
+        kind: str,  # deliver | drop | timer | action | client
+        node: int | None = None,  # the node that handled it
+        src: int | None = None,
+        msg: Message | None = None,
+        detail: str | None = None,  # see `detail`
+        notes: tuple[Note, ...] = (),  # a tuple: most events have none, and events are kept
+        sent_at: int = 0,
+        action: Action | None = None,
+    ) -> None:
+        self.step, self.time, self.kind = step, time, kind
+        self.node, self.src, self.msg = node, src, msg
+        self._detail, self.notes, self.sent_at, self.action = detail, notes, sent_at, action
+
+    @property
+    def detail(self) -> str:
+        """Timer name, drop reason, or action text. The action's text is made when read: a
+        long session keeps every event, and few are ever read."""
+        detail = self._detail
+        if detail is None:
+            return self.action.describe() if self.action else ""
+        return detail
+
+    @detail.setter
+    def detail(self, text: str) -> None:
+        self._detail = text
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return self._values() == other._values() if type(other) is StepEvent else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable while its step runs
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={v!r}" for n, v in zip(self.FIELDS, self._values(), strict=True))
+        return f"StepEvent({fields})"
 
     def headline(self) -> str:
         if self.kind in ("action", "client"):
@@ -143,30 +178,54 @@ class StepEvent:
 
 
 SHARED_TYPES = (SharedList, SlotMap)
+MT_WORD = "I"  # the Mersenne Twister's state is 624 words of 32 bits
+assert array(MT_WORD).itemsize == 4
 
 
-def _shared_view(kind: type, index: int) -> SharedList | SlotMap:
+def _shared_view(kind: type, index: int) -> SharedList | SlotMap | random.Random:
     """Stands in a checkpoint for a shared container's view; `_Restorer` resolves it."""
     raise RuntimeError("shared views are resolved by the checkpoint unpickler")
 
 
-class _Checkpointer(pickle.Pickler):
-    """Pickles a World, storing each shared container as a view of its storage, not a copy."""
+def _random_view(rng: random.Random, known: dict[bytes, bytes]) -> tuple[bytes, int, Any]:
+    """A generator's state: its 624 words packed, its position in them, its gauss_next.
+    Pickled, the states of a cluster's generators were 70 % of a checkpoint; but a node's
+    generator draws a few numbers between checkpoints, and its words change only once 624
+    are used: words equal to the previous checkpoint's (`known`) are its bytes, shared."""
+    _, words, gauss = rng.getstate()
+    packed = array(MT_WORD, words[:-1]).tobytes()
+    return (known.get(packed, packed), words[-1], gauss)
 
-    def __init__(self, file: io.BytesIO, views: list) -> None:
+
+def _random_from_view(view: tuple[bytes, int, Any]) -> random.Random:
+    packed, position, gauss = view
+    rng = random.Random()
+    rng.setstate((3, (*array(MT_WORD, packed), position), gauss))
+    return rng
+
+
+class _Checkpointer(pickle.Pickler):
+    """Pickles a World, storing each shared container as a view of its storage, not a copy,
+    and each random generator's state outside the pickle (see _random_view)."""
+
+    def __init__(self, file: io.BytesIO, views: list, known: dict[bytes, bytes]) -> None:
         super().__init__(file, pickle.HIGHEST_PROTOCOL)
-        self.views = views
+        self.views, self.known = views, known
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) in SHARED_TYPES:
+        kind = type(obj)
+        if kind in SHARED_TYPES:
             self.views.append(obj.view())  # the pickle names the type: no tuple kept per view
-            return (_shared_view, (type(obj), len(self.views) - 1))
-        return NotImplemented
+        elif kind is random.Random:
+            self.views.append(_random_view(obj, self.known))
+        else:
+            return NotImplemented
+        return (_shared_view, (kind, len(self.views) - 1))
 
 
 class _Restorer(pickle.Unpickler):
     def __init__(self, checkpoint: Checkpoint, take_back: bool) -> None:
-        super().__init__(io.BytesIO(checkpoint.data))
+        super().__init__(io.BytesIO(zlib.decompress(checkpoint.data)))
         self.checkpoint, self.take_back = checkpoint, take_back
 
     def find_class(self, module: str, name: str) -> Any:
@@ -178,12 +237,12 @@ class _Restorer(pickle.Unpickler):
 
 def _resolve(
     checkpoint: Checkpoint, take_back: bool, kind: type, index: int
-) -> SharedList | SlotMap:
+) -> SharedList | SlotMap | random.Random:
     view = checkpoint.views[index]
-    if kind is not SharedList:
-        return kind.from_view(view)
+    if kind is random.Random:
+        return _random_from_view(view)
     last = checkpoint.restored.get(index) if take_back else None
-    restored = SharedList.from_view(view, last and last())
+    restored = kind.from_view(view, take_back, last and last())
     checkpoint.restored[index] = weakref.ref(restored)
     return restored
 
@@ -192,15 +251,21 @@ def _resolve(
 class Checkpoint:
     data: bytes
     views: list
-    # The lists its last restore made, by view: the next restore takes them back if the
+    # The containers its last restore made, by view: the next restore takes them back if the
     # world holding them is the one being dropped (see SharedList.from_view).
     restored: dict[int, weakref.ref] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, world: World) -> Checkpoint:
+    def of(cls, world: World, previous: Checkpoint | None = None) -> Checkpoint:
+        """The world's checkpoint; generator states equal to `previous`'s are shared."""
         buffer, views = io.BytesIO(), []
-        _Checkpointer(buffer, views).dump(world)
-        return cls(buffer.getvalue(), views)
+        _Checkpointer(buffer, views, previous.random_words() if previous else {}).dump(world)
+        # What is left compresses three-fold, quickly: a long session keeps thousands.
+        return cls(zlib.compress(buffer.getvalue(), 1), views)
+
+    def random_words(self) -> dict[bytes, bytes]:
+        """The packed words of its generators' states (see _random_view)."""
+        return {view[0]: view[0] for view in self.views if type(view[0]) is bytes}
 
     def restore(self, take_back: bool = False) -> World:
         """The world as it was. With `take_back`, lists the previous restore made are taken
@@ -402,6 +467,18 @@ class Simulator:
         node = self.world.nodes.get(node_id)
         return node.sm if node else None
 
+    def history_size(self) -> dict[str, int]:
+        """What the checkpoints keep (the live world's shared containers among it): the
+        shared containers' items (see engines.core.shared.stored) and the bytes of the
+        pickles and of the distinct generator states. Both grow linearly with the steps."""
+        views = [view for saved in self.checkpoints.values() for view in saved.views]
+        words = {id(view[0]): len(view[0]) for view in views if type(view[0]) is bytes}
+        pickles = sum(len(saved.data) for saved in self.checkpoints.values())
+        return {
+            "stored_items": stored(view for view in views if type(view[0]) is not bytes),
+            "checkpoint_bytes": pickles + sum(words.values()),
+        }
+
     def digest(self) -> str:
         w = self.world
         state = {
@@ -470,7 +547,8 @@ class Simulator:
 
     def _checkpoint(self, number: int) -> None:
         if number not in self.checkpoints:
-            self.checkpoints[number] = Checkpoint.of(self.world)
+            previous = self.checkpoints.get(number - self.checkpoint_every)
+            self.checkpoints[number] = Checkpoint.of(self.world, previous)
             # Checkpoints and the history before them only grow old: moving every object
             # alive now out of the collector's sight keeps full collections from walking the
             # whole history again and again (they took a quarter to half of the CPU at 1M
@@ -868,7 +946,7 @@ class Simulator:
 
     def _apply(self, action: Action, number: int) -> StepEvent:
         w = self.world
-        event = StepEvent(number, w.now, "action", detail=action.describe(), action=action)
+        event = StepEvent(number, w.now, "action", action=action)
         handler = getattr(self, f"_do_{action.kind}")
         node = handler(event, **action.args)
         return self._finish(node, event) if node is not None else event

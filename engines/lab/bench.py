@@ -37,7 +37,9 @@ PUMP_EVENTS = 2_000_000
 PUMP_QUEUE = 64  # events pending in the pump's heap, about a 5-node cluster's queue
 LONG_STEPS = 1_000_000
 REPEATS = 3
-LONG_WINDOW = 50_000  # the rate at the start and at the end is over this many steps
+LONG_WINDOW = 4_000  # the rates at the start and at the end: windows of this many steps,
+LONG_WINDOWS = 15  # this many of each, in turns (short ones: the box's load comes in bursts)
+WARM_UP = 2_000  # steps: elect a leader, reach steady state
 ELECTION_SEEDS = 200
 ELECTION_ENTRIES = 5  # committed while two followers are down, so their logs fall behind
 ELECTION_CATCH_UP_MS = 200  # simulated time for the three left to commit them
@@ -85,7 +87,7 @@ def under_load(sim: Simulator, steps: int, between: Callable[[], None] | None = 
 
 def measure_speed(algo: str, steps: int, check: bool, clock: Clock) -> dict[str, float]:
     sim = Simulator(algo, NODES, SEED, check=check)
-    under_load(sim, 2_000)  # warm up: elect a leader, reach steady state
+    under_load(sim, WARM_UP)
     start_step, start_ms, started = sim.step_count, sim.now, clock()
     under_load(sim, steps)
     wall = clock() - started
@@ -137,40 +139,63 @@ def measure_lincheck(clock: Clock, invocations: int = LINCHECK_INVOCATIONS) -> f
 
 
 def measure_long(algo: str, clock: Clock, steps: int = LONG_STEPS) -> dict[str, float]:
-    """A long checked session: its peak memory, the longest time between two steps, the rate
-    over its last LONG_WINDOW steps against its first (after a warm-up), and step back at its
-    end (the median of five in a row, and the first, in ms)."""
+    """A long checked session: its peak memory and what its checkpoints keep, the longest
+    time between two steps, step back at its end (the median of five in a row, and the
+    first, in ms), and the rate at its end against the rate at the start.
+
+    The machine may be shared, and its load changes over a minute-long session: the end
+    and start rates are measured at the same time, in turns, LONG_WINDOWS windows of
+    LONG_WINDOW steps each, the long session carrying on against a fresh session's start
+    (after the same warm-up); the figure is the ratio of their medians."""
     import resource  # Unix only, like the process this runs in
 
     sim = Simulator(algo, NODES, SEED)
-    under_load(sim, 2_000)
-    window = min(LONG_WINDOW, steps // 4)
-    longest = 0.0
-    session_started = last = clock()
-
-    def between() -> None:
-        nonlocal longest, last
-        now = clock()
-        longest, last = max(longest, now - last), now
-
-    def rate() -> float:
-        started = clock()
-        under_load(sim, window, between)
-        return window / (clock() - started)
-
-    first = rate()
-    under_load(sim, steps - 2_000 - 2 * window, between)
-    end = rate()
-    events_per_s = (steps - 2_000) / (clock() - session_started)
+    under_load(sim, WARM_UP)
+    pauses = _Pauses(clock)
+    session_started = clock()
+    under_load(sim, steps - WARM_UP, pauses)
+    events_per_s = (steps - WARM_UP) / (clock() - session_started)
     backs = step_back_times(sim, clock)
+    memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    size = sim.history_size()
+    fresh = Simulator(algo, NODES, SEED)
+    under_load(fresh, WARM_UP)
+    fresh_pauses = _Pauses(clock)  # not reported: the same clock reads in both windows
+    window = min(LONG_WINDOW, steps // 20)
+    start_rates, end_rates = [], []
+    for _ in range(LONG_WINDOWS):
+        start_rates.append(_window_rate(fresh, window, clock, fresh_pauses))
+        end_rates.append(_window_rate(sim, window, clock, pauses))
+    end_vs_start = statistics.median(end_rates) / statistics.median(start_rates)
     return {
         "events_per_s": round(events_per_s),
-        "end_rate_vs_start": round(end / first, 3),
-        "longest_pause_ms": round(longest * 1000, 2),
-        "memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "end_rate_vs_start": round(end_vs_start, 3),
+        "longest_pause_ms": round(pauses.longest * 1000, 2),
+        "memory_mb": round(memory_mb, 1),
+        "checkpoint_mb": round(size["checkpoint_bytes"] / 2**20, 1),
+        "stored_items": size["stored_items"],
         "step_back_ms": round(sorted(backs)[2], 2),
         "first_step_back_ms": round(backs[0], 2),
     }
+
+
+class _Pauses:
+    """Called between every two steps: the longest time between two (a window's start and
+    what ran before it in between do not count)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock, self.longest, self.last = clock, 0.0, clock()
+
+    def __call__(self) -> None:
+        now = self.clock()
+        self.longest, self.last = max(self.longest, now - self.last), now
+
+
+def _window_rate(sim: Simulator, steps: int, clock: Clock, pauses: _Pauses) -> float:
+    """Steps per second over `steps` more steps."""
+    started = pauses.last = clock()
+    under_load(sim, steps, pauses)
+    return steps / (clock() - started)
 
 
 def long_session(algo: str, clock: Clock, steps: int = LONG_STEPS) -> dict[str, float]:
