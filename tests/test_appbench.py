@@ -3,6 +3,7 @@ is not a timed test)."""
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from tui import appbench
@@ -24,3 +25,9 @@ def test_bench_app_prints_the_app_figures(monkeypatch):
     assert result.exit_code == 0 and json.loads(result.output) == fake
     result = CliRunner().invoke(app, ["bench", "--app"])
     assert result.exit_code == 0 and "app_share_of_engine        0.5" in result.output
+
+
+@pytest.mark.parametrize("more", [["--long"], ["--steps", "2000"]])
+def test_bench_app_refuses_the_engine_options_it_would_ignore(more):
+    result = CliRunner().invoke(app, ["bench", "--app", *more])
+    assert result.exit_code == 2 and "--app measures the app alone" in result.output

@@ -58,6 +58,9 @@ def say(message: str, err: bool = False) -> None:
     typer.echo(visible(message), err=err)
 
 
+BENCH_STEPS = 50_000  # bench's steps per speed measurement, unless --steps says
+
+
 def fail(message: str, code: int = 2) -> None:
     say(message, err=True)
     raise typer.Exit(code)
@@ -582,7 +585,9 @@ def bench(
     as_json: Annotated[
         bool, typer.Option("--json", metavar=FLAG, help="Print one JSON object.")
     ] = False,
-    steps: Annotated[int, typer.Option(min=1000, help="Steps per speed measurement.")] = 50_000,
+    steps: Annotated[
+        int, typer.Option(min=1000, help="Steps per speed measurement.")
+    ] = BENCH_STEPS,
     long: Annotated[
         bool,
         typer.Option("--long", metavar=FLAG, help="Add a 1,000,000-step session per algorithm."),
@@ -606,6 +611,8 @@ def bench(
 
     from engines.lab.bench import LONG_STEPS, run_all
 
+    if in_app and (long or steps != BENCH_STEPS):
+        fail("bench: --app measures the app alone: it takes no --long or --steps")
     figures = ["pump", "raft", "paxos", "history", "elections"] + ["raft long", "paxos long"] * long
     if in_app:
         from tui import appbench
