@@ -48,6 +48,17 @@ class Network:
         self.links: dict[tuple[int, int], LinkConfig] = {}  # (src, dst) -> its own settings
         self.group_of: dict[int, int] | None = None  # None: no partition
         self.cuts: set[tuple[int, int]] = set()  # (src, dst): messages from src to dst are cut
+        self.simple: tuple[int, int] | None = None  # see _settings_changed
+        self._settings_changed()
+
+    def _settings_changed(self) -> None:
+        """While every link has the default settings, loses and duplicates nothing, and nothing
+        is cut, a send is one copy with one latency draw: `simple` is then (the lowest latency,
+        the number of latencies), for the simulator to draw it without a call (see
+        `transmissions`, whose draws are the same); otherwise None."""
+        cfg = self.default
+        plain = not (self.links or cfg.drop or cfg.dup or self.cuts or self.group_of is not None)
+        self.simple = (cfg.latency_min, cfg.latency_max - cfg.latency_min + 1) if plain else None
 
     # --- configuration ------------------------------------------------------------------------
     def configure(
@@ -58,10 +69,11 @@ class Network:
         if link is None:
             self.default = _changed(self.default, changes)
             self.links = {k: _changed(v, changes) for k, v in self.links.items()}
-            return
-        src, dst = link
-        for key in [(src, dst)] if oneway else [(src, dst), (dst, src)]:
-            self.links[key] = _changed(self.link(*key), changes)
+        else:
+            src, dst = link
+            for key in [(src, dst)] if oneway else [(src, dst), (dst, src)]:
+                self.links[key] = _changed(self.link(*key), changes)
+        self._settings_changed()
 
     def link(self, src: int, dst: int) -> LinkConfig:
         return self.links.get((src, dst), self.default) if self.links else self.default
@@ -76,27 +88,32 @@ class Network:
         for node in self.node_ids:
             group_of.setdefault(node, len(group_of) + len(groups))
         self.group_of = _canonical(group_of, self.node_ids)
+        self._settings_changed()
 
     def isolate(self, node: int) -> None:
         current = self.group_of or dict.fromkeys(self.node_ids, 0)
         self.group_of = _canonical(current | {node: -1}, self.node_ids)
+        self._settings_changed()
 
     def add(self, node: int, like: int) -> None:
         """A new node joins the partition group of `like`."""
         self.node_ids.append(node)
         if self.group_of is not None:
             self.group_of = _canonical(self.group_of | {node: self.group_of[like]}, self.node_ids)
+            self._settings_changed()
 
     def cut(self, src: int, dst: int, oneway: bool = False) -> None:
         """Block messages from src to dst (and from dst to src unless oneway)."""
         self.cuts.add((src, dst))
         if not oneway:
             self.cuts.add((dst, src))
+        self._settings_changed()
 
     def heal(self) -> None:
         """Remove every cut: partition groups and cut links."""
         self.group_of = None
         self.cuts = set()
+        self._settings_changed()
 
     def connected(self, src: int, dst: int) -> bool:
         """Whether a message from src reaches dst now."""
@@ -126,10 +143,9 @@ class Network:
         cfg = self.links.get((src, dst), self.default) if self.links else self.default
         random = self.rng.random
         # random() is one C call; randint's rejection sampling costs several times more, and
-        # int() of the float (the same number: it is never negative) twice what floor() does
+        # int() of the float (the same number: it is never negative) twice what floor() does.
+        # While the network is `simple`, the simulator makes this same draw itself.
         low, spread = cfg.latency_min, cfg.latency_max - cfg.latency_min + 1
-        if not cfg.dup and not cfg.drop and not self.cuts and self.group_of is None:
-            return ((low + floor(random() * spread), ""),)  # most sends: one copy, one draw
         cut = "" if self.connected(src, dst) else "partition"
         copies = 2 if cfg.dup and random() < cfg.dup else 1
         out = []

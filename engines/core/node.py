@@ -110,7 +110,8 @@ plain = _plain
 
 
 # The effects nodes make at almost every step are named tuples: as immutable as a frozen
-# dataclass, and built in half the time.
+# dataclass, and built in half the time; in a quarter when made by `_effect`, which skips the
+# Python-level __new__ that calling the class runs.
 class Send(NamedTuple):
     dst: int
     msg: Message
@@ -123,6 +124,9 @@ class SetTimer(NamedTuple):
 
 class CancelTimer(NamedTuple):
     name: str
+
+
+_effect = tuple.__new__  # _effect(Send, (dst, msg)) is Send(dst, msg)
 
 
 Sentence = Callable[[int, dict[str, Any]], str]  # a note's text, of its node and fields
@@ -251,17 +255,18 @@ class Node:
 
     # --- effects -------------------------------------------------------------------------
     def send(self, dst: int, msg: Message) -> None:
-        self.outbox.append(Send(dst, msg))
+        self.outbox.append(_effect(Send, (dst, msg)))
 
     def broadcast(self, msg: Message) -> None:
+        append = self.outbox.append
         for peer in self.peers:
-            self.outbox.append(Send(peer, msg))
+            append(_effect(Send, (peer, msg)))
 
     def set_timer(self, name: str, delay: int) -> None:
-        self.outbox.append(SetTimer(name, delay))
+        self.outbox.append(_effect(SetTimer, (name, delay)))
 
     def cancel_timer(self, name: str) -> None:
-        self.outbox.append(CancelTimer(name))
+        self.outbox.append(_effect(CancelTimer, (name,)))
 
     def note(self, kind: str, **fields: Any) -> None:
         """Note a decision with its facts; the protocol's REASONS give its sentence."""

@@ -23,6 +23,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from heapq import heappop, heappush
+from math import floor
 from typing import Any
 
 from engines.core import protocols
@@ -881,22 +882,38 @@ class Simulator:
         return event
 
     def _finish(self, node: Node, event: StepEvent) -> StepEvent:
-        """Carry out the effects a node produced while handling one event."""
+        """Carry out the effects a node produced while handling one event. Sends are put on
+        the wire here, not in a method of their own: they are most of the effects."""
         effects = node.take_effects()
         if not effects:
             return event
         w = self.world
-        node_id = node.id
+        node_id, now, queue, net = node.id, w.now, w.queue, w.network
         for effect in effects:
             kind = type(effect)
             if kind is Send:
-                self._send(node_id, effect.dst, effect.msg)
+                dst, msg = effect
+                key = (type(msg), node_id, dst)
+                sent = w.sent
+                sent[key] = sent.get(key, 0) + 1
+                simple = net.simple
+                if simple is not None:  # most sends: one copy, one draw (as in transmissions)
+                    low, spread = simple
+                    deliver_at = now + low + floor(net.rng.random() * spread)
+                    w.seq = seq = w.seq + 1
+                    m = InFlight(node_id, dst, msg, now, deliver_at, seq)
+                    heappush(queue, (deliver_at, seq, MESSAGE, m))
+                    continue
+                for latency, doomed in net.transmissions(node_id, dst):
+                    w.seq = seq = w.seq + 1
+                    m = InFlight(node_id, dst, msg, now, now + latency, seq, doomed)
+                    heappush(queue, (now + latency, seq, MESSAGE, m))
             elif kind is SetTimer:
-                name, delay = effect.name, effect.delay
+                name, delay = effect
                 w.seq = seq = w.seq + 1
                 w.timers[node_id][name] = seq
                 delay = self._true_delay(node_id, delay) if w.clocks else delay
-                heappush(w.queue, (w.now + delay, seq, TIMER, (node_id, name)))
+                heappush(queue, (now + delay, seq, TIMER, (node_id, name)))
             elif kind is CancelTimer:
                 w.timers[node_id].pop(effect.name, None)
             elif kind is Reply:
@@ -904,17 +921,6 @@ class Simulator:
             else:
                 event.notes += (effect,)
         return event
-
-    def _send(self, src: int, dst: int, msg: Message) -> None:
-        w = self.world
-        key = (type(msg), src, dst)
-        sent = w.sent
-        sent[key] = sent.get(key, 0) + 1
-        now, queue = w.now, w.queue
-        for latency, doomed in w.network.transmissions(src, dst):
-            w.seq = seq = w.seq + 1
-            m = InFlight(src, dst, msg, now, now + latency, seq, doomed)
-            heappush(queue, (now + latency, seq, MESSAGE, m))
 
     def _find_message(self, seq: int) -> InFlight | None:
         w = self.world
