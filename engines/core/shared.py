@@ -145,6 +145,8 @@ RECENT_CHUNKS = 4  # the chunks at the top, where writes land, kept out of the s
 
 
 def _chunk_of(key: int | tuple) -> int:
+    """The chunk a key is in. The reads and writes of a SlotMap, called several times a
+    step, inline this expression."""
     return (key if type(key) is int else key[0]) >> CHUNK_BITS
 
 
@@ -242,7 +244,12 @@ class SlotMap:
     def __setitem__(self, key: Any, value: Any) -> None:
         if self._written is not None:
             self._written.add(key)
-        chunk = self._writable(_chunk_of(key))
+        number = (key if type(key) is int else key[0]) >> CHUNK_BITS
+        if number in self._owned:  # most writes: a chunk no view sees (as in _writable)
+            self._last_view = None
+            chunk = self._chunks[number]
+        else:
+            chunk = self._writable(number)
         if key not in chunk:
             self._len += 1
         chunk[key] = value
@@ -268,17 +275,17 @@ class SlotMap:
         return self[key]
 
     def __getitem__(self, key: Any) -> Any:
-        chunk = self._chunks.get(_chunk_of(key))
+        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
         if chunk is None:
             raise KeyError(key)
         return chunk[key]
 
     def get(self, key: Any, default: Any = None) -> Any:
-        chunk = self._chunks.get(_chunk_of(key))
+        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
         return default if chunk is None else chunk.get(key, default)
 
     def __contains__(self, key: Any) -> bool:
-        chunk = self._chunks.get(_chunk_of(key))
+        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
         return chunk is not None and key in chunk
 
     def __len__(self) -> int:
