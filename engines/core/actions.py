@@ -223,12 +223,17 @@ class ActionSpec:
     read: Callable[[list[str], int], Action]  # script words after the command, node count
     fuzz_weight: float  # how often the fuzzer draws it, against the other kinds
     draw: Callable[[random.Random, list[int], int], dict] | None = None  # fuzzer's arguments
+    known: dict[str, Check] = field(init=False, repr=False, compare=False)  # both, merged
+
+    def __post_init__(self) -> None:
+        # merged once: every action taken is checked, a client proposal every few steps
+        object.__setattr__(self, "known", self.required | self.optional)
 
     def check(self, args: Any, cluster: Cluster) -> dict[str, Any]:
         """Canonical arguments, or ActionError naming what is wrong."""
         if not isinstance(args, dict):
             raise ActionError(f"{self.kind}: the arguments must be an object")
-        known = self.required | self.optional
+        known = self.known
         if not (args.keys() <= known.keys() and self.required.keys() <= args.keys()):
             unknown = sorted(set(args) - set(known))
             missing = sorted(set(self.required) - set(args))

@@ -348,6 +348,7 @@ class Simulator:
         self.config = protocol.default_config | self.user_config
         self.world = World(protocol, nodes, seed)
         self.message_types = protocols.message_types(protocol)
+        self._cluster = Cluster(tuple(self.world.node_ids), self.message_types)
         self.timeline: dict[int, Action] = {}  # event step number -> action taken there
         self.events: list[StepEvent] = []
         self.max_step = 0
@@ -378,7 +379,12 @@ class Simulator:
     @property
     def cluster(self) -> Cluster:
         """What validating an action needs: the nodes there are now, added ones included."""
-        return Cluster(tuple(self.world.node_ids), self.message_types)
+        ids = self.world.node_ids
+        # Made again only when nodes were added, or taken away by a step back: ids are 1, 2,
+        # 3... in order, so their count says which they are.
+        if len(self._cluster.node_ids) != len(ids):
+            self._cluster = Cluster(tuple(ids), self.message_types)
+        return self._cluster
 
     @property
     def nodes(self) -> dict[int, Node]:
@@ -428,6 +434,8 @@ class Simulator:
         nodes = self.world.nodes
         candidates = nodes.values() if among is None else [nodes[i] for i in among if i in nodes]
         leaders = [n for n in candidates if n.is_leader]
+        if len(leaders) == 1:  # most often: no rank to compare
+            return leaders[0].id
         return max(leaders, key=lambda n: (n.rank(), -n.id)).id if leaders else None
 
     def timer_deadline(self, node_id: int, name: str) -> int | None:
@@ -527,7 +535,11 @@ class Simulator:
         if action is not None:
             event = self._apply(action, number)
         else:
-            due = self._next_due()
+            queue = w.queue
+            if queue and queue[0][2] == MESSAGE and not w.holds:
+                due = queue[0][0]  # most steps: no call to settle a head that is already due
+            else:
+                due = self._next_due()
             if due is None or (time_limit is not None and due > time_limit):
                 return None
             event = self._next_event(number)
@@ -614,7 +626,7 @@ class Simulator:
         self._check_possible(action)
         self._fork(keep_set_aside=action.kind == "wait")
         self.timeline[self.world.step + 1] = action
-        event = self.step()
+        event = self._step(None)
         assert event is not None
         return event
 
@@ -858,7 +870,8 @@ class Simulator:
             del w.timers[node_id][name]
             node = w.nodes[node_id]
             node.on_timer(self._clock(node_id) if w.clocks else time, name)
-            return self._finish(node, StepEvent(number, time, "timer", node_id, detail=name))
+            event = StepEvent(number, time, "timer", node_id, None, None, name)
+            return self._finish(node, event)
         del w.clients.timers[payload]
         return self._client_timer(*payload, StepEvent(number, time, "client"))
 
@@ -871,7 +884,8 @@ class Simulator:
             return event
         w = self.world
         node = w.nodes.get(m.dst)
-        if not w.network.connected(m.src, m.dst):
+        net = w.network
+        if net.simple is None and not net.connected(m.src, m.dst):  # simple: nothing is cut
             event.detail = "partition"
         elif node is None:
             event.detail = f"{node_name(m.dst)} is down"
