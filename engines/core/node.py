@@ -159,8 +159,8 @@ class Note:
         self.kind, self.tone, self.node = kind, tone, node
         names = tuple(fields)
         self._names = _NAMES.setdefault(names, names)
-        self._values = tuple(fields.values())
-        if not isinstance(text, str) and not all(_settled(v) for v in self._values):
+        self._values = values = tuple(fields.values())
+        if not isinstance(text, str) and not _settled(values):
             text = text(node, fields)  # a value that may change later: the sentence now
         self._text = text
 
@@ -189,9 +189,14 @@ class Note:
         return (Note, self._key())
 
 
-def _settled(value: Any) -> bool:
-    kind = type(value)
-    return kind in _SETTLED or kind is tuple and all(type(v) in _SETTLED for v in value)
+def _settled(values: tuple) -> bool:
+    """Whether none of these values can change: settled types, or tuples of them. One loop,
+    not a call a value: nodes make a note every few steps."""
+    for value in values:
+        kind = type(value)
+        if kind not in _SETTLED and not (kind is tuple and all(type(v) in _SETTLED for v in value)):
+            return False
+    return True
 
 
 Reason = tuple[str, Sentence]  # (tone, sentence of node, fields)
