@@ -178,7 +178,6 @@ class StepEvent:
         return "; ".join(lines)
 
 
-SHARED_TYPES = (SharedList, SlotMap)
 MT_WORD = "I"  # the Mersenne Twister's state is 624 words of 32 bits
 assert array(MT_WORD).itemsize == 4
 
@@ -210,18 +209,24 @@ class _Checkpointer(pickle.Pickler):
     and each random generator's state outside the pickle (see _random_view)."""
 
     def __init__(self, file: io.BytesIO, views: list, known: dict[bytes, bytes]) -> None:
-        super().__init__(file, pickle.HIGHEST_PROTOCOL)
         self.views, self.known = views, known
+        # The pickler looks a type up in its dispatch table itself: only these types cost a
+        # Python call (a reducer_override is called for every object). It reads the table
+        # when it is made.
+        self.dispatch_table = {
+            SharedList: self._shared,
+            SlotMap: self._shared,
+            random.Random: self._random,
+        }
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
 
-    def reducer_override(self, obj: Any) -> Any:
-        kind = type(obj)
-        if kind in SHARED_TYPES:
-            self.views.append(obj.view())  # the pickle names the type: no tuple kept per view
-        elif kind is random.Random:
-            self.views.append(_random_view(obj, self.known))
-        else:
-            return NotImplemented
-        return (_shared_view, (kind, len(self.views) - 1))
+    def _shared(self, obj: SharedList | SlotMap) -> tuple:
+        self.views.append(obj.view())  # the pickle names the type: no tuple kept per view
+        return (_shared_view, (type(obj), len(self.views) - 1))
+
+    def _random(self, obj: random.Random) -> tuple:
+        self.views.append(_random_view(obj, self.known))
+        return (_shared_view, (random.Random, len(self.views) - 1))
 
 
 class _Restorer(pickle.Unpickler):
