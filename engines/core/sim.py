@@ -907,15 +907,14 @@ class Simulator:
         if not effects:
             return event
         w = self.world
-        node_id, now, queue, net = node.id, w.now, w.queue, w.network
+        node_id, now, queue, sent, net = node.id, w.now, w.queue, w.sent, w.network
+        simple = net.simple
         for effect in effects:
             kind = type(effect)
             if kind is Send:
                 dst, msg = effect
                 key = (type(msg), node_id, dst)
-                sent = w.sent
                 sent[key] = sent.get(key, 0) + 1
-                simple = net.simple
                 if simple is not None:  # most sends: one copy, one draw (as in transmissions)
                     low, spread = simple
                     deliver_at = now + low + floor(net.rng.random() * spread)
