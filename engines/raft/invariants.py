@@ -60,11 +60,13 @@ def _differs(log: Any, i: int, entry: Any) -> bool:
     """Whether the log's entry at `i` is not `entry`, through a snapshot (section 7): an index
     the snapshot holds agrees, since the snapshot point itself was checked when it came
     (`SnapshotPoints`); at the point, only the term is kept."""
-    if i < log.base:
+    base = log.base
+    if i < base:
         return False
-    if i == log.base:
+    if i == base:
         return log[i].term != entry.term
-    return not _same(log[i], entry)
+    ours = log.entries[i - base]  # past the log's indexing: State Machine Safety's hot path
+    return ours is not entry and ours != entry
 
 
 # What of a node each check reads (`reads`), so that a step runs only the checks that read
@@ -128,23 +130,29 @@ class LogChanges:
         self.points: dict[int, tuple] = {}  # node -> its snapshot's (index, term, height)
         self.snapshot: Any = None  # the checked node's snapshot, when new this step
 
-    def observe(self, node: Any) -> None:
-        snapshot = node.persistent.snapshot
-        point = None if snapshot is None else (snapshot.index, snapshot.term, snapshot.height)
+    def observe(self, node: Any, new_snapshot: bool) -> None:
+        """`new_snapshot`: the node holds another snapshot object than at its last check (an
+        unchanged snapshot is the same frozen value, at the same point)."""
         self.snapshot = None
-        if point != self.points.get(node.id):
-            self.points[node.id] = point
-            self.snapshot = snapshot
+        if new_snapshot:
+            snapshot = node.persistent.snapshot
+            point = None if snapshot is None else (snapshot.index, snapshot.term, snapshot.height)
+            if point != self.points.get(node.id):
+                self.points[node.id] = point
+                self.snapshot = snapshot
+        # The log's entries are read past its indexing, as `RaftInvariants.changed` does.
         log = node.persistent.log
-        length = len(log)
+        entries, base = log.entries, log.base
+        length = base + len(entries)
         seen = self.length.get(node.id, 0)
-        if log.changed_from is None and length == seen:
+        if entries.changed_from is None and length == seen:
             self.first = None  # most steps
             return
-        changed = log.take_changed_from()
+        changed = entries.take_changed_from()
         self.length[node.id] = length
         # Entries a snapshot holds are gone from the log: the snapshot point is checked.
-        self.first = max(log.first, min(length, seen, length if changed is None else changed))
+        changed = length if changed is None else changed + base
+        self.first = max(base + 1, min(length, seen, changed))
 
 
 class LeaderAppendOnly:
@@ -184,8 +192,9 @@ class CommittedPrefix:
 
     def check(self, node: Any) -> str | None:
         commit, log = node.commit_index, node.persistent.log
-        if commit >= len(log):
-            return f"n{node.id}'s commit index {commit} is beyond its last log index {len(log) - 1}"
+        length = log.base + len(log.entries)  # past the log's indexing: this runs most steps
+        if commit >= length:
+            return f"n{node.id}'s commit index {commit} is beyond its last log index {length - 1}"
         first, held = self.changes.first, self.commit_seen.get(node.id, 0)  # held: before
         if commit != held:  # a restart forgets it (the log stays), and so checks nothing here
             self.commit_seen[node.id] = commit
@@ -193,7 +202,7 @@ class CommittedPrefix:
             return None
         entries = self.committed.entries
         for i in range(first, held + 1):
-            if i >= len(log):
+            if i >= length:
                 return f"n{node.id} removed {_show(entries[i])}, committed at index {i}"
             if not _same(log[i], entries[i]):
                 return (
@@ -521,7 +530,7 @@ class RaftInvariants:
         changed = self.changed(node)
         if changed:
             if changed & LOG:
-                self.changes.observe(node)
+                self.changes.observe(node, bool(changed & SNAPSHOT))
             else:
                 self.changes.first = self.changes.snapshot = None
             for invariant in self.plan(changed, node.role == "leader"):

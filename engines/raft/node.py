@@ -621,7 +621,7 @@ class RaftNode(Node):
     def commit_to(self, index: int) -> None:
         """Advance the commit index and apply the newly committed client values in order."""
         log = self.persistent.log
-        for entry in log[self.commit_index + 1 : index + 1]:  # applied = committed, in order
+        for entry in log.span(self.commit_index + 1, index):  # applied = committed, in order
             if entry.value is not None:
                 self.sm.apply(entry.pid, entry.value, entry.proposed_at)
                 if entry.pid in self.requests:
