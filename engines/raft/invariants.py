@@ -252,7 +252,7 @@ class LogMatching:
         # Read by position in the entries after the snapshot (`first` lies past its index):
         # one list lookup per entry instead of two calls through the log's indexing.
         entries, base = log.entries, log.base
-        for i in range(first, len(log)):
+        for i in range(first, base + len(entries)):
             problem = self.check_entry(node.id, i, entries[i - base], entries[i - 1 - base].term)
             if problem:
                 return problem

@@ -825,11 +825,11 @@ class RaftNode(Node):
             conflict = self.conflict_at(prev)
             self.send(src, AppendReply(self.term, False, prev, *conflict, msg.round))
             return
-        self.store(prev, entries)
+        self.store(prev, entries, length)
         match = prev + len(entries)
         if msg.commit > self.commit_index and match > self.commit_index:
             self.commit_to(min(msg.commit, match))
-        self.send(src, AppendReply(self.term, True, match, round=msg.round))
+        self.send(src, AppendReply(self.persistent.term, True, match, round=msg.round))
 
     def conflict_at(self, index: int) -> tuple[int, int]:
         """The term of our entry at `index` and the first index holding that term."""
@@ -839,11 +839,11 @@ class RaftNode(Node):
             index -= 1
         return term, index
 
-    def store(self, prev: int, entries: tuple[Entry, ...]) -> None:
+    def store(self, prev: int, entries: tuple[Entry, ...], length: int) -> None:
         """Append after `prev`, cutting our log only at the first entry that conflicts: an old
-        or duplicated message must not remove entries a later one added."""
+        or duplicated message must not remove entries a later one added. `length` is the log's
+        length (the loop changes the log only where it returns)."""
         log = self.persistent.log
-        length = len(log)  # the loop changes the log only where it returns
         for offset, entry in enumerate(entries):
             i = prev + 1 + offset
             if i == length:
