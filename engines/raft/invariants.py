@@ -75,6 +75,7 @@ def _differs(log: Any, i: int, entry: Any) -> bool:
 # its commit index; its chain's height; its snapshot alone (a new one is also a change of log).
 WHO, VOTE, LOG, COMMIT, CHAIN, SNAPSHOT = 1, 2, 4, 8, 16, 32
 EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT
+LEADER = 64  # not a facet: marks the plans of a leader's steps (`RaftInvariants.plan`)
 
 
 class Committed:
@@ -514,7 +515,7 @@ class RaftInvariants:
             CommitQuorum(),
         ]
         self.seen: dict[int, tuple] = {}  # node id -> what the checks read, at its last check
-        self.plans: dict[tuple[int, bool], list] = {}  # (what changed, leader) -> the checks
+        self.plans: dict[int, list] = {}  # what changed, with LEADER for a leader -> the checks
         self.state_machine = StateMachineCheck()
 
     @property
@@ -582,10 +583,11 @@ class RaftInvariants:
 
     def plan(self, changed: int, leader: bool) -> list:
         """The checks that read something that changed; three look at leaders only."""
-        plan = self.plans.get((changed, leader))
+        key = changed | LEADER if leader else changed
+        plan = self.plans.get(key)
         if plan is None:
             plan = [c for c in self.checks if c.reads & changed and (leader or not c.leaders_only)]
-            self.plans[(changed, leader)] = plan
+            self.plans[key] = plan
         return plan
 
 

@@ -844,13 +844,14 @@ class RaftNode(Node):
         or duplicated message must not remove entries a later one added. `length` is the log's
         length (the loop changes the log only where it returns)."""
         log = self.persistent.log
+        held, base = log.entries, log.base  # read past the log's indexing: a hot loop
         for offset, entry in enumerate(entries):
             i = prev + 1 + offset
             if i == length:
                 log.extend(entries[offset:])
                 self.written(i, entries[offset:])
                 return
-            if log[i].term != entry.term:
+            if held[i - base].term != entry.term:
                 terms = sorted({e.term for e in log[i:]})
                 self.note(
                     "entries_deleted",
