@@ -60,11 +60,13 @@ def _differs(log: Any, i: int, entry: Any) -> bool:
     """Whether the log's entry at `i` is not `entry`, through a snapshot (section 7): an index
     the snapshot holds agrees, since the snapshot point itself was checked when it came
     (`SnapshotPoints`); at the point, only the term is kept."""
-    if i < log.base:
+    base = log.base
+    if i < base:
         return False
-    if i == log.base:
+    if i == base:
         return log[i].term != entry.term
-    return not _same(log[i], entry)
+    ours = log.entries[i - base]  # past the log's indexing: State Machine Safety's hot path
+    return ours is not entry and ours != entry
 
 
 # What of a node each check reads (`reads`), so that a step runs only the checks that read
@@ -73,6 +75,7 @@ def _differs(log: Any, i: int, entry: Any) -> bool:
 # its commit index; its chain's height; its snapshot alone (a new one is also a change of log).
 WHO, VOTE, LOG, COMMIT, CHAIN, SNAPSHOT = 1, 2, 4, 8, 16, 32
 EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT
+LEADER = 64  # not a facet: marks the plans of a leader's steps (`RaftInvariants.plan`)
 
 
 class Committed:
@@ -128,23 +131,29 @@ class LogChanges:
         self.points: dict[int, tuple] = {}  # node -> its snapshot's (index, term, height)
         self.snapshot: Any = None  # the checked node's snapshot, when new this step
 
-    def observe(self, node: Any) -> None:
-        snapshot = node.persistent.snapshot
-        point = None if snapshot is None else (snapshot.index, snapshot.term, snapshot.height)
+    def observe(self, node: Any, new_snapshot: bool) -> None:
+        """`new_snapshot`: the node holds another snapshot object than at its last check (an
+        unchanged snapshot is the same frozen value, at the same point)."""
         self.snapshot = None
-        if point != self.points.get(node.id):
-            self.points[node.id] = point
-            self.snapshot = snapshot
+        if new_snapshot:
+            snapshot = node.persistent.snapshot
+            point = None if snapshot is None else (snapshot.index, snapshot.term, snapshot.height)
+            if point != self.points.get(node.id):
+                self.points[node.id] = point
+                self.snapshot = snapshot
+        # The log's entries are read past its indexing, as `RaftInvariants.changed` does.
         log = node.persistent.log
-        length = len(log)
+        entries, base = log.entries, log.base
+        length = base + len(entries)
         seen = self.length.get(node.id, 0)
-        if log.changed_from is None and length == seen:
+        if entries.changed_from is None and length == seen:
             self.first = None  # most steps
             return
-        changed = log.take_changed_from()
+        changed = entries.take_changed_from()
         self.length[node.id] = length
         # Entries a snapshot holds are gone from the log: the snapshot point is checked.
-        self.first = max(log.first, min(length, seen, length if changed is None else changed))
+        changed = length if changed is None else changed + base
+        self.first = max(base + 1, min(length, seen, changed))
 
 
 class LeaderAppendOnly:
@@ -184,8 +193,9 @@ class CommittedPrefix:
 
     def check(self, node: Any) -> str | None:
         commit, log = node.commit_index, node.persistent.log
-        if commit >= len(log):
-            return f"n{node.id}'s commit index {commit} is beyond its last log index {len(log) - 1}"
+        length = log.base + len(log.entries)  # past the log's indexing: this runs most steps
+        if commit >= length:
+            return f"n{node.id}'s commit index {commit} is beyond its last log index {length - 1}"
         first, held = self.changes.first, self.commit_seen.get(node.id, 0)  # held: before
         if commit != held:  # a restart forgets it (the log stays), and so checks nothing here
             self.commit_seen[node.id] = commit
@@ -193,7 +203,7 @@ class CommittedPrefix:
             return None
         entries = self.committed.entries
         for i in range(first, held + 1):
-            if i >= len(log):
+            if i >= length:
                 return f"n{node.id} removed {_show(entries[i])}, committed at index {i}"
             if not _same(log[i], entries[i]):
                 return (
@@ -243,7 +253,7 @@ class LogMatching:
         # Read by position in the entries after the snapshot (`first` lies past its index):
         # one list lookup per entry instead of two calls through the log's indexing.
         entries, base = log.entries, log.base
-        for i in range(first, len(log)):
+        for i in range(first, base + len(entries)):
             problem = self.check_entry(node.id, i, entries[i - base], entries[i - 1 - base].term)
             if problem:
                 return problem
@@ -505,7 +515,7 @@ class RaftInvariants:
             CommitQuorum(),
         ]
         self.seen: dict[int, tuple] = {}  # node id -> what the checks read, at its last check
-        self.plans: dict[tuple[int, bool], list] = {}  # (what changed, leader) -> the checks
+        self.plans: dict[int, list] = {}  # what changed, with LEADER for a leader -> the checks
         self.state_machine = StateMachineCheck()
 
     @property
@@ -521,7 +531,7 @@ class RaftInvariants:
         changed = self.changed(node)
         if changed:
             if changed & LOG:
-                self.changes.observe(node)
+                self.changes.observe(node, bool(changed & SNAPSHOT))
             else:
                 self.changes.first = self.changes.snapshot = None
             for invariant in self.plan(changed, node.role == "leader"):
@@ -573,10 +583,11 @@ class RaftInvariants:
 
     def plan(self, changed: int, leader: bool) -> list:
         """The checks that read something that changed; three look at leaders only."""
-        plan = self.plans.get((changed, leader))
+        key = changed | LEADER if leader else changed
+        plan = self.plans.get(key)
         if plan is None:
             plan = [c for c in self.checks if c.reads & changed and (leader or not c.leaders_only)]
-            self.plans[(changed, leader)] = plan
+            self.plans[key] = plan
         return plan
 
 

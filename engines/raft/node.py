@@ -621,7 +621,7 @@ class RaftNode(Node):
     def commit_to(self, index: int) -> None:
         """Advance the commit index and apply the newly committed client values in order."""
         log = self.persistent.log
-        for entry in log[self.commit_index + 1 : index + 1]:  # applied = committed, in order
+        for entry in log.span(self.commit_index + 1, index):  # applied = committed, in order
             if entry.value is not None:
                 self.sm.apply(entry.pid, entry.value, entry.proposed_at)
                 if entry.pid in self.requests:
@@ -825,11 +825,11 @@ class RaftNode(Node):
             conflict = self.conflict_at(prev)
             self.send(src, AppendReply(self.term, False, prev, *conflict, msg.round))
             return
-        self.store(prev, entries)
+        self.store(prev, entries, length)
         match = prev + len(entries)
         if msg.commit > self.commit_index and match > self.commit_index:
             self.commit_to(min(msg.commit, match))
-        self.send(src, AppendReply(self.term, True, match, round=msg.round))
+        self.send(src, AppendReply(self.persistent.term, True, match, round=msg.round))
 
     def conflict_at(self, index: int) -> tuple[int, int]:
         """The term of our entry at `index` and the first index holding that term."""
@@ -839,18 +839,19 @@ class RaftNode(Node):
             index -= 1
         return term, index
 
-    def store(self, prev: int, entries: tuple[Entry, ...]) -> None:
+    def store(self, prev: int, entries: tuple[Entry, ...], length: int) -> None:
         """Append after `prev`, cutting our log only at the first entry that conflicts: an old
-        or duplicated message must not remove entries a later one added."""
+        or duplicated message must not remove entries a later one added. `length` is the log's
+        length (the loop changes the log only where it returns)."""
         log = self.persistent.log
-        length = len(log)  # the loop changes the log only where it returns
+        held, base = log.entries, log.base  # read past the log's indexing: a hot loop
         for offset, entry in enumerate(entries):
             i = prev + 1 + offset
             if i == length:
                 log.extend(entries[offset:])
                 self.written(i, entries[offset:])
                 return
-            if log[i].term != entry.term:
+            if held[i - base].term != entry.term:
                 terms = sorted({e.term for e in log[i:]})
                 self.note(
                     "entries_deleted",

@@ -135,6 +135,12 @@ class RaftLog:
         entries = self.entries
         return entries[start].term, tuple(entries[start + 1 : start + 1 + limit])
 
+    def span(self, first: int, last: int) -> list:
+        """The entries `first` to `last` (past the snapshot's index): what a commit applies,
+        read in one call."""
+        base = self.base
+        return self.entries[first - base : last + 1 - base]
+
     def append(self, entry: Entry) -> None:
         self.entries.append(entry)
 
@@ -148,10 +154,6 @@ class RaftLog:
     @property
     def changed_from(self) -> int | None:
         changed = self.entries.changed_from
-        return None if changed is None else changed + self.base
-
-    def take_changed_from(self) -> int | None:
-        changed = self.entries.take_changed_from()
         return None if changed is None else changed + self.base
 
     def compact(self, index: int, term: int) -> None:
