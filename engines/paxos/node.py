@@ -385,20 +385,21 @@ class PaxosNode(Node):
 
     def _on_accept(self, src: int, msg: Accept) -> None:
         p = self.persistent
-        if msg.ballot < p.promised and self.config.get("bug") != "ignore_promise":
+        ballot, slot, value = msg.ballot, msg.slot, msg.value
+        if ballot < p.promised and self.config.get("bug") != "ignore_promise":
             self._nack(src, msg)
             return
-        if msg.ballot > p.promised:
-            p.promised = msg.ballot
-        p.accepted[msg.slot] = (msg.ballot, msg.value)
-        if msg.slot > self.top_slot:
-            self.top_slot = msg.slot
-        self._facts.append(("accept", msg.slot, msg.ballot, msg.value))
+        if ballot > p.promised:
+            p.promised = ballot
+        p.accepted[slot] = (ballot, value)
+        if slot > self.top_slot:
+            self.top_slot = slot
+        self._facts.append(("accept", slot, ballot, value))
         if src != self.id:
-            self._defer(msg.ballot)
+            self._defer(ballot)
             if self.role == "acceptor":
                 self.leader = src
-        self._to(src, Accepted(msg.ballot, msg.slot))
+        self._to(src, Accepted(ballot, slot))
 
     def _nack(self, src: int, msg: Prepare | Accept | Heartbeat) -> None:
         """Refuse a ballot below our promise, naming the higher one (PMS phases 1b, 2b)."""
