@@ -40,11 +40,6 @@ from engines.paxos.messages import ZERO, Ballot, proposal_number, show_ballot
 _MISSING = object()
 
 
-def _pid(value: Proposal | None) -> str | None:
-    """Proposal ids are unique in a run, so they stand for the values; None is a no-op."""
-    return None if value is None else value.id
-
-
 def _same(a: Proposal | None, b: Proposal | None) -> bool:
     """Whether two slot values are the same value (the same id, or both no-ops); most often
     they are the same object, which answers without a look at their ids."""
@@ -170,7 +165,7 @@ class PaxosInvariants:
             )
         key = (slot, ballot)
         votes = self.votes.get(key, ())
-        pid = _pid(value)
+        pid = None if value is None else value.id  # ids are unique in a run: they stand for values
         same = 1  # votes for this value in this ballot, this one included
         for voter, earlier in votes:
             if voter == nid:
@@ -261,8 +256,8 @@ class PaxosInvariants:
     ) -> Violation | None:
         """P2a: an accepted (ballot, value) at or above the chosen (ballot, value) in its slot
         holds the chosen value."""
-        if entry[0] < chosen[0] or _same(entry[1], chosen[1]):
-            return None
+        if entry[0] < chosen[0] or entry[1] is chosen[1] or _same(entry[1], chosen[1]):
+            return None  # most often the chosen value object itself: no call to compare it
         return Violation(
             "chosen values never change",
             step,
@@ -280,7 +275,7 @@ class PaxosInvariants:
             chosen = self.chosen.get(slot)
             if value is _MISSING:
                 what = f"dropped the value it learned in slot {slot}"
-            elif chosen is None or not _same(chosen[1], value):
+            elif chosen is None or chosen[1] is not value and not _same(chosen[1], value):
                 where = "nothing" if chosen is None else show_value(chosen[1])
                 what = f"holds {show_value(value)} learned in slot {slot}, where {where} was chosen"
             else:

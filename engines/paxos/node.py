@@ -118,11 +118,14 @@ class PaxosNode(Node):
 
     def take_effects(self) -> list:
         # `facts` becomes what the event gathered in `_facts`. When it gathered nothing, both
-        # names keep sharing that empty list, so most steps make no new list.
+        # names keep sharing that empty list, so most steps make no new list. The outbox is
+        # taken here too, as Node.take_effects does: every step comes here, and a second
+        # call would cost as much as the rest of this method.
         self.facts = self._facts
         if self._facts:
             self._facts = []
-        return super().take_effects()
+        out, self.outbox = self.outbox, []
+        return out
 
     def start(self, now: int) -> None:
         self._reset_leader_timer()
@@ -232,7 +235,7 @@ class PaxosNode(Node):
         self.role, self.phase, self.leader = "leader", "phase2", self.id
         self.note("leads", ballot=self.ballot, promises=sorted(self.promises))
         recovered = self._pmax()
-        top = max([self.applied, *recovered, *self.chosen])
+        top = max([self._top_chosen(), *recovered])
         self.next_slot = top + 1
         for slot in range(self.applied + 1, top + 1):
             if slot in self.chosen:
@@ -249,6 +252,15 @@ class PaxosNode(Node):
         for proposal in waiting:
             self._propose_new(proposal)
         self._send_heartbeat()  # tell everyone at once, so their leader timers stop
+
+    def _top_chosen(self) -> int:
+        """The highest slot chosen here, looked for only among the slots above `applied`
+        (all chosen) up to `top_slot`, not among every slot chosen since the start."""
+        if len(self.chosen) > self.applied:  # some slot above `applied` is chosen
+            for slot in range(self.top_slot, self.applied, -1):
+                if slot in self.chosen:
+                    return slot
+        return self.applied
 
     # --- proposer: phase 2 -------------------------------------------------------------------
     def _propose_new(self, proposal: Proposal) -> None:
@@ -361,26 +373,33 @@ class PaxosNode(Node):
             self._defer(msg.ballot)
             self.leader = src  # presumably, so a client value is forwarded there
             self._reset_leader_timer()  # give it time to finish phase 1
-        above = sorted(s for s in p.accepted if s > msg.low)
+        # The accepted slots above `low`: a Prepare comes with the proposer's chosen prefix,
+        # most often close to the top, so look at the slots from there up to `top_slot`,
+        # unless there are fewer accepted slots in all (a proposer that knows nothing yet).
+        if self.top_slot - msg.low < len(p.accepted):
+            above = [s for s in range(msg.low + 1, self.top_slot + 1) if s in p.accepted]
+        else:
+            above = sorted(s for s in p.accepted if s > msg.low)
         accepted = tuple((s, *p.accepted[s]) for s in above)
         self._to(src, Promise(msg.ballot, accepted))
 
     def _on_accept(self, src: int, msg: Accept) -> None:
         p = self.persistent
-        if msg.ballot < p.promised and self.config.get("bug") != "ignore_promise":
+        ballot, slot, value = msg.ballot, msg.slot, msg.value
+        if ballot < p.promised and self.config.get("bug") != "ignore_promise":
             self._nack(src, msg)
             return
-        if msg.ballot > p.promised:
-            p.promised = msg.ballot
-        p.accepted[msg.slot] = (msg.ballot, msg.value)
-        if msg.slot > self.top_slot:
-            self.top_slot = msg.slot
-        self._facts.append(("accept", msg.slot, msg.ballot, msg.value))
+        if ballot > p.promised:
+            p.promised = ballot
+        p.accepted[slot] = (ballot, value)
+        if slot > self.top_slot:
+            self.top_slot = slot
+        self._facts.append(("accept", slot, ballot, value))
         if src != self.id:
-            self._defer(msg.ballot)
+            self._defer(ballot)
             if self.role == "acceptor":
                 self.leader = src
-        self._to(src, Accepted(msg.ballot, msg.slot))
+        self._to(src, Accepted(ballot, slot))
 
     def _nack(self, src: int, msg: Prepare | Accept | Heartbeat) -> None:
         """Refuse a ballot below our promise, naming the higher one (PMS phases 1b, 2b)."""
@@ -429,26 +448,29 @@ class PaxosNode(Node):
             self.proposed_ids.discard(value.id)  # first_slot answers for it from now on
             self.pending.pop(value.id, None)
         if slot == self.applied + 1:  # otherwise a gap below it still waits
-            self._apply_ready()
+            self._apply_ready(value)
 
-    def _apply_ready(self) -> None:
-        """Apply chosen slots in slot order; a gap waits until its slot is chosen."""
+    def _apply_ready(self, value: Proposal | None) -> None:
+        """Apply chosen slots in slot order, from `value`, just chosen in the slot after the
+        applied ones, up to the next gap, which waits until its slot is chosen."""
         chosen = self.chosen
-        # Every slot up to `applied` is chosen here, so a count of chosen slots no higher
-        # than `applied` means nothing above waits: most often, without a look-up.
-        while len(chosen) > self.applied:
-            value = chosen.get(self.applied + 1, _UNKNOWN)
-            if value is _UNKNOWN:
-                break  # a gap
+        while True:
             self.applied += 1
             if value is None:
-                continue
-            if self._repeats(self.applied, value):
+                pass  # a no-op
+            elif self._repeats(self.applied, value):
                 self.note("repeat", slot=self.applied, proposal=value.id)
-                continue
-            self.sm.apply(value.id, value.value, value.proposed_at)
-            if value.id in self.requests:
-                self.answer_applied(self.requests.pop(value.id))
+            else:
+                self.sm.apply(value.id, value.value, value.proposed_at)
+                if value.id in self.requests:
+                    self.answer_applied(self.requests.pop(value.id))
+            # Every slot up to `applied` is chosen here, so a count of chosen slots no higher
+            # than `applied` means nothing above waits: most often, without a look-up.
+            if len(chosen) <= self.applied:
+                return
+            value = chosen.get(self.applied + 1, _UNKNOWN)
+            if value is _UNKNOWN:
+                return  # a gap
 
     def _repeats(self, slot: int, value: Proposal) -> bool:
         """Whether an applied slot holds a value already chosen, and so applied, in an earlier
