@@ -18,6 +18,7 @@ from typing import Any
 from engines.core.shared import SharedList
 
 GENESIS_DATA = "Genesis Block"
+BLOCKS_RECENT = 256  # the blocks made last, which Block.make finds fastest
 
 
 def block_hash(index: int, timestamp: str, data: str, prev_hash: str) -> str:
@@ -32,14 +33,17 @@ class Block:
     prev_hash: str
     hash: str
 
-    @classmethod
-    def make(cls, index: int, timestamp: str, data: str, prev_hash: str) -> Block:
+    @staticmethod
+    @functools.lru_cache(maxsize=BLOCKS_RECENT)
+    def make(index: int, timestamp: str, data: str, prev_hash: str) -> Block:
         """The block with these fields. Every node of a cluster applies the same blocks, so
-        equal blocks are one object while any chain holds it: stored once, hashed once."""
+        equal blocks are one object while any chain holds it: stored once, hashed once. The
+        other nodes ask for a block soon after the first: the latest few are found without
+        a call into Python (lru_cache), the others by their fields in `_made`."""
         key = (index, timestamp, data, prev_hash)
         block = _made.get(key)
         if block is None:
-            block = cls(index, timestamp, data, prev_hash, block_hash(*key))
+            block = Block(index, timestamp, data, prev_hash, block_hash(*key))
             _made[key] = block
         return block
 
@@ -148,23 +152,20 @@ def client_command(data: str) -> Command | None:
 
 
 def apply_client(kv: dict, command: Command, sessions: dict) -> str:
-    """Apply an operation unless its session already did; the session keeps (op, ok, value)."""
-    last = sessions.get(command.client)
-    if last is not None and last[0] >= command.op:
-        return command.key  # a retry: applied once already
-    sessions[command.client] = (command.op, *evaluate(kv, command))
-    return command.key
-
-
-def evaluate(kv: dict, command: Command) -> tuple[bool, str | None]:
-    """(ok, value): a get returns the value; a cas fails, changing nothing, on a mismatch."""
-    key, args = command.key, command.args
+    """Apply an operation unless its session already did; the session keeps (op, ok, value):
+    a get returns the value; a cas fails, changing nothing, on a mismatch."""
+    client, op, key = command.client, command.op, command.key
+    last = sessions.get(client)
+    if last is not None and last[0] >= op:
+        return key  # a retry: applied once already
     if command.f == "get":
-        return True, kv.get(key)
-    if command.f == "cas" and kv.get(key) != args[0]:
-        return False, None
-    kv[key] = args[-1]
-    return True, None
+        sessions[client] = (op, True, kv.get(key))
+    elif command.f == "cas" and kv.get(key) != command.args[0]:
+        sessions[client] = (op, False, None)
+    else:
+        kv[key] = command.args[-1]
+        sessions[client] = (op, True, None)
+    return key
 
 
 class KVStore(dict):
