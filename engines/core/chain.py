@@ -18,7 +18,7 @@ from typing import Any
 from engines.core.shared import SharedList
 
 GENESIS_DATA = "Genesis Block"
-BLOCKS_RECENT = 256  # the blocks made last, which Block.make finds fastest
+BLOCKS_RECENT = 256  # the blocks made last, which block_after finds fastest
 
 
 def block_hash(index: int, timestamp: str, data: str, prev_hash: str) -> str:
@@ -33,17 +33,14 @@ class Block:
     prev_hash: str
     hash: str
 
-    @staticmethod
-    @functools.lru_cache(maxsize=BLOCKS_RECENT)
-    def make(index: int, timestamp: str, data: str, prev_hash: str) -> Block:
+    @classmethod
+    def make(cls, index: int, timestamp: str, data: str, prev_hash: str) -> Block:
         """The block with these fields. Every node of a cluster applies the same blocks, so
-        equal blocks are one object while any chain holds it: stored once, hashed once. The
-        other nodes ask for a block soon after the first: the latest few are found without
-        a call into Python (lru_cache), the others by their fields in `_made`."""
+        equal blocks are one object while any chain holds it: stored once, hashed once."""
         key = (index, timestamp, data, prev_hash)
         block = _made.get(key)
         if block is None:
-            block = Block(index, timestamp, data, prev_hash, block_hash(*key))
+            block = cls(index, timestamp, data, prev_hash, block_hash(*key))
             _made[key] = block
         return block
 
@@ -68,6 +65,14 @@ GENESIS = Block.make(0, "0ms", GENESIS_DATA, "")
 
 def timestamp_of(proposed_at_ms: int) -> str:
     return f"{proposed_at_ms}ms"
+
+
+@functools.lru_cache(maxsize=BLOCKS_RECENT)
+def block_after(prev_index: int, prev_hash: str, data: str, proposed_at_ms: int) -> Block:
+    """The block that applies `data` after the block (prev_index, prev_hash). The other nodes
+    of a cluster apply it soon after the first: they find it here, without a call into
+    Python, while Block.make finds it for anyone later."""
+    return Block.make(prev_index + 1, timestamp_of(proposed_at_ms), data, prev_hash)
 
 
 def block_fault(blocks: list[Block] | SharedList, i: int) -> str | None:
@@ -228,7 +233,7 @@ class StateMachine:
 
     def apply(self, proposal_id: str, data: str, proposed_at_ms: int) -> Block:
         prev = self.chain[-1]
-        block = Block.make(prev.index + 1, timestamp_of(proposed_at_ms), data, prev.hash)
+        block = block_after(prev.index, prev.hash, data, proposed_at_ms)
         self.chain.append(block)
         self.applied_ids.append(proposal_id)
         apply_kv(self.kv, data, self.sessions)
