@@ -222,7 +222,7 @@ class KVStore(dict):
         super().clear()
 
 
-@dataclass
+@dataclass(slots=True)
 class StateMachine:
     """A node's applied client values: the chain and the KV store built from them."""
 
