@@ -24,10 +24,13 @@ SOUND_KEPT = 256  # blocks remembered as sound (StateMachineCheck.sound)
 
 
 class _Seen:
-    """What the check verified of one node: the chain up to `height`, and the replay of it."""
+    """What the check verified of one node: the first `length` blocks of its chain, and the
+    replay of them."""
+
+    __slots__ = ("length", "replay", "sessions")
 
     def __init__(self) -> None:
-        self.height = -1  # not even the genesis block yet
+        self.length = 0  # not even the genesis block yet
         self.replay: dict[str, str] = {}
         self.sessions: dict = {}  # the replay's client sessions (engines.core.chain)
 
@@ -56,19 +59,19 @@ class StateMachineCheck:
         seen = self.seen.get(node.id)
         if (
             seen is not None
+            and seen.length == len(chain)
             and chain.changed_from is None
-            and len(chain) - 1 == seen.height
             and not kv.written
             and len(kv) == len(seen.replay)
         ):
             return None  # most steps: nothing applied, nothing written
         changed = chain.take_changed_from()
         keys = kv.take_written()
-        if seen is None or (changed is not None and changed <= seen.height):
+        if seen is None or (changed is not None and changed < seen.length):
             seen = self.seen[node.id] = _Seen()
             keys.update(kv)
         replay, sessions, sound = seen.replay, seen.sessions, self.sound
-        for i in range(seen.height + 1, len(chain)):
+        for i in range(seen.length, len(chain)):
             block = chain[i]
             if sound.get(i) is not block or block.prev_hash != chain[i - 1].hash:
                 fault = block_fault(chain, i)
@@ -80,7 +83,7 @@ class StateMachineCheck:
             key = apply_kv(replay, block.data, sessions)
             if key is not None:
                 keys.add(key)
-            seen.height = i
+            seen.length = i + 1
         if len(kv) != len(replay):
             keys.update(kv.keys() ^ replay.keys())
         for key in keys:
