@@ -18,19 +18,19 @@ class EchoPersistent:
     pings_sent: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Ping(Message):
     short = "PING"
     n: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class Echo(Message):
     short = "ECHO"
     n: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class Gossip(Message):
     short = "GOS"
     proposal: Proposal

@@ -53,14 +53,14 @@ def is_ballot(value: tuple) -> bool:
     return len(value) == 2 and all(type(v) is int for v in value)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Prepare(PaxosMessage):
     short = "P1a"
     ballot: Ballot
     low: int  # the proposer knows every slot up to here is chosen
 
 
-@dataclass(frozen=True)
+@dataclass
 class Promise(PaxosMessage):
     short = "P1b"
     ballot: Ballot
@@ -70,14 +70,14 @@ class Promise(PaxosMessage):
         return ids(value for _, _, value in self.accepted)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Nack(PaxosMessage):
     short = "NACK"
     ballot: Ballot  # the rejected ballot
     promised: Ballot  # the higher ballot the acceptor promised
 
 
-@dataclass(frozen=True)
+@dataclass
 class Accept(PaxosMessage):
     short = "P2a"
     ballot: Ballot
@@ -88,14 +88,14 @@ class Accept(PaxosMessage):
         return ids([self.value])
 
 
-@dataclass(frozen=True)
+@dataclass
 class Accepted(PaxosMessage):
     short = "P2b"
     ballot: Ballot
     slot: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class Chosen(PaxosMessage):
     short = "CHSN"
     entries: tuple[tuple[int, Proposal | None], ...]  # (slot, value)
@@ -110,7 +110,7 @@ class Chosen(PaxosMessage):
         return f"slots {self.entries[0][0]}..{self.entries[-1][0]}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Heartbeat(PaxosMessage):
     short = "HB"
     heartbeat = True
@@ -118,13 +118,13 @@ class Heartbeat(PaxosMessage):
     chosen: int  # the leader's chosen prefix: slots 1..chosen
 
 
-@dataclass(frozen=True)
+@dataclass
 class CatchUp(PaxosMessage):
     short = "CTCH"
     have: int  # the asker's chosen prefix
 
 
-@dataclass(frozen=True)
+@dataclass
 class Forward(PaxosMessage):
     short = "FWD"
     proposal: Proposal
