@@ -21,6 +21,7 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.keys import format_key
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -66,7 +67,7 @@ DEFAULT_SPEED = SPEEDS.index(20)
 MAX_TICKS_PER_S = 50
 MAX_SLICE_S = 0.002  # at "max", wall time stepping before keys and frames get their turn
 MAX_UI_SHARE = 0.3  # at "max", the most of the time the panels and their frames may take
-KEY_GRACE_S = 0.01  # at "max", no stepping for this long after a key, so it acts at once
+KEY_GRACE_S = 0.1  # at "max", no stepping while a key travels to its action, at most this long
 FRAME_S = 1 / 20  # during autoplay, redraw the panels at most this often
 SCENARIOS = PRESETS  # the shipped preset scripts, inside the engines package
 OTHER_SCRIPTS = "Other scripts"  # the picker's heading for scripts with no `lesson` line
@@ -210,7 +211,7 @@ class ConsensusApp(App):
         self.timer: Timer | None = None  # autoplay below "max"
         self.player: Worker | None = None  # autoplay at "max"
         self.drawn_at = 0.0  # wall time of the last autoplay redraw
-        self.key_at = 0.0  # wall time of the last key or click
+        self.key_at = 0.0  # wall time a key or click arrived; 0 once its binding has run
         self.cursor_blink = True  # the prompts' input cursor; tests turn it off
         self.diagram_shown = False
         self.inspecting = False  # the inspector in place of the node panels
@@ -333,28 +334,38 @@ class ConsensusApp(App):
     async def play_at_max(self) -> None:
         """Autoplay at "max": step for a slice, then yield to the event loop, which handles
         keys and draws frames before the next slice. A timer would leave the rest of its
-        interval idle; this loop never idles. It stands aside while a key passes through
-        Textual's message queues (one hop per turn of the loop), and redraws the panels only
-        while drawing (their update and the frame it causes) takes at most MAX_UI_SHARE of
-        the time: expensive frames come less often, and stepping keeps the rest."""
+        interval idle; this loop never idles. It stands aside, neither stepping nor redrawing,
+        while a key passes through Textual's message queues (one hop per turn of the loop),
+        and redraws the panels only while drawing (their update and the frame it causes)
+        takes at most MAX_UI_SHARE of the time: expensive frames come less often, and
+        stepping keeps the rest."""
         away = 0.0  # wall time outside stepping since the last redraw
         resumed = time.perf_counter()
         while self.playing:
             started = time.perf_counter()
-            away += started - resumed
             if started - self.key_at >= KEY_GRACE_S:
+                away += started - resumed
                 self.advance(1 << 30, started + MAX_SLICE_S)
-            resumed = time.perf_counter()
-            since = resumed - self.drawn_at
-            if not self.playing or (since >= FRAME_S and away <= MAX_UI_SHARE * since):
-                self.drawn_at, away = resumed, 0.0
-                self.refresh_view()
+                resumed = time.perf_counter()
+                since = resumed - self.drawn_at
+                if not self.playing or (since >= FRAME_S and away <= MAX_UI_SHARE * since):
+                    self.drawn_at, away = resumed, 0.0
+                    self.refresh_view()
             await asyncio.sleep(0)
 
+    def post_message(self, message: Message) -> bool:
+        # A key or click from the terminal arrives here first, several turns of the event loop
+        # before it reaches a handler: autoplay at "max" stands aside from now on.
+        if isinstance(message, (events.Key, events.MouseDown)) and not message.is_forwarded:
+            self.key_at = time.perf_counter()
+        return super().post_message(message)
+
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, (events.Key, events.MouseDown)):
-            self.key_at = time.perf_counter()  # autoplay at "max" lets it through first
+        # Asked before passing it on, which marks a new key as forwarded.
+        returned = isinstance(event, (events.Key, events.MouseDown)) and event.is_forwarded
         await super().on_event(event)
+        if returned:
+            self.key_at = 0.0  # back from the screen, its binding run: step on
 
     def advance(self, count: int, deadline: float | None = None) -> None:
         """Up to `count` steps, or until the wall time `deadline`. Wall time only paces the

@@ -29,7 +29,7 @@ from tui.spacetime import (
     emphasis,
     focus,
 )
-from tui.widgets.lines import LineView
+from tui.widgets.lines import LineView, set_virtual_size
 
 MAX_CACHED_ROWS = 2048
 
@@ -78,7 +78,7 @@ class DiagramView(ScrollView):
         index.sync(sim.events)
         self.fit()
         self.current, self.path = focus(index)
-        self.virtual_size = Size(self.shape.width, index.row_count)
+        set_virtual_size(self, Size(self.shape.width, index.row_count))
         if self.following:
             self.to_end()
         self.refresh()

@@ -84,6 +84,19 @@ class LineView(Widget):
         return strip
 
 
+def set_virtual_size(view: ScrollView, size: Size) -> None:
+    """Give a scrolling view a new scrollable size without a layout of the whole screen,
+    which assigning `virtual_size` asks for (a reactive with layout=True): at fast autoplay
+    the diagram and the message list grow or shrink at every frame, and a layout is the
+    costliest part of one. A ScrollView's virtual size moves nothing on screen but its
+    scrollbar, so update that alone, as Textual does after scrolling (`_scroll_update`;
+    Textual is pinned in pyproject.toml). A scrollbar that comes or goes still asks for a
+    layout itself, since it changes the room left for the rows."""
+    if size != view.virtual_size:
+        view.set_reactive(ScrollView.virtual_size, size)
+        view._scroll_update(size)
+
+
 class ScrollLines(ScrollView):
     """Lines in a scrolling view drawn with the line API: only the rows on screen render.
     `highlight` is the row shown in reverse (a cursor), or None."""
@@ -104,7 +117,7 @@ class ScrollLines(ScrollView):
 
     def set_lines(self, lines: list[Text]) -> None:
         self.lines = lines
-        self.virtual_size = Size(self.scrollable_content_region.width, len(lines))
+        set_virtual_size(self, Size(self.scrollable_content_region.width, len(lines)))
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
