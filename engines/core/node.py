@@ -145,7 +145,9 @@ class Note:
     A long session keeps every note, and few are ever read: a note stores its facts' values
     in a tuple (the names are shared), and when they are numbers and strings, which never
     change, its sentence function instead of its text, made when read (a Raft commit note
-    took 420 bytes, a tenth of a checked session's memory)."""
+    took 420 bytes, a tenth of a checked session's memory). A list of such values (the
+    acceptors of a chosen Paxos slot) is kept as a `_Listed` tuple, frozen as it was given,
+    and `fields` hands it back as a list."""
 
     __slots__ = ("kind", "tone", "node", "_text", "_names", "_values")
 
@@ -161,10 +163,12 @@ class Note:
         self.kind, self.tone, self.node = kind, tone, node
         names = tuple(fields)
         self._names = _NAMES.setdefault(names, names)
-        self._values = values = tuple(fields.values())
-        if not isinstance(text, str) and not _settled(values):
-            text = text(node, fields)  # a value that may change later: the sentence now
-        self._text = text
+        values = _frozen(tuple(fields.values()))
+        if values is None:  # a value that may change later: the sentence now
+            values = tuple(fields.values())
+            if not isinstance(text, str):
+                text = text(node, fields)
+        self._values, self._text = values, text
 
     @property
     def text(self) -> str:
@@ -173,7 +177,11 @@ class Note:
 
     @property
     def fields(self) -> dict[str, Any]:
-        return dict(zip(self._names, self._values, strict=True))
+        fields = dict(zip(self._names, self._values, strict=True))
+        for name, value in fields.items():
+            if type(value) is _Listed:
+                fields[name] = list(value)
+        return fields
 
     def _key(self) -> tuple:
         return (self.kind, self.text, self.tone, self.node, self.fields)
@@ -191,14 +199,28 @@ class Note:
         return (Note, self._key())
 
 
-def _settled(values: tuple) -> bool:
-    """Whether none of these values can change: settled types, or tuples of them. One loop,
-    not a call a value: nodes make a note every few steps."""
+class _Listed(tuple):
+    """A list of settled values a note was given, frozen (see Note)."""
+
+    __slots__ = ()
+
+
+def _frozen(values: tuple) -> tuple | None:
+    """The values as a note keeps them when none can change (settled types, or tuples or
+    lists of them, the lists frozen into `_Listed`); None when one may. One loop, not a call
+    a value: nodes make a note every few steps."""
+    listed = False
     for value in values:
         kind = type(value)
-        if kind not in _SETTLED and not (kind is tuple and all(type(v) in _SETTLED for v in value)):
-            return False
-    return True
+        if kind in _SETTLED:
+            continue
+        if (kind is tuple or kind is list) and all(type(v) in _SETTLED for v in value):
+            listed = listed or kind is list
+            continue
+        return None
+    if listed:
+        return tuple(_Listed(v) if type(v) is list else v for v in values)
+    return values
 
 
 Reason = tuple[str, Sentence]  # (tone, sentence of node, fields)
