@@ -11,7 +11,6 @@ configuration entry in its log, or the bootstrap configuration below the first o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import repeat
 from typing import NamedTuple
 
 from engines.core.node import node_names
@@ -52,11 +51,13 @@ class Configuration:
         ids = set(ids)
         return _majority_of(self.voters, ids) and (self.old is None or _majority_of(self.old, ids))
 
-    def quorum_value(self, values: dict[int, int]) -> int:
+    def quorum_value(self, values: dict[int, int], node: int = 0, own: int = 0) -> int:
         """The highest value that a quorum of voters has reached (or passed): the commit index
-        from match indexes, or the confirmed round from acknowledged rounds."""
-        highest = _kth(self.voters, values)
-        return highest if self.old is None else min(highest, _kth(self.old, values))
+        from match indexes, or the confirmed round from acknowledged rounds. `node`'s value
+        is `own`, whatever `values` hold: a leader counts itself so, without merging its
+        value into a copy of the others' on every commit (node ids start at 1)."""
+        highest = _kth(self.voters, values, node, own)
+        return highest if self.old is None else min(highest, _kth(self.old, values, node, own))
 
     def quorum_size(self) -> int:
         """Votes a candidate needs in the new voting set (what the election note shows)."""
@@ -74,12 +75,13 @@ def _majority_of(voters: tuple[int, ...], ids: set[int]) -> bool:
     return bool(voters) and len(ids.intersection(voters)) > len(voters) // 2
 
 
-def _kth(voters: tuple[int, ...], values: dict[int, int]) -> int:
+def _kth(voters: tuple[int, ...], values: dict[int, int], node: int, own: int) -> int:
     """The value a majority of `voters` has reached: the (n//2 + 1)-th highest."""
     if not voters:
         return 0
-    # map, not a comprehension: no Python frame on the leader's hot path
-    reached = sorted(map(values.get, voters, repeat(0)))
+    # A comprehension: for a handful of voters, twice as fast as map(values.get, ...).
+    reached = [own if voter == node else values.get(voter, 0) for voter in voters]
+    reached.sort()
     return reached[(len(voters) - 1) // 2]
 
 

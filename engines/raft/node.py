@@ -529,7 +529,7 @@ class RaftNode(Node):
         if round_ <= self.acked_round[src]:
             return
         self.acked_round[src] = round_
-        quorum = self.configuration.quorum_value(self.acked_round | {self.id: self.round})
+        quorum = self.configuration.quorum_value(self.acked_round, self.id, self.round)
         if quorum > self.quorum_round:
             self.quorum_round = quorum
             self.lease_until = self.round_sent[quorum] + self.lease_ms
@@ -606,7 +606,7 @@ class RaftNode(Node):
         """5.4.2: commit the highest index on a quorum, if its entry is of the current term. The
         leader counts itself only while it is a voter (dissertation 4.2.2)."""
         log, term = self.persistent.log, self.persistent.term
-        n = self.configuration.quorum_value(self.match_index | {self.id: len(log) - 1})
+        n = self.configuration.quorum_value(self.match_index, self.id, len(log) - 1)
         if n <= self.commit_index:
             return
         entry_term = log[n].term
