@@ -295,7 +295,7 @@ class Fork:
 class World:
     """Everything deterministic that a step may change. Pickled whole for checkpoints."""
 
-    def __init__(self, protocol: protocols.Protocol, n: int, seed: int) -> None:
+    def __init__(self, protocol: protocols.Protocol, n: int, seed: int, check: bool) -> None:
         self.seed = seed
         self.node_ids = list(range(1, n + 1))
         self.founders = list(self.node_ids)  # the cluster as it booted: its first configuration
@@ -312,7 +312,8 @@ class World:
         self.down: dict[int, Any] = {}  # crashed node id -> its persistent state
         self.proposals = 0
         self.issued = SharedList()  # every client value handed to a node: p1, p2, ...
-        self.checkers = protocol.make_checkers(n)
+        # An unchecked run has none: they would only fill its checkpoints.
+        self.checkers = protocol.make_checkers(n) if check else []
         self.violation: Violation | None = None
         self.node_class = protocol.node_class
         self.holds: list[dict] = []  # filters: matching messages stay in flight until released
@@ -351,7 +352,7 @@ class Simulator:
         self.user_config = dict(config or {})
         protocols.check_config(protocol, self.user_config)
         self.config = protocol.default_config | self.user_config
-        self.world = World(protocol, nodes, seed)
+        self.world = World(protocol, nodes, seed, check)
         self.message_types = protocols.message_types(protocol)
         self._cluster = Cluster(tuple(self.world.node_ids), self.message_types)
         self.timeline: dict[int, Action] = {}  # event step number -> action taken there
