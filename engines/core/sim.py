@@ -22,7 +22,7 @@ import zlib
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from heapq import heappop, heappush
+from heapq import heappop, heappush, heapreplace
 from math import floor
 from typing import Any
 
@@ -304,6 +304,11 @@ class World:
         self.seq = 0
         self.queue: list[tuple[int, int, int, Any]] = []
         self.timers: dict[int, dict[str, int]] = {i: {} for i in self.node_ids}
+        # A timer set again before it fires (an election timer, at every AppendEntries) waits
+        # behind its queue entry instead of adding one: `due` holds each timer's deadline,
+        # `queued` the (deadline, seq) of the newest entry of each timer name (_set_timer).
+        self.due: dict[int, dict[str, int]] = {i: {} for i in self.node_ids}
+        self.queued: dict[int, dict[str, tuple[int, int]]] = {i: {} for i in self.node_ids}
         self.node_rngs = {i: random.Random(f"{seed}/node/{i}") for i in self.node_ids}
         self.network = Network(self.node_ids, random.Random(f"{seed}/network"))
         self.clients = Workload(random.Random(f"{seed}/workload"), self.node_ids)
@@ -445,10 +450,7 @@ class Simulator:
         return max(leaders, key=lambda n: (n.rank(), -n.id)).id if leaders else None
 
     def timer_deadline(self, node_id: int, name: str) -> int | None:
-        seq = self.world.timers[node_id].get(name)
-        if seq is None:
-            return None
-        return next((t for t, s, kind, _ in self.world.queue if s == seq and kind == TIMER), None)
+        return self.world.due[node_id].get(name)
 
     def in_flight(self) -> list[InFlight]:
         """Messages on the wire, held ones included, soonest first."""
@@ -855,8 +857,19 @@ class Simulator:
                 w.held.append(payload)
             elif kind == TIMER:
                 node_id, name = payload
-                if w.timers[node_id].get(name) == seq:
+                live = w.timers[node_id].get(name)
+                if live == seq:
                     return time
+                queued = w.queued[node_id]
+                entry = queued.get(name)
+                if entry is not None and entry[1] == seq:  # a timer set since waits on it
+                    if live is None:
+                        del queued[name]  # cancelled
+                    else:
+                        due = w.due[node_id][name]
+                        queued[name] = (due, live)
+                        heapreplace(q, (due, live, TIMER, payload))
+                        continue
             elif w.clients.timers.get(payload) == seq:
                 return time
             heappop(q)
@@ -873,7 +886,7 @@ class Simulator:
             return self._arrive(m, event)
         if kind == TIMER:
             node_id, name = payload
-            del w.timers[node_id][name]
+            del w.timers[node_id][name], w.due[node_id][name], w.queued[node_id][name]
             node = w.nodes[node_id]
             node.on_timer(self._clock(node_id) if w.clocks else time, name)
             event = StepEvent(number, time, "timer", node_id, None, None, name)
@@ -932,9 +945,15 @@ class Simulator:
                 w.seq = seq = w.seq + 1
                 w.timers[node_id][name] = seq
                 delay = self._true_delay(node_id, delay) if w.clocks else delay
-                heappush(queue, (now + delay, seq, TIMER, (node_id, name)))
+                w.due[node_id][name] = due = now + delay
+                queued = w.queued[node_id]
+                entry = queued.get(name)
+                if entry is None or entry[0] > due:  # else it waits behind that entry
+                    queued[name] = (due, seq)
+                    heappush(queue, (due, seq, TIMER, (node_id, name)))
             elif kind is CancelTimer:
                 w.timers[node_id].pop(effect.name, None)
+                w.due[node_id].pop(effect.name, None)
             elif kind is Reply:
                 self._on_reply(node_id, effect, event)
             else:
@@ -1005,7 +1024,7 @@ class Simulator:
                 event.notes += (Note("info", note),)  # only a hand-edited trace gets here
                 return None
             w.node_ids.append(node)  # the clients' list too: they may ask it
-            w.timers[node] = {}
+            w.timers[node], w.due[node], w.queued[node] = {}, {}, {}
             w.node_rngs[node] = random.Random(f"{w.seed}/node/{node}")
             w.network.add(node, like=via)
             self._finish(self._boot(node, None), event)
@@ -1032,7 +1051,7 @@ class Simulator:
             event.notes += (Note("info", f"{node_name(node)} is already down"),)
             return
         w.down[node] = w.nodes.pop(node).persistent
-        w.timers[node] = {}
+        w.timers[node], w.due[node], w.queued[node] = {}, {}, {}
         w.queue = [e for e in w.queue if _addressee(e) != node]  # its timers die with it
         heapq.heapify(w.queue)
         w.held = [m for m in w.held if m.dst != node]
@@ -1165,10 +1184,16 @@ class Simulator:
         """The node's pending timers keep the time they have left on its clock: the true time
         left is multiplied by old rate / new rate."""
         w = self.world
+
+        def rescaled(time: int) -> int:
+            return w.now + math.ceil((time - w.now) * stretch) if time > w.now else time
+
         for i, (time, seq, kind, payload) in enumerate(w.queue):
-            if kind == TIMER and payload[0] == node and time > w.now:
-                w.queue[i] = (w.now + math.ceil((time - w.now) * stretch), seq, kind, payload)
+            if kind == TIMER and payload[0] == node:
+                w.queue[i] = (rescaled(time), seq, kind, payload)
         heapq.heapify(w.queue)
+        w.due[node] = {name: rescaled(due) for name, due in w.due[node].items()}
+        w.queued[node] = {name: (rescaled(t), s) for name, (t, s) in w.queued[node].items()}
 
     # --- clients --------------------------------------------------------------------------------
     def _client_after(self, client: int, name: str, delay: int) -> None:
