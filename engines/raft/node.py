@@ -148,7 +148,7 @@ class RaftNode(Node):
 
     @property
     def last_index(self) -> int:
-        return len(self.persistent.log) - 1
+        return self.persistent.log.last_index()
 
     def last_term(self) -> int:
         return self.persistent.log[-1].term
@@ -454,7 +454,7 @@ class RaftNode(Node):
             return
         log = self.persistent.log
         log.append(Entry(self.term, proposal.value, proposal.id, proposal.proposed_at))
-        index = len(log) - 1
+        index = log.last_index()
         # Followers with nothing in flight get it now; the others when their ack comes back.
         for peer in self.peers:
             if self.next_index[peer] == index:
@@ -584,7 +584,7 @@ class RaftNode(Node):
         self.maybe_commit()
         if self.role != "leader" or src not in self.next_index:
             return  # the commit removed this leader, or src, from the configuration
-        if match < self.last_index:
+        if match < self.persistent.log.last_index():
             self.send_append(src)
         elif src == self.transfer_to:
             self.send(src, TimeoutNow(self.term))
@@ -606,10 +606,10 @@ class RaftNode(Node):
         """5.4.2: commit the highest index on a quorum, if its entry is of the current term. The
         leader counts itself only while it is a voter (dissertation 4.2.2)."""
         log, term = self.persistent.log, self.persistent.term
-        n = self.configuration.quorum_value(self.match_index, self.id, len(log) - 1)
+        n = self.configuration.quorum_value(self.match_index, self.id, log.last_index())
         if n <= self.commit_index:
             return
-        entry_term = log[n].term
+        entry_term = log.term_at(n)
         if entry_term != term and self.bug != "figure8":
             if n != self.held_back:  # an older term's entry is committed only under one of ours
                 self.held_back = n
@@ -800,7 +800,7 @@ class RaftNode(Node):
             return  # two leaders in one term: only a broken rule gets here
         self.heard_from_leader(now, src, msg.term)
         log = self.persistent.log
-        prev, entries, length = msg.prev_index, msg.entries, len(log)
+        prev, entries, length = msg.prev_index, msg.entries, log.last_index() + 1
         if prev < log.base:  # our snapshot holds committed entries, which match the leader's
             prev, entries = log.base, entries[log.base - prev :]
         elif prev >= length:
@@ -813,7 +813,7 @@ class RaftNode(Node):
             )
             self.send(src, AppendReply(self.term, False, prev, 0, length, msg.round))
             return
-        elif (our_term := log[prev].term) != msg.prev_term and self.bug != "no_prevlog_check":
+        elif (our_term := log.term_at(prev)) != msg.prev_term and self.bug != "no_prevlog_check":
             self.note(
                 "append_rejected",
                 leader=src,
