@@ -432,10 +432,8 @@ class PaxosNode(Node):
             self.send(src, Chosen(entries))
 
     def _learn(self, slot: int, value: Proposal | None) -> None:
-        chosen = self.chosen
-        if slot in chosen:
-            return
-        chosen[slot] = value
+        if not self.chosen.add(slot, value):
+            return  # known already
         if slot > self.top_slot:
             self.top_slot = slot
         if self.accepts.pop(slot, None) is not None:
