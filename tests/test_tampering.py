@@ -117,6 +117,7 @@ KV_TAMPERING = {
     "a set lost": lambda kv: kv.pop("b"),
     "a value changed": lambda kv: kv.update(b="666"),
     "the store cleared": lambda kv: kv.clear(),
+    "a key dropped behind the store's back": lambda kv: dict.pop(kv, "b"),  # not in `written`
 }
 
 
@@ -128,8 +129,9 @@ def test_a_tampered_store_is_flagged(algo, kind):
     flagged(sim, "KV Replay")
 
 
-def test_a_store_swapped_for_an_empty_one_is_flagged():
-    sim = healthy("raft")
+@pytest.mark.parametrize("algo", ["raft", "paxos"])
+def test_a_store_swapped_for_an_empty_one_is_flagged(algo):
+    sim = healthy(algo)
     node = stop_before(sim)
     node.sm.kv = type(node.sm.kv)()
     flagged(sim, "KV Replay")

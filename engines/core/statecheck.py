@@ -38,6 +38,11 @@ class _Seen:
 class StateMachineCheck:
     CHAIN = "Chain Validity"
     KV = "KV Replay"
+    # What `check` watches of a node's state machine: its chain's length and `changed_from`,
+    # its store's size and `written` keys. While none of these changed since the node's last
+    # check, it finds nothing (its first test below): a caller that tracks them may skip the
+    # call (Raft does, by the CHAIN and STORE facets of `RaftInvariants.changed`, and Paxos, in
+    # `PaxosInvariants._check_node`).
 
     def __init__(self) -> None:
         self.seen: dict[int, _Seen] = {}
@@ -65,7 +70,8 @@ class StateMachineCheck:
             and len(kv) == len(seen.replay)
         ):
             return None  # most steps: nothing applied, nothing written
-        changed = chain.take_changed_from()
+        # Taken only when there is something to take: most steps here only appended blocks.
+        changed = None if chain.changed_from is None else chain.take_changed_from()
         keys = kv.take_written()
         if seen is None or (changed is not None and changed < seen.length):
             seen = self.seen[node.id] = _Seen()

@@ -72,10 +72,13 @@ def _differs(log: Any, i: int, entry: Any) -> bool:
 # What of a node each check reads (`reads`), so that a step runs only the checks that read
 # something it changed (`RaftInvariants.plan`): the node itself (a restart makes a new one),
 # its role and term; its term and vote; its log (length, an entry rewritten, its snapshot);
-# its commit index; its chain's height; its snapshot alone (a new one is also a change of log).
-WHO, VOTE, LOG, COMMIT, CHAIN, SNAPSHOT = 1, 2, 4, 8, 16, 32
-EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT
+# its commit index; its chain's height; its snapshot alone (a new one is also a change of log);
+# the rest of what the state machine checks watch (`StateMachineCheck.WATCHES`), which no Raft
+# check reads: with CHAIN, it decides whether those run at all.
+WHO, VOTE, LOG, COMMIT, CHAIN, SNAPSHOT, STORE = 1, 2, 4, 8, 16, 32, 128
+EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT | STORE
 LEADER = 64  # not a facet: marks the plans of a leader's steps (`RaftInvariants.plan`)
+STATE_MACHINE = CHAIN | STORE
 
 
 class Committed:
@@ -538,6 +541,8 @@ class RaftInvariants:
                 problem = invariant.check(node)
                 if problem:
                     return Violation(invariant.name, event.step, problem)
+        if not changed & STATE_MACHINE:
+            return None  # most steps apply nothing: the state machine checks would find nothing
         broken = self.state_machine.check(node)
         return Violation(broken[0], event.step, broken[1]) if broken else None
 
@@ -546,7 +551,7 @@ class RaftInvariants:
         The snapshot counts by itself: held here, it stays alive, so no later snapshot can be
         mistaken for it. The log's entries are read past its indexing (this runs every step):
         their count gives its length, as its base moves only with a new snapshot."""
-        p = node.persistent
+        p, sm = node.persistent, node.sm
         entries = p.log.entries
         now = (
             node,
@@ -556,16 +561,18 @@ class RaftInvariants:
             len(entries),
             p.snapshot,
             node.commit_index,
-            len(node.sm.chain),
+            len(sm.chain),
+            len(sm.kv),
         )
         before = self.seen.get(node.id)
         rewritten = entries.changed_from is not None
-        if before == now and not rewritten:
+        written = sm.chain.changed_from is not None or sm.kv.written
+        if before == now and not rewritten and not written:
             return 0
         self.seen[node.id] = now
         if before is None:
             return EVERYTHING
-        was, role, term, vote, length, snapshot, commit, height = before
+        was, role, term, vote, length, snapshot, commit, height, size = before
         changed = 0
         if was is not node or role != now[1] or term != now[2]:
             changed |= WHO
@@ -579,6 +586,8 @@ class RaftInvariants:
             changed |= COMMIT
         if height != now[7]:
             changed |= CHAIN
+        if written or size != now[8]:
+            changed |= STORE
         return changed
 
     def plan(self, changed: int, leader: bool) -> list:
