@@ -433,16 +433,18 @@ def test_a_discarded_session_leaves_no_cyclic_garbage(algo):
 
     from engines.lab.bench import under_load
 
+    gc.unfreeze()  # earlier tests' garbage is not this session's: collect it first
+    gc.collect()
     sim = Simulator(algo, 5, 1)
     under_load(sim, 3000)
     sim.goto(1000)
     sim.goto(2000)
     gc.unfreeze()  # frozen objects are out of the collector's sight: bring them back
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)  # keep what the next collection finds, to look at it
+    gc.set_debug(gc.DEBUG_SAVEALL)  # keep what the collections find, to look at it
     try:
+        gc.collect()  # what the session dropped while its checkpoints froze the heap
         del sim
-        gc.collect()
+        gc.collect()  # and what the session leaves once discarded
         # Only engine objects count: other tests' threads may leave garbage meanwhile.
         ours = [o for o in gc.garbage if type(o).__module__.startswith("engines.")]
     finally:
