@@ -326,8 +326,18 @@ class ConsensusApp(App):
             self.player.cancel()
             self.player = None
 
+    def still_playing(self) -> bool:
+        """Autoplay goes on while playing, and stops once the app begins to shut down: its
+        screens then go one by one while timers and workers still get turns (at the end of
+        `run_test`, which does not cancel them first as `exit` does)."""
+        if not self.is_running:
+            self.pause()
+        return self.playing
+
     def tick(self, interval: float) -> None:
         """One autoplay tick: a fixed number of steps for the speed."""
+        if not self.still_playing():
+            return
         self.advance(max(1, round(self.speed * interval)))
         self.redraw()
 
@@ -341,7 +351,7 @@ class ConsensusApp(App):
         stepping keeps the rest."""
         away = 0.0  # wall time outside stepping since the last redraw
         resumed = time.perf_counter()
-        while self.playing:
+        while self.still_playing():
             started = time.perf_counter()
             if started - self.key_at >= KEY_GRACE_S:
                 away += started - resumed
