@@ -160,10 +160,11 @@ class MainScreen(Screen):
     ) -> None:
         app = self.app
         with app.batch_update():
+            self.set_class(playing, "-playing")
             self.status.show(sim, playing, speed, selected)
             self.banner.show(sim, app.violation, app.key_for("sim.violation"))
             self.caption.show(app.caption())
-            self.strip.show(sim)
+            self.strip.show(sim, playing)
             changes = app.changes.changes(sim)  # taken while inspecting too: the next step's
             if app.inspecting:
                 self.inspector.show(sim, selected)
