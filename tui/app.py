@@ -357,6 +357,9 @@ class ConsensusApp(App):
             if started - self.key_at >= KEY_GRACE_S:
                 away += started - resumed
                 self.advance(1 << 30, started + MAX_SLICE_S)
+                screen = self.main_screen
+                if screen is not None and screen.composed:
+                    screen.diagram.catch_up(self.sim)
                 resumed = time.perf_counter()
                 since = resumed - self.drawn_at
                 if not self.playing or (since >= FRAME_S and away <= MAX_UI_SHARE * since):
