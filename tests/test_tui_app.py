@@ -167,6 +167,35 @@ async def test_keys_act_while_playing_at_max_speed():
         assert app.sim.step_count == at  # pause stopped the stepping
 
 
+@pilot_test
+async def test_playing_the_strip_and_the_message_list_keep_their_layout():
+    """A strip that changes height, or a scrollbar that comes and goes, lays out the whole
+    screen again at each frame: playing, the strip does not shrink and the message list keeps
+    its scrollbar; paused, the strip fits the step again."""
+    app = new_app(nodes=9, clients={"count": 3})
+    seen = []
+    redraw = app.refresh_view
+
+    def record(follow=False):
+        redraw(follow)
+        screen = app.screen_stack[0]
+        bar = screen.network.styles.overflow_y
+        seen.append((app.playing, screen.strip.styles.height.value, bar))
+
+    app.refresh_view = record
+    async with app.run_test(size=SIZE) as pilot:
+        app.speed_index = SPEEDS.index(0)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.sim.step_count > 3000)
+        await pilot.press("space")
+        playing = [(height, bar) for on, height, bar in seen if on]
+        heights = [height for height, _ in playing]
+        assert len(heights) > 3 and heights == sorted(heights)
+        assert {bar for _, bar in playing} == {"scroll"}
+        strip = app.screen_stack[0].strip
+        assert strip.styles.height.value == len(strip._lines) and seen[-1][2] == "auto"
+
+
 class SlowToGo(Widget):
     """A widget that takes its time to go, as every widget does on a loaded machine: autoplay
     gets turns while the screens close."""
