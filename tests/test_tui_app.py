@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
@@ -10,6 +11,7 @@ from echo import ECHO
 from rich.console import Console
 from snapshot_apps.broken import BROKEN
 from snapshot_apps.support import notifications, pilot_test, screen_text, wait_for
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from engines.core import protocols
@@ -163,6 +165,68 @@ async def test_keys_act_while_playing_at_max_speed():
         at = app.sim.step_count
         await pilot.pause(0.1)
         assert app.sim.step_count == at  # pause stopped the stepping
+
+
+@pilot_test
+async def test_playing_the_strip_and_the_message_list_keep_their_layout():
+    """A strip that changes height, or a scrollbar that comes and goes, lays out the whole
+    screen again at each frame: playing, the strip does not shrink and the message list keeps
+    its scrollbar; paused, the strip fits the step again."""
+    app = new_app(nodes=9, clients={"count": 3})
+    seen = []
+    redraw = app.refresh_view
+
+    def record(follow=False):
+        redraw(follow)
+        screen = app.screen_stack[0]
+        bar = screen.network.styles.overflow_y
+        seen.append((app.playing, screen.strip.styles.height.value, bar))
+
+    app.refresh_view = record
+    async with app.run_test(size=SIZE) as pilot:
+        app.speed_index = SPEEDS.index(0)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.sim.step_count > 3000)
+        await pilot.press("space")
+        playing = [(height, bar) for on, height, bar in seen if on]
+        heights = [height for height, _ in playing]
+        assert len(heights) > 3 and heights == sorted(heights)
+        assert {bar for _, bar in playing} == {"scroll"}
+        strip = app.screen_stack[0].strip
+        assert strip.styles.height.value == len(strip._lines) and seen[-1][2] == "auto"
+
+
+class SlowToGo(Widget):
+    """A widget that takes its time to go, as every widget does on a loaded machine: autoplay
+    gets turns while the screens close."""
+
+    async def on_unmount(self) -> None:
+        await asyncio.sleep(0.3)
+
+
+@pytest.mark.parametrize("speed", [0, 5])
+@pilot_test
+async def test_the_end_of_a_test_while_playing_stops_autoplay_before_the_screens_go(speed):
+    app = new_app(nodes=9)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.screen_stack[0].mount(SlowToGo())
+        app.speed_index = SPEEDS.index(speed)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.sim.step_count > 0)
+    assert not app.playing  # and no redraw on screens that are going, which raised NoScreen
+
+
+@pilot_test
+async def test_quitting_while_playing_at_max_speed():
+    app = new_app(nodes=9)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.screen_stack[0].mount(SlowToGo())
+        app.speed_index = SPEEDS.index(0)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.sim.step_count > 500)
+        await pilot.press("q", "y")
+        await wait_for(pilot, lambda: app.return_code is not None)
+    assert app.return_code == 0
 
 
 @pilot_test

@@ -160,10 +160,11 @@ class MainScreen(Screen):
     ) -> None:
         app = self.app
         with app.batch_update():
+            self.set_class(playing, "-playing")
             self.status.show(sim, playing, speed, selected)
             self.banner.show(sim, app.violation, app.key_for("sim.violation"))
             self.caption.show(app.caption())
-            self.strip.show(sim)
+            self.strip.show(sim, playing)
             changes = app.changes.changes(sim)  # taken while inspecting too: the next step's
             if app.inspecting:
                 self.inspector.show(sim, selected)
@@ -326,8 +327,18 @@ class ConsensusApp(App):
             self.player.cancel()
             self.player = None
 
+    def still_playing(self) -> bool:
+        """Autoplay goes on while playing, and stops once the app begins to shut down: its
+        screens then go one by one while timers and workers still get turns (at the end of
+        `run_test`, which does not cancel them first as `exit` does)."""
+        if not self.is_running:
+            self.pause()
+        return self.playing
+
     def tick(self, interval: float) -> None:
         """One autoplay tick: a fixed number of steps for the speed."""
+        if not self.still_playing():
+            return
         self.advance(max(1, round(self.speed * interval)))
         self.redraw()
 
@@ -341,11 +352,14 @@ class ConsensusApp(App):
         stepping keeps the rest."""
         away = 0.0  # wall time outside stepping since the last redraw
         resumed = time.perf_counter()
-        while self.playing:
+        while self.still_playing():
             started = time.perf_counter()
             if started - self.key_at >= KEY_GRACE_S:
                 away += started - resumed
                 self.advance(1 << 30, started + MAX_SLICE_S)
+                screen = self.main_screen
+                if screen is not None and screen.composed:
+                    screen.diagram.catch_up(self.sim)
                 resumed = time.perf_counter()
                 since = resumed - self.drawn_at
                 if not self.playing or (since >= FRAME_S and away <= MAX_UI_SHARE * since):

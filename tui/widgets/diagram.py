@@ -83,6 +83,13 @@ class DiagramView(ScrollView):
             self.to_end()
         self.refresh()
 
+    def catch_up(self, sim: Simulator) -> None:
+        """Index the events stepped since the last call, drawing nothing: autoplay at max
+        calls this after each slice of steps, so that the redraw a key may wait for does not
+        index the thousands of steps since the last frame at once."""
+        if sim is self.sim:
+            self.index.sync(sim.events)
+
     def set_mode(self, mode: str) -> None:
         if self.index is not None:
             self.index.set_mode(mode)
@@ -185,6 +192,10 @@ class DiagramPane(Vertical):
         rows.show(sim, follow)
         self.header.show(rows.index, rows.shape)
         self.show_titles()
+
+    def catch_up(self, sim: Simulator) -> None:
+        if self.has_class("-shown"):
+            self.rows.catch_up(sim)
 
     def show_titles(self) -> None:
         rows = self.rows

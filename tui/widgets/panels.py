@@ -92,8 +92,12 @@ class Wrapped(Lines):
             return
         width = max(10, self.size.width)
         wrapped = list(self.lines[0].wrap(self.app.console, width))[: self.max_lines]
-        self.styles.height = max(1, len(wrapped))
+        self.styles.height = self.height_for(len(wrapped))
         self.set_lines(wrapped)
+
+    def height_for(self, lines: int) -> int:
+        """The rows the widget takes for text wrapped to `lines` lines."""
+        return max(1, lines)
 
 
 class Banner(Wrapped):

@@ -37,6 +37,16 @@ class WhatHappened(Wrapped):
     WhatHappened { height: 1; background: $panel; padding: 0 1; }
     """
 
-    def show(self, sim: Simulator) -> None:
+    playing = False
+    tallest = 1  # the most lines a step's text took since play began
+
+    def show(self, sim: Simulator, playing: bool = False) -> None:
         self.max_lines = 3 if self.screen.size.height >= TALL else 2
+        self.playing = playing
         self.set_content([strip_text(sim)])
+
+    def height_for(self, lines: int) -> int:
+        # Playing, the strip does not shrink: a step's notes take one to three lines, and
+        # each change of its height lays out the whole screen again, a frame's costliest part.
+        self.tallest = max(self.tallest, lines) if self.playing else lines
+        return max(1, min(self.tallest, self.max_lines))
