@@ -255,11 +255,23 @@ class LogMatching:
             return None
         # Read by position in the entries after the snapshot (`first` lies past its index):
         # one list lookup per entry instead of two calls through the log's indexing.
-        entries, base = log.entries, log.base
-        for i in range(first, base + len(entries)):
-            problem = self.check_entry(node.id, i, entries[i - base], entries[i - 1 - base].term)
-            if problem:
-                return problem
+        entries, base, runs = log.entries, log.base, self.runs
+        prev_term = entries[first - 1 - base].term
+        for i, entry in enumerate(entries[first - base :], first):
+            term = entry.term
+            run = runs.get(term)
+            # Most entries: the very entry another log holds already inside its term's run
+            # (a follower gaining what its leader wrote), which agrees without a call.
+            if (
+                run is None
+                or term != prev_term
+                or not 0 < i - run.first < len(run.entries)
+                or run.entries[i - run.first] is not entry
+            ):
+                problem = self.check_entry(node.id, i, entry, prev_term)
+                if problem:
+                    return problem
+            prev_term = term
         return None
 
     def check_entry(self, node_id: int, i: int, entry: Any, prev_term: int) -> str | None:
@@ -457,7 +469,7 @@ class CommitQuorum:
         if before is None or before[0] != term or commit <= before[1]:
             return None  # only an index this leader committed in this step is judged
         config = node.configs.current
-        held = config.quorum_value(node.match_index | {node.id: len(node.persistent.log) - 1})
+        held = config.quorum_value(node.match_index, node.id, len(node.persistent.log) - 1)
         if held >= commit:
             return None
         return (
@@ -494,6 +506,28 @@ class Persistence:
         return None
 
 
+class _Seen:
+    """What the checks read of one node at its last check (`RaftInvariants.changed`)."""
+
+    __slots__ = ("who", "length", "commit", "height", "size")
+
+    def __init__(self, who: tuple, length: int, commit: int, height: int, size: int) -> None:
+        self.who, self.length, self.commit, self.height = who, length, commit, height
+        self.size = size
+
+
+def _who_changes(before: tuple, now: tuple) -> int:
+    """The facets that differ between two (node, role, term, vote, snapshot) tuples."""
+    changed = 0
+    if before[0] is not now[0] or before[1] != now[1] or before[2] != now[2]:
+        changed |= WHO
+    if before[2] != now[2] or before[3] != now[3]:
+        changed |= VOTE
+    if before[4] is not now[4]:
+        changed |= LOG | SNAPSHOT
+    return changed
+
+
 class RaftInvariants:
     """The checker the simulator runs: the nine checks on the node the event changed, then
     the state machine checks both protocols share.
@@ -517,9 +551,12 @@ class RaftInvariants:
             SingleChange(),
             CommitQuorum(),
         ]
-        self.seen: dict[int, tuple] = {}  # node id -> what the checks read, at its last check
+        self.seen: dict[int, _Seen] = {}  # node id -> what the checks read, at its last check
         self.plans: dict[int, list] = {}  # what changed, with LEADER for a leader -> the checks
         self.state_machine = StateMachineCheck()
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "plans": {}}  # bound methods, a cache: rebuilt when needed
 
     @property
     def names(self) -> list[str]:
@@ -537,10 +574,12 @@ class RaftInvariants:
                 self.changes.observe(node, bool(changed & SNAPSHOT))
             else:
                 self.changes.first = self.changes.snapshot = None
-            for invariant in self.plan(changed, node.role == "leader"):
-                problem = invariant.check(node)
+            key = changed | LEADER if node.role == "leader" else changed
+            plan = self.plans.get(key)
+            for check in self.plan(key) if plan is None else plan:
+                problem = check(node)
                 if problem:
-                    return Violation(invariant.name, event.step, problem)
+                    return Violation(check.__self__.name, event.step, problem)
         if not changed & STATE_MACHINE:
             return None  # most steps apply nothing: the state machine checks would find nothing
         broken = self.state_machine.check(node)
@@ -553,50 +592,44 @@ class RaftInvariants:
         their count gives its length, as its base moves only with a new snapshot."""
         p, sm = node.persistent, node.sm
         entries = p.log.entries
-        now = (
-            node,
-            node.role,
-            p.term,
-            p.voted_for,
-            len(entries),
-            p.snapshot,
-            node.commit_index,
-            len(sm.chain),
-            len(sm.kv),
-        )
-        before = self.seen.get(node.id)
-        rewritten = entries.changed_from is not None
-        written = sm.chain.changed_from is not None or sm.kv.written
-        if before == now and not rewritten and not written:
-            return 0
-        self.seen[node.id] = now
-        if before is None:
+        chain = sm.chain
+        kv = sm.kv
+        # Who the node is, its role, term, vote and snapshot change seldom: one tuple
+        # compares them all, and the fields that change most steps are compared one by one.
+        who = (node, node.role, p.term, p.voted_for, p.snapshot)
+        seen = self.seen.get(node.id)
+        if seen is None:
+            self.seen[node.id] = _Seen(who, len(entries), node.commit_index, len(chain), len(kv))
             return EVERYTHING
-        was, role, term, vote, length, snapshot, commit, height, size = before
         changed = 0
-        if was is not node or role != now[1] or term != now[2]:
-            changed |= WHO
-        if term != now[2] or vote != now[3]:
-            changed |= VOTE
-        if snapshot is not now[5]:
-            changed |= LOG | SNAPSHOT
-        elif rewritten or length != now[4]:
+        if who != seen.who:
+            changed = _who_changes(seen.who, who)
+            seen.who = who
+        length = len(entries)
+        if length != seen.length or entries.changed_from is not None:
             changed |= LOG
-        if commit != now[6]:
+            seen.length = length
+        commit = node.commit_index
+        if commit != seen.commit:
             changed |= COMMIT
-        if height != now[7]:
+            seen.commit = commit
+        height = len(chain)
+        if height != seen.height:
             changed |= CHAIN
-        if written or size != now[8]:
+            seen.height = height
+        size = len(kv)
+        if size != seen.size or kv.written or chain.changed_from is not None:
             changed |= STORE
+            seen.size = size
         return changed
 
-    def plan(self, changed: int, leader: bool) -> list:
-        """The checks that read something that changed; three look at leaders only."""
-        key = changed | LEADER if leader else changed
-        plan = self.plans.get(key)
-        if plan is None:
-            plan = [c for c in self.checks if c.reads & changed and (leader or not c.leaders_only)]
-            self.plans[key] = plan
+    def plan(self, key: int) -> list:
+        """The `check` methods of the checks that read something that changed (`key`: the
+        facets, with LEADER for a leader); three look at leaders only. Bound once: a call
+        through a method of one of nine classes would look the method up by name every time."""
+        leader = bool(key & LEADER)
+        plan = [c.check for c in self.checks if c.reads & key and (leader or not c.leaders_only)]
+        self.plans[key] = plan
         return plan
 
 
