@@ -77,11 +77,13 @@ class StateMachineCheck:
             seen = self.seen[node.id] = _Seen()
             keys.update(kv)
         replay, sessions, sound = seen.replay, seen.sessions, self.sound
-        for i in range(seen.length, len(chain)):
+        height = len(chain)
+        for i in range(seen.length, height):
             block = chain[i]
             if sound.get(i) is not block or block.prev_hash != chain[i - 1].hash:
                 fault = block_fault(chain, i)
                 if fault:
+                    seen.length = i  # the blocks below are verified and replayed
                     return self.CHAIN, f"n{node.id}'s block {i} {fault}"
                 if len(sound) >= SOUND_KEPT:
                     sound.clear()
@@ -89,7 +91,7 @@ class StateMachineCheck:
             key = apply_kv(replay, block.data, sessions)
             if key is not None:
                 keys.add(key)
-            seen.length = i + 1
+        seen.length = height
         if len(kv) != len(replay):
             keys.update(kv.keys() ^ replay.keys())
         for key in keys:

@@ -154,9 +154,12 @@ class LogChanges:
             return
         changed = entries.take_changed_from()
         self.length[node.id] = length
+        # min() and max() by comparisons: they cost a call each, and this runs most steps.
+        first = seen if seen < length else length
+        if changed is not None and changed + base < first:
+            first = changed + base
         # Entries a snapshot holds are gone from the log: the snapshot point is checked.
-        changed = length if changed is None else changed + base
-        self.first = max(base + 1, min(length, seen, changed))
+        self.first = first if first > base else base + 1
 
 
 class LeaderAppendOnly:
@@ -340,7 +343,10 @@ class StateMachineSafety:
         c, log = self.committed, node.persistent.log
         top = len(c.entries) - 1
         if commit <= top:
-            if _differs(log, commit, c.entries[commit]):
+            entry = c.entries[commit]
+            if commit > log.base and log.entries[commit - log.base] is entry:
+                return None  # most commits: the very entry committed before, found without a call
+            if _differs(log, commit, entry):
                 return (
                     f"index {commit}: n{c.by[commit]} committed {_show(c.entries[commit])}, "
                     f"n{node.id} committed {_show(log[commit])}"
@@ -380,7 +386,7 @@ class StateMachineSafety:
             return None  # a restarted node, back to genesis
         chain, ids = node.sm.chain, node.sm.applied_ids
         top = len(self.hashes) - 1
-        at = min(height, top)
+        at = height if height < top else top
         if at and (chain[at].hash != self.hashes[at] or ids[at - 1] != self.ids[at]):
             return (
                 f"block {at}: n{self.block_by[at]} applied {self.ids[at]} "
