@@ -177,6 +177,10 @@ class KVStore(dict):
     """The key-value store: a dict that records which keys were written, so that a checker
     compares only those with its own replay of the chain (`take_written`)."""
 
+    # Slotted: a dict subclass with an instance dict gets no specialised attribute or method
+    # lookups (`kv.written`, `kv.get` took four times a plain attribute's time).
+    __slots__ = ("written",)
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.written = set(self)  # a new store is new to a reader
