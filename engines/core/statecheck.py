@@ -36,6 +36,9 @@ class _Seen:
 
 
 class StateMachineCheck:
+    # Slotted, as the checks of `engines.raft.invariants` are: checkpoints pickle it.
+    __slots__ = ("seen", "sound")
+
     CHAIN = "Chain Validity"
     KV = "KV Replay"
     # What `check` watches of a node's state machine: its chain's length and `changed_from`,

@@ -31,6 +31,10 @@ The checks read nodes through plain attributes (`role`, `persistent.term`, `pers
 `persistent.snapshot`, `commit_index`, `sm`, and for quorums `votes`, `match_index` and
 `configs`, the configuration entries of the log), so they judge a deliberately broken node (the
 bug lab) just the same: by the configuration its log puts in force, whichever one it uses.
+
+Every class here has `__slots__`: checkpoints pickle the checkers, and pickling an object
+that keeps an instance dict makes that dict real, after which Python 3.11 no longer
+specialises lookups of its attributes (each took two and a half times as long).
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class Committed:
     which that happened. Shared by State Machine Safety (which fills it) and Leader
     Completeness (which reads it)."""
 
+    __slots__ = ("entries", "by", "terms")
+
     def __init__(self) -> None:
         self.entries = SharedList([None])  # index 0 unused
         self.by = SharedList([0])
@@ -96,6 +102,8 @@ class ElectionSafety:
     """At most one leader per term, over the whole history, each elected by a quorum of the
     configuration in force at it: the last one in its log (dissertation 4.1; the candidate's
     configuration counts, and a broken node is judged by the one its log says)."""
+
+    __slots__ = ("leader_of",)
 
     name = "Election Safety"
     leaders_only = True
@@ -127,6 +135,8 @@ class LogChanges:
     `first` is the lowest such index, None when the log is as it was. The log reports the
     lowest index it overwrote or removed, and appends lie past the length seen last time.
     Computed once a step, for the three checks that read the log."""
+
+    __slots__ = ("length", "first", "points", "snapshot")
 
     def __init__(self) -> None:
         self.length: dict[int, int] = {}  # node -> log length when last checked
@@ -165,6 +175,8 @@ class LogChanges:
 class LeaderAppendOnly:
     """A leader never overwrites or deletes entries of its own log while it leads (5.3)."""
 
+    __slots__ = ("changes", "seen")
+
     name = "Leader Append-Only"
     leaders_only = True
     reads = WHO | LOG
@@ -188,6 +200,8 @@ class CommittedPrefix:
     """A node's commit index never exceeds its last log index, and the entries it committed
     never change: committed entries are durable (the paper's 5.4 safety argument; etcd's
     raftLog refuses both, in commitTo and in maybeAppend's conflict check)."""
+
+    __slots__ = ("committed", "changes", "commit_seen")
 
     name = "Committed Prefix"
     leaders_only = False
@@ -222,6 +236,8 @@ class CommittedPrefix:
 class TermRun:
     """The entries of one term as its leader wrote them: indexes first.. after `prev_term`."""
 
+    __slots__ = ("first", "prev_term", "by", "entries")
+
     def __init__(self, first: int, prev_term: int, by: int, entry: Any) -> None:
         self.first, self.prev_term, self.by = first, prev_term, by
         self.entries = SharedList([entry])
@@ -235,6 +251,8 @@ class LogMatching:
     starts, the term before it and its entries; every entry any log gains must agree with the
     record. Agreement at each index, and on the term before each run, gives identical prefixes
     by induction on the index. `LogChanges` tells which entries of a log are new."""
+
+    __slots__ = ("changes", "runs")
 
     name = "Log Matching"
     leaders_only = False
@@ -306,6 +324,8 @@ def _where(i: int, entry: Any, node_id: int, run: TermRun) -> str:
 class StateMachineSafety:
     """No two nodes commit different entries at an index or apply different blocks at a height:
     committed log prefixes, and chains, are prefixes of each other."""
+
+    __slots__ = ("committed", "changes", "commit_seen", "hashes", "ids", "block_by", "height_seen")
 
     name = "State Machine Safety"
     leaders_only = False
@@ -403,6 +423,8 @@ class StateMachineSafety:
 class LeaderCompleteness:
     """An entry committed in term T is in the log of every leader of a term above T."""
 
+    __slots__ = ("committed", "checked")
+
     name = "Leader Completeness"
     leaders_only = True
     reads = WHO
@@ -430,6 +452,8 @@ class SingleChange:
     """A leader appends a configuration entry only once the one before it has committed: one
     change at a time (dissertation 4.1; a joint change's second half waits for its first,
     section 6). Checked when a leader's log gains a configuration entry of its own term."""
+
+    __slots__ = ("seen",)
 
     name = "One Change at a Time"
     leaders_only = True
@@ -459,6 +483,8 @@ class CommitQuorum:
     """A leader commits an index only once a quorum of the configuration in its log holds it
     (5.3 with dissertation 4.1: the newest configuration counts, committed or not)."""
 
+    __slots__ = ("seen",)
+
     name = "Commit Quorum"
     leaders_only = True
     reads = WHO | COMMIT
@@ -487,6 +513,8 @@ class CommitQuorum:
 class Persistence:
     """A node's term never decreases and it never votes for two candidates in one term,
     across crashes and restarts."""
+
+    __slots__ = ("state", "votes")
 
     name = "Persistence"
     leaders_only = False
@@ -544,6 +572,8 @@ class RaftInvariants:
     and commit index, a leader's commit index), and two in five change none (a leader taking
     an ack that commits nothing, a heartbeat with nothing new)."""
 
+    __slots__ = ("changes", "checks", "seen", "plans", "state_machine")
+
     def __init__(self) -> None:
         committed, self.changes = Committed(), LogChanges()
         self.checks = [
@@ -561,8 +591,12 @@ class RaftInvariants:
         self.plans: dict[int, list] = {}  # what changed, with LEADER for a leader -> the checks
         self.state_machine = StateMachineCheck()
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "plans": {}}  # bound methods, a cache: rebuilt when needed
+    def __getstate__(self) -> tuple:
+        return self.changes, self.checks, self.seen, self.state_machine
+
+    def __setstate__(self, state: tuple) -> None:
+        self.changes, self.checks, self.seen, self.state_machine = state
+        self.plans = {}  # bound methods, a cache: rebuilt when needed
 
     @property
     def names(self) -> list[str]:
