@@ -69,7 +69,7 @@ BUGS = {
 READ_PATHS = ("log", "index", "lease")
 
 
-@dataclass
+@dataclass(slots=True)  # pickled by every checkpoint: an instance dict would then slow it
 class RaftPersistent:
     """What a node writes to stable storage before answering (Figure 2), and its latest
     snapshot (section 7), which the log follows."""
