@@ -99,31 +99,31 @@ def apply_kv(kv: dict[str, str], data: str, sessions: dict | None = None) -> str
     """`set KEY VALUE` and `del KEY` change the store; a client operation (`client_command`)
     is applied once per (client, operation id) and its result kept in `sessions`; any other
     text is opaque data. Returns the key the command names, if it is one."""
-    operation = _operation(data)
-    if operation is None:
-        return None
-    if type(operation) is Command:
-        return apply_client(kv, operation, {} if sessions is None else sessions)
-    key = operation[1]
-    if operation[0] == "set":
-        kv[key] = operation[2]
-    else:
+    kind, key, argument = _operation(data)
+    if kind == "set":
+        kv[key] = argument
+    elif kind == "del":
         kv.pop(key, None)
+    elif kind is not None:
+        return apply_client(kv, argument, {} if sessions is None else sessions)
     return key
 
 
 @functools.lru_cache(maxsize=4096)
-def _operation(data: str) -> Command | tuple[str, ...] | None:
-    """What a block's data asks of the store: a client operation, ("set", KEY, VALUE),
-    ("del", KEY) or None. Parsed once, not on every node that applies the block and again in
-    every check that replays it."""
+def _operation(data: str) -> tuple[str | None, str | None, Any]:
+    """What a block's data asks of the store, as (kind, KEY, argument): ("set", KEY, VALUE),
+    ("del", KEY, None), ("client", KEY, the Command), or (None, None, None) for opaque data.
+    One shape for all, so that applying one unpacks it and tests its kind, no more. Parsed
+    once, not on every node that applies the block and again in every check that replays it."""
     command = client_command(data)
     if command is not None:
-        return command
+        return "client", command.key, command
     parts = data.split(maxsplit=2)
-    if (len(parts), parts[0] if parts else "") in ((3, "set"), (2, "del")):
-        return tuple(parts)
-    return None
+    if len(parts) == 3 and parts[0] == "set":
+        return "set", parts[1], parts[2]
+    if len(parts) == 2 and parts[0] == "del":
+        return "del", parts[1], None
+    return None, None, None
 
 
 # --- client operations -----------------------------------------------------------------------
