@@ -276,23 +276,25 @@ class LogMatching:
             return None
         # Read by position in the entries after the snapshot (`first` lies past its index):
         # one list lookup per entry instead of two calls through the log's indexing.
-        entries, base, runs = log.entries, log.base, self.runs
-        prev_term = entries[first - 1 - base].term
-        for i, entry in enumerate(entries[first - base :], first):
-            term = entry.term
-            run = runs.get(term)
-            # Most entries: the very entry another log holds already inside its term's run
-            # (a follower gaining what its leader wrote), which agrees without a call.
+        entries, base = log.entries, log.base
+        # Most steps: a follower gains entries its leader wrote, which the run of their term
+        # holds already, past its first index. Equal to that part of the run, they are of its
+        # term, and `check_entry` would pass each one and record nothing: one comparison of
+        # lists tells it.
+        term = entries[-1].term
+        run = self.runs.get(term)
+        if run is not None and entries[first - 1 - base].term == term:
+            start, stop = first - run.first, base + len(entries) - run.first
             if (
-                run is None
-                or term != prev_term
-                or not 0 < i - run.first < len(run.entries)
-                or run.entries[i - run.first] is not entry
+                start > 0
+                and stop <= len(run.entries)
+                and entries[first - base :] == run.entries[start:stop]
             ):
-                problem = self.check_entry(node.id, i, entry, prev_term)
-                if problem:
-                    return problem
-            prev_term = term
+                return None
+        for i in range(first, base + len(entries)):
+            problem = self.check_entry(node.id, i, entries[i - base], entries[i - 1 - base].term)
+            if problem:
+                return problem
         return None
 
     def check_entry(self, node_id: int, i: int, entry: Any, prev_term: int) -> str | None:
