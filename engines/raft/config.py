@@ -19,7 +19,7 @@ from engines.core.node import node_names
 MODES = ("single", "joint")  # single-server changes (dissertation 4.1) or joint consensus (§6)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a leader reads voters on every ack
 class Configuration:
     """`voters` decide; during a joint change `old` holds the voters being replaced."""
 
@@ -127,6 +127,8 @@ class Configurations:
     `current` is the last one (or the bootstrap configuration). Volatile: a restart rebuilds
     it from the log, which is the persistent record, and `bootstrap` is the configuration
     below the log's first entry: the founders', or the snapshot's (section 7)."""
+
+    __slots__ = ("bootstrap", "entries", "last_index", "current")  # read on every commit
 
     def __init__(self, bootstrap: Configuration, log, first: int = 0) -> None:
         """`first`: the index of the log's first entry (a compacted log starts at its

@@ -69,10 +69,11 @@ BUGS = {
 READ_PATHS = ("log", "index", "lease")
 
 
-@dataclass
+@dataclass(slots=True)
 class RaftPersistent:
     """What a node writes to stable storage before answering (Figure 2), and its latest
-    snapshot (section 7), which the log follows."""
+    snapshot (section 7), which the log follows. Slots: pickling a checkpoint would give an
+    instance a dict of its own, and attribute reads would fall off the specialised path."""
 
     term: int = 0
     voted_for: int | None = None
@@ -83,6 +84,18 @@ class RaftPersistent:
 # --- the node -----------------------------------------------------------------------------------
 class RaftNode(Node):
     REASONS = REASONS
+    # Every attribute in a slot, the base class's too: a read is a specialised slot read, not
+    # a dict lookup (instances with over 30 attributes share no keys, and pickling one for a
+    # checkpoint gives it a dict of its own).
+    __slots__ = (
+        *("id", "peers", "cluster_size", "config", "rng", "outbox", "sm", "role", "persistent"),
+        *("batch_limited", "timeout_min", "timeout_max", "heartbeat_ms", "prevote", "noop"),
+        *("checkquorum", "bug", "snapshot_every", "leader", "leader_seen_at", "commit_index"),
+        *("election_timeout", "votes", "next_index", "match_index", "heard_at", "held_back"),
+        *("transfer_to", "transfer_since", "recent_forwards", "read_path", "lease_ms"),
+        *("requests", "reads", "round", "round_sent", "acked_round", "quorum_round"),
+        *("lease_until", "term_start", "boot_lease", "membership", "configs"),
+    )
 
     def __init__(self, node_id: int, founders: list[int], *args: Any, **kwargs: Any) -> None:
         super().__init__(node_id, founders, *args, **kwargs)
