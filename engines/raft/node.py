@@ -496,7 +496,8 @@ class RaftNode(Node):
         if nxt <= log.base:  # section 7: the entries it needs next are compacted
             self.send(peer, InstallSnapshot(self.term, self.persistent.snapshot))
             return
-        prev_term, entries = log.after(nxt - 1, MAX_BATCH)
+        held, start = log.entries, nxt - log.base  # the list index of entry nxt
+        prev_term, entries = held[start - 1].term, tuple(held[start : start + MAX_BATCH])
         if len(entries) == MAX_BATCH:
             self.batch_limited += 1
         msg = AppendEntries(
@@ -600,8 +601,12 @@ class RaftNode(Node):
         hand over to it when it is the transfer target and caught up."""
         self.match_index[src] = match
         self.next_index[src] = match + 1
-        if self.maybe_commit() and (self.role != "leader" or src not in self.next_index):
-            return  # the commit removed this leader, or src, from the configuration
+        # A match at or below the commit index moves no quorum past it: the count would find
+        # what the last one found. (With the bug, a commit changes the configuration uncounted.)
+        if match > self.commit_index or self.bug == "apply_config_on_commit":
+            committed = self.maybe_commit()
+            if committed and (self.role != "leader" or src not in self.next_index):
+                return  # the commit removed this leader, or src, from the configuration
         log = self.persistent.log
         if match < log.base + len(log.entries) - 1:  # the last index, without a call
             self.send_append(src)
@@ -642,12 +647,14 @@ class RaftNode(Node):
     def commit_to(self, index: int) -> None:
         """Advance the commit index and apply the newly committed client values in order."""
         log, before = self.persistent.log, self.commit_index
-        apply, requests = self.sm.apply, self.requests
-        for entry in log.span(before + 1, index):  # applied = committed, in order
-            if entry.value is not None:
-                apply(entry.pid, entry.value, entry.proposed_at)
-                if entry.pid in requests:
-                    self.answer_applied(requests.pop(entry.pid))
+        apply, requests, base = self.sm.apply, self.requests, log.base
+        for entry in log.entries[before + 1 - base : index + 1 - base]:  # applied in order
+            value = entry.value  # each field read once: a named tuple's are generic reads
+            if value is not None:
+                pid = entry.pid
+                apply(pid, value, entry.proposed_at)
+                if pid in requests:
+                    self.answer_applied(requests.pop(pid))
         self.commit_index = index
         if self.bug == "apply_config_on_commit":
             self.follow_configuration()
@@ -857,7 +864,7 @@ class RaftNode(Node):
         match, commit = prev + len(entries), self.commit_index
         if msg.commit > commit and match > commit:
             self.commit_to(min(msg.commit, match))
-        reply = AppendReply(self.persistent.term, True, match, round=msg.round)
+        reply = AppendReply(self.persistent.term, True, match, 0, 0, msg.round)
         self.outbox.append(_effect(Send, (src, reply)))  # send(), without its call
 
     def conflict_at(self, index: int) -> tuple[int, int]:

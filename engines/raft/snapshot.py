@@ -134,19 +134,6 @@ class RaftLog:
         """The first index that holds an entry of its own (past the stand-in)."""
         return self.base + 1
 
-    def after(self, prev: int, limit: int) -> tuple[int, tuple[Entry, ...]]:
-        """The term at `prev` (past the snapshot's index) and up to `limit` entries after it:
-        what an AppendEntries from `prev` carries, read in one call (the leader's hot path)."""
-        start = prev - self.base
-        entries = self.entries
-        return entries[start].term, tuple(entries[start + 1 : start + 1 + limit])
-
-    def span(self, first: int, last: int) -> list:
-        """The entries `first` to `last` (past the snapshot's index): what a commit applies,
-        read in one call."""
-        base = self.base
-        return self.entries[first - base : last + 1 - base]
-
     def append(self, entry: Entry) -> None:
         self.entries.append(entry)
 
