@@ -631,7 +631,10 @@ class RaftNode(Node):
         leader counts itself only while it is a voter (dissertation 4.2.2). True if it did."""
         log = self.persistent.log
         held, base = log.entries, log.base  # read past the log's methods: on every ack
-        n = self.configuration.quorum_value(self.match_index, base + len(held) - 1)
+        # With no bug, the configuration in force is the last one; read without the property,
+        # a call through C.
+        config = self.configs.current if self.bug is None else self.configuration
+        n = config.quorum_value(self.match_index, base + len(held) - 1)
         if n <= self.commit_index:
             return False
         entry_term, term = held[n - base].term, self.persistent.term
@@ -845,9 +848,8 @@ class RaftNode(Node):
             )
             self.send(src, AppendReply(self.term, False, prev, 0, length, msg.round))
             return
-        elif (
-            our_term := held[prev - base].term
-        ) != msg.prev_term and self.bug != "no_prevlog_check":
+        elif held[prev - base].term != msg.prev_term and self.bug != "no_prevlog_check":
+            our_term, first = self.conflict_at(prev)
             self.note(
                 "append_rejected",
                 leader=src,
@@ -856,8 +858,7 @@ class RaftNode(Node):
                 prev_term=msg.prev_term,
                 our_term=our_term,
             )
-            conflict = self.conflict_at(prev)
-            self.send(src, AppendReply(self.term, False, prev, *conflict, msg.round))
+            self.send(src, AppendReply(self.term, False, prev, our_term, first, msg.round))
             return
         if entries:
             self.store(prev, entries, length)
