@@ -896,7 +896,8 @@ class RaftNode(Node):
                 return  # we hold them all
             first, entries = first + overlap, entries[overlap:]
         held.extend(entries)
-        self.written(first, entries, cut)
+        if cut or ConfigEntry in map(type, entries):  # most hold none: a scan in C, no call
+            self.written(first, entries, cut)
 
     def cut_from(self, index: int, leader_term: int) -> None:
         """Delete our entries from `index` on, the first that conflicts with the leader's."""
@@ -911,8 +912,7 @@ class RaftNode(Node):
     def written(self, first: int, entries: tuple, cut: bool = False) -> None:
         """A configuration takes effect as soon as it is in the log (dissertation 4.1), and one
         cut from the log stops counting: the one before it is in force again."""
-        # Most writes hold no configuration: a scan in C spares the call that records them.
-        if (ConfigEntry in map(type, entries) and self.configs.appended(first, entries)) or cut:
+        if self.configs.appended(first, entries) or cut:
             self.follow_configuration()
 
     # --- views --------------------------------------------------------------------------------
