@@ -81,7 +81,7 @@ def _kth(voters: tuple[int, ...], values: dict[int, int], own: int) -> int:
     """The value a majority of `voters` has reached: the (n//2 + 1)-th highest."""
     if not voters:
         return 0
-    if len(values) + 1 == len(voters):  # values of exactly the others (see quorum_value)
+    if len(values) + 1 == len(voters):  # every other voter has a value: these are theirs
         reached = sorted((own, *values.values()))  # in C: half the cost of a lookup a voter
     else:
         reached = sorted(map(values.get, voters, repeat(own)))
