@@ -11,6 +11,7 @@ configuration entry in its log, or the bootstrap configuration below the first o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import NamedTuple
 
 from engines.core.node import node_names
@@ -18,7 +19,7 @@ from engines.core.node import node_names
 MODES = ("single", "joint")  # single-server changes (dissertation 4.1) or joint consensus (§6)
 
 
-@dataclass(frozen=True, slots=True)  # checkpoints pickle it: an instance dict would slow it
+@dataclass(frozen=True, slots=True)  # slots: a leader reads voters on every ack
 class Configuration:
     """`voters` decide; during a joint change `old` holds the voters being replaced."""
 
@@ -51,13 +52,14 @@ class Configuration:
         ids = set(ids)
         return _majority_of(self.voters, ids) and (self.old is None or _majority_of(self.old, ids))
 
-    def quorum_value(self, values: dict[int, int], node: int = 0, own: int = 0) -> int:
+    def quorum_value(self, values: dict[int, int], own: int = 0) -> int:
         """The highest value that a quorum of voters has reached (or passed): the commit index
-        from match indexes, or the confirmed round from acknowledged rounds. `node`'s value
-        is `own`, whatever `values` hold: a leader counts itself so, without merging its
-        value into a copy of the others' on every commit (node ids start at 1)."""
-        highest = _kth(self.voters, values, node, own)
-        return highest if self.old is None else min(highest, _kth(self.old, values, node, own))
+        from match indexes, or the confirmed round from acknowledged rounds. A voter that
+        `values` leave out has reached `own`: a leader holds a value for every other member,
+        and counts itself so, without merging its value into a copy of the others' on every
+        commit."""
+        highest = _kth(self.voters, values, own)
+        return highest if self.old is None else min(highest, _kth(self.old, values, own))
 
     def quorum_size(self) -> int:
         """Votes a candidate needs in the new voting set (what the election note shows)."""
@@ -75,13 +77,14 @@ def _majority_of(voters: tuple[int, ...], ids: set[int]) -> bool:
     return bool(voters) and len(ids.intersection(voters)) > len(voters) // 2
 
 
-def _kth(voters: tuple[int, ...], values: dict[int, int], node: int, own: int) -> int:
+def _kth(voters: tuple[int, ...], values: dict[int, int], own: int) -> int:
     """The value a majority of `voters` has reached: the (n//2 + 1)-th highest."""
     if not voters:
         return 0
-    # A comprehension: for a handful of voters, twice as fast as map(values.get, ...).
-    reached = [own if voter == node else values.get(voter, 0) for voter in voters]
-    reached.sort()
+    if len(values) + 1 == len(voters):  # every other voter has a value: these are theirs
+        reached = sorted((own, *values.values()))  # in C: half the cost of a lookup a voter
+    else:
+        reached = sorted(map(values.get, voters, repeat(own)))
     return reached[(len(voters) - 1) // 2]
 
 
@@ -128,7 +131,7 @@ class Configurations:
     it from the log, which is the persistent record, and `bootstrap` is the configuration
     below the log's first entry: the founders', or the snapshot's (section 7)."""
 
-    __slots__ = ("bootstrap", "entries", "last_index", "current")  # as Configuration: pickled
+    __slots__ = ("bootstrap", "entries", "last_index", "current")  # read on every commit
 
     def __init__(self, bootstrap: Configuration, log, first: int = 0) -> None:
         """`first`: the index of the log's first entry (a compacted log starts at its

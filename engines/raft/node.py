@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engines.core.chain import Command
-from engines.core.node import Message, Node, Proposal, Request, plain
+from engines.core.node import Message, Node, Proposal, Request, Send, SetTimer, _effect, plain
 from engines.raft.config import ConfigEntry, Configuration, Configurations
 from engines.raft.messages import (
     AppendEntries,
@@ -69,10 +69,11 @@ BUGS = {
 READ_PATHS = ("log", "index", "lease")
 
 
-@dataclass(slots=True)  # pickled by every checkpoint: an instance dict would then slow it
+@dataclass(slots=True)
 class RaftPersistent:
     """What a node writes to stable storage before answering (Figure 2), and its latest
-    snapshot (section 7), which the log follows."""
+    snapshot (section 7), which the log follows. Slots: pickling a checkpoint would give an
+    instance a dict of its own, and attribute reads would fall off the specialised path."""
 
     term: int = 0
     voted_for: int | None = None
@@ -83,6 +84,18 @@ class RaftPersistent:
 # --- the node -----------------------------------------------------------------------------------
 class RaftNode(Node):
     REASONS = REASONS
+    # Every attribute in a slot, the base class's too: a read is a specialised slot read, not
+    # a dict lookup (instances with over 30 attributes share no keys, and pickling one for a
+    # checkpoint gives it a dict of its own).
+    __slots__ = (
+        *("id", "peers", "cluster_size", "config", "rng", "outbox", "sm", "role", "persistent"),
+        *("batch_limited", "timeout_min", "timeout_max", "heartbeat_ms", "prevote", "noop"),
+        *("checkquorum", "bug", "snapshot_every", "leader", "leader_seen_at", "commit_index"),
+        *("election_timeout", "votes", "next_index", "match_index", "heard_at", "held_back"),
+        *("transfer_to", "transfer_since", "recent_forwards", "read_path", "lease_ms"),
+        *("requests", "reads", "round", "round_sent", "acked_round", "quorum_round"),
+        *("lease_until", "term_start", "boot_lease", "membership", "configs"),
+    )
 
     def __init__(self, node_id: int, founders: list[int], *args: Any, **kwargs: Any) -> None:
         super().__init__(node_id, founders, *args, **kwargs)
@@ -378,7 +391,9 @@ class RaftNode(Node):
             self.on_forward(src, msg)
             return
         term = self.persistent.term
-        if msg.term > term:
+        if msg.term == term:  # most messages: one comparison
+            pass
+        elif msg.term > term:
             if kind is PreVote or (kind is PreVoteReply and msg.granted):
                 pass  # pre-votes are about a future term and change nobody's term
             elif kind is RequestVote and self.ignores_vote(now, msg):
@@ -390,7 +405,7 @@ class RaftNode(Node):
                 leader = src if kind is AppendEntries else None
                 why = {"why": "higher_term", "src": src, "msg": kind.__name__, "old_term": term}
                 self.become_follower(msg.term, leader, **why)
-        elif msg.term < term and not (kind is AppendEntries and self.bug == "accept_stale_append"):
+        elif not (kind is AppendEntries and self.bug == "accept_stale_append"):
             self.answer_stale(src, msg)
             return
         _HANDLERS[kind](self, now, src, msg)
@@ -453,13 +468,18 @@ class RaftNode(Node):
             self.reject(proposal, "transfer", target=self.transfer_to)
             return
         log = self.persistent.log
-        log.append(Entry(self.term, proposal.value, proposal.id, proposal.proposed_at))
-        index = log.last_index()
+        log.entries.append(
+            Entry(self.persistent.term, proposal.value, proposal.id, proposal.proposed_at)
+        )
+        index = log.base + len(log.entries) - 1  # the last index, without a call
         # Followers with nothing in flight get it now; the others when their ack comes back.
         for peer in self.peers:
             if self.next_index[peer] == index:
                 self.send_append(peer)
-        self.maybe_commit()
+        # Our own index is the highest (every ack is of an entry we sent): raising it moves
+        # the quorum's only where we alone may be one. (The bug's counts lag: always count.)
+        if self.bug == "apply_config_on_commit" or len(self.configs.current.voters) == 1:
+            self.maybe_commit()
 
     def on_forward(self, src: int, msg: Forward) -> None:
         pid = msg.proposal.id
@@ -479,11 +499,14 @@ class RaftNode(Node):
         if nxt <= log.base:  # section 7: the entries it needs next are compacted
             self.send(peer, InstallSnapshot(self.term, self.persistent.snapshot))
             return
-        prev_term, entries = log.after(nxt - 1, MAX_BATCH)
+        held, start = log.entries, nxt - log.base  # the list index of entry nxt
+        prev_term, entries = held[start - 1].term, tuple(held[start : start + MAX_BATCH])
         if len(entries) == MAX_BATCH:
             self.batch_limited += 1
-        term, commit = self.persistent.term, self.commit_index
-        self.send(peer, AppendEntries(term, nxt - 1, prev_term, entries, commit, self.round))
+        msg = AppendEntries(
+            self.persistent.term, nxt - 1, prev_term, entries, self.commit_index, self.round
+        )
+        self.outbox.append(_effect(Send, (peer, msg)))  # send(), without its call
 
     def broadcast_append(self) -> None:
         for peer in self.peers:
@@ -529,7 +552,7 @@ class RaftNode(Node):
         if round_ <= self.acked_round[src]:
             return
         self.acked_round[src] = round_
-        quorum = self.configuration.quorum_value(self.acked_round, self.id, self.round)
+        quorum = self.configuration.quorum_value(self.acked_round, self.round)
         if quorum > self.quorum_round:
             self.quorum_round = quorum
             self.lease_until = self.round_sent[quorum] + self.lease_ms
@@ -581,10 +604,14 @@ class RaftNode(Node):
         hand over to it when it is the transfer target and caught up."""
         self.match_index[src] = match
         self.next_index[src] = match + 1
-        self.maybe_commit()
-        if self.role != "leader" or src not in self.next_index:
-            return  # the commit removed this leader, or src, from the configuration
-        if match < self.persistent.log.last_index():
+        # A match at or below the commit index moves no quorum past it: the count would find
+        # what the last one found. (With the bug, a commit changes the configuration uncounted.)
+        if match > self.commit_index or self.bug == "apply_config_on_commit":
+            committed = self.maybe_commit()
+            if committed and (self.role != "leader" or src not in self.next_index):
+                return  # the commit removed this leader, or src, from the configuration
+        log = self.persistent.log
+        if match < log.base + len(log.entries) - 1:  # the last index, without a call
             self.send_append(src)
         elif src == self.transfer_to:
             self.send(src, TimeoutNow(self.term))
@@ -602,38 +629,46 @@ class RaftNode(Node):
                     break
         return max(match + 1, min(result, msg.index))
 
-    def maybe_commit(self) -> None:
+    def maybe_commit(self) -> bool:
         """5.4.2: commit the highest index on a quorum, if its entry is of the current term. The
-        leader counts itself only while it is a voter (dissertation 4.2.2)."""
-        log, term = self.persistent.log, self.persistent.term
-        n = self.configuration.quorum_value(self.match_index, self.id, log.last_index())
+        leader counts itself only while it is a voter (dissertation 4.2.2). True if it did."""
+        log = self.persistent.log
+        held, base = log.entries, log.base  # read past the log's methods: on every ack
+        # With no bug, the configuration in force is the last one; read without the property,
+        # a call through C.
+        config = self.configs.current if self.bug is None else self.configuration
+        n = config.quorum_value(self.match_index, base + len(held) - 1)
         if n <= self.commit_index:
-            return
-        entry_term = log.term_at(n)
+            return False
+        entry_term, term = held[n - base].term, self.persistent.term
         if entry_term != term and self.bug != "figure8":
             if n != self.held_back:  # an older term's entry is committed only under one of ours
                 self.held_back = n
                 self.note("commit_held", index=n, entry_term=entry_term, term=term)
-            return
+            return False
         self.note("commit", index=n, term=term)
         self.commit_to(n)
+        return True
 
     def commit_to(self, index: int) -> None:
         """Advance the commit index and apply the newly committed client values in order."""
-        log = self.persistent.log
-        for entry in log.span(self.commit_index + 1, index):  # applied = committed, in order
-            if entry.value is not None:
-                self.sm.apply(entry.pid, entry.value, entry.proposed_at)
-                if entry.pid in self.requests:
-                    self.answer_applied(self.requests.pop(entry.pid))
-        before, self.commit_index = self.commit_index, index
+        log, before = self.persistent.log, self.commit_index
+        apply, requests, base = self.sm.apply, self.requests, log.base
+        for entry in log.entries[before + 1 - base : index + 1 - base]:  # applied in order
+            value = entry.value  # each field read once: a named tuple's are generic reads
+            if value is not None:
+                pid = entry.pid
+                apply(pid, value, entry.proposed_at)
+                if pid in requests:
+                    self.answer_applied(requests.pop(pid))
+        self.commit_index = index
         if self.bug == "apply_config_on_commit":
             self.follow_configuration()
         if self.role == "leader" and before < self.configs.last_index <= index:
             self.configuration_committed()
         if self.reads:
             self.serve_reads()
-        if self.snapshot_every and index - self.persistent.log.base >= self.snapshot_every:
+        if self.snapshot_every and index - log.base >= self.snapshot_every:
             # In a step of its own, so that the safety checks see each entry before it goes.
             self.set_timer("snapshot", 0)
 
@@ -790,9 +825,11 @@ class RaftNode(Node):
     # --- replication: the follower ------------------------------------------------------------
     def heard_from_leader(self, now: int, src: int, term: int) -> None:
         """AppendEntries or InstallSnapshot of our term: `src` leads it."""
-        if self.role in ("candidate", "precandidate") or self.leader != src:
+        if self.leader != src or self.role != "follower":  # a leader never gets here
             self.become_follower(term, src)
-        self.reset_election_timer()  # the current leader's AppendEntries or InstallSnapshot
+        # reset_election_timer(): the current leader's AppendEntries or InstallSnapshot. The
+        # timer's effect is made here: it saves two calls on every AppendEntries.
+        self.outbox.append(_effect(SetTimer, ("election", self.election_timeout)))
         self.leader_seen_at = now
 
     def on_append(self, now: int, src: int, msg: AppendEntries) -> None:
@@ -800,9 +837,10 @@ class RaftNode(Node):
             return  # two leaders in one term: only a broken rule gets here
         self.heard_from_leader(now, src, msg.term)
         log = self.persistent.log
-        prev, entries, length = msg.prev_index, msg.entries, log.last_index() + 1
-        if prev < log.base:  # our snapshot holds committed entries, which match the leader's
-            prev, entries = log.base, entries[log.base - prev :]
+        held, base = log.entries, log.base  # read past the log's methods: every step or two
+        prev, entries, length = msg.prev_index, msg.entries, base + len(held)
+        if prev < base:  # our snapshot holds committed entries, which match the leader's
+            prev, entries = base, entries[base - prev :]
         elif prev >= length:
             self.note(
                 "append_rejected",
@@ -813,7 +851,8 @@ class RaftNode(Node):
             )
             self.send(src, AppendReply(self.term, False, prev, 0, length, msg.round))
             return
-        elif (our_term := log.term_at(prev)) != msg.prev_term and self.bug != "no_prevlog_check":
+        elif held[prev - base].term != msg.prev_term and self.bug != "no_prevlog_check":
+            our_term, first = self.conflict_at(prev)
             self.note(
                 "append_rejected",
                 leader=src,
@@ -822,14 +861,15 @@ class RaftNode(Node):
                 prev_term=msg.prev_term,
                 our_term=our_term,
             )
-            conflict = self.conflict_at(prev)
-            self.send(src, AppendReply(self.term, False, prev, *conflict, msg.round))
+            self.send(src, AppendReply(self.term, False, prev, our_term, first, msg.round))
             return
-        self.store(prev, entries, length)
-        match = prev + len(entries)
-        if msg.commit > self.commit_index and match > self.commit_index:
+        if entries:
+            self.store(prev, entries, length)
+        match, commit = prev + len(entries), self.commit_index
+        if msg.commit > commit and match > commit:
             self.commit_to(min(msg.commit, match))
-        self.send(src, AppendReply(self.persistent.term, True, match, round=msg.round))
+        reply = AppendReply(self.persistent.term, True, match, 0, 0, msg.round)
+        self.outbox.append(_effect(Send, (src, reply)))  # send(), without its call
 
     def conflict_at(self, index: int) -> tuple[int, int]:
         """The term of our entry at `index` and the first index holding that term."""
@@ -842,29 +882,35 @@ class RaftNode(Node):
     def store(self, prev: int, entries: tuple[Entry, ...], length: int) -> None:
         """Append after `prev`, cutting our log only at the first entry that conflicts: an old
         or duplicated message must not remove entries a later one added. `length` is the log's
-        length (the loop changes the log only where it returns)."""
+        length."""
         log = self.persistent.log
-        held, base = log.entries, log.base  # read past the log's indexing: a hot loop
-        for offset, entry in enumerate(entries):
-            i = prev + 1 + offset
-            if i == length:
-                log.extend(entries[offset:])
-                self.written(i, entries[offset:])
-                return
-            if held[i - base].term != entry.term:
-                terms = sorted({e.term for e in log[i:]})
-                self.note(
-                    "entries_deleted",
-                    first=i,
-                    last=len(log) - 1,
-                    terms=terms,
-                    leader_term=entry.term,
-                )
-                log.truncate(i)
-                self.configs.truncated(i)
-                log.extend(entries[offset:])
-                self.written(i, entries[offset:], cut=True)
-                return
+        held, first, cut = log.entries, prev + 1, False
+        overlap = min(length - first, len(entries))  # how many we may hold already
+        if overlap > 0:
+            start = first - log.base
+            # Compared in one go, in C, first: mostly they are the very entry objects we hold.
+            if held[start : start + overlap] != list(entries[:overlap]):
+                for offset in range(overlap):
+                    if held[start + offset].term != entries[offset].term:
+                        self.cut_from(first + offset, entries[offset].term)
+                        overlap, cut = offset, True
+                        break
+            if overlap == len(entries):
+                return  # we hold them all
+            first, entries = first + overlap, entries[overlap:]
+        held.extend(entries)
+        if cut or ConfigEntry in map(type, entries):  # most hold none: a scan in C, no call
+            self.written(first, entries, cut)
+
+    def cut_from(self, index: int, leader_term: int) -> None:
+        """Delete our entries from `index` on, the first that conflicts with the leader's."""
+        log = self.persistent.log
+        terms = sorted({e.term for e in log[index:]})
+        self.note(
+            "entries_deleted", first=index, last=len(log) - 1, terms=terms, leader_term=leader_term
+        )
+        log.truncate(index)
+        self.configs.truncated(index)
 
     def written(self, first: int, entries: tuple, cut: bool = False) -> None:
         """A configuration takes effect as soon as it is in the log (dissertation 4.1), and one

@@ -123,33 +123,16 @@ class RaftLog:
     def __iter__(self):
         return iter(self.entries)
 
-    # The hot paths (every AppendEntries, every commit) read the log through these two
-    # methods: a method call costs a fraction of len() or [] on a Python class.
+    # A method call costs a fraction of len() on a Python class; the hottest paths (every
+    # AppendEntries, every ack) read `base` and `entries` themselves.
     def last_index(self) -> int:
         """len(log) - 1."""
         return self.base + len(self.entries) - 1
-
-    def term_at(self, index: int) -> int:
-        """The term of the entry at `index`, which must not be compacted (`base` or above)."""
-        return self.entries[index - self.base].term
 
     @property
     def first(self) -> int:
         """The first index that holds an entry of its own (past the stand-in)."""
         return self.base + 1
-
-    def after(self, prev: int, limit: int) -> tuple[int, tuple[Entry, ...]]:
-        """The term at `prev` (past the snapshot's index) and up to `limit` entries after it:
-        what an AppendEntries from `prev` carries, read in one call (the leader's hot path)."""
-        start = prev - self.base
-        entries = self.entries
-        return entries[start].term, tuple(entries[start + 1 : start + 1 + limit])
-
-    def span(self, first: int, last: int) -> list:
-        """The entries `first` to `last` (past the snapshot's index): what a commit applies,
-        read in one call."""
-        base = self.base
-        return self.entries[first - base : last + 1 - base]
 
     def append(self, entry: Entry) -> None:
         self.entries.append(entry)
