@@ -503,7 +503,7 @@ class CommitQuorum:
         if before is None or before[0] != term or commit <= before[1]:
             return None  # only an index this leader committed in this step is judged
         config = node.configs.current
-        held = config.quorum_value(node.match_index, node.id, len(node.persistent.log) - 1)
+        held = config.quorum_value(node.match_index, len(node.persistent.log) - 1)
         if held >= commit:
             return None
         return (
