@@ -32,7 +32,7 @@ from typing import Any
 
 from engines.core.chain import GENESIS
 from engines.core.node import Proposal
-from engines.core.shared import SharedList, SlotMap
+from engines.core.shared import DELETED, SharedList, SlotMap
 from engines.core.statecheck import StateMachineCheck
 from engines.core.violations import Violation
 from engines.paxos.messages import ZERO, Ballot, proposal_number, show_ballot
@@ -71,6 +71,7 @@ class PaxosInvariants:
         self.proposed = SlotMap()  # (slot, ballot) -> value
         self.votes = SlotMap()  # (slot, ballot) -> ((acceptor, proposal id or None), ...)
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
+        self.top_chosen = 0  # the highest slot in `chosen`
         self.promised: dict[int, Ballot] = {}  # node -> promise when last seen
         self.heights: dict[int, int] = {}  # node -> chain height when last seen
         self.sizes: dict[int, int] = {}  # node -> store size when its state machine was checked
@@ -112,14 +113,15 @@ class PaxosInvariants:
             found = self._check_promise(node, step)
             if found:
                 return found
-        written = persistent.accepted.take_written()
-        if written is None or written:
-            found = self._check_accepted(node, written, step)
+        # Each table's `written` tells whether it changed, without a call to take it.
+        accepted = persistent.accepted
+        if accepted.written is None or accepted.written:
+            found = self._check_accepted(node, accepted.take_written(), step)
             if found:
                 return found
-        written = node.chosen.take_written()
-        if written is None or written:
-            found = self._check_learned(node, written, step)
+        learned = node.chosen
+        if learned.written is None or learned.written:
+            found = self._check_learned(node, learned.take_written(), step)
             if found:
                 return found
         sm = node.sm
@@ -197,6 +199,7 @@ class PaxosInvariants:
         earlier = self.chosen.get(slot)
         if earlier is None:
             self.chosen[slot] = earlier = (ballot, value)
+            self.top_chosen = max(self.top_chosen, slot)
             found = self._acceptors_keep(w, slot, earlier, step)
             if found:
                 return found
@@ -249,13 +252,17 @@ class PaxosInvariants:
                 return found
         return None
 
-    def _check_accepted(self, node: Any, written: set | None, step: int) -> Violation | None:
+    def _check_accepted(self, node: Any, written: dict | None, step: int) -> Violation | None:
         """The accepted slots written since the node was last seen (None: all of them)."""
-        accepted = node.persistent.accepted
-        for slot in sorted(accepted.keys() if written is None else written):
-            chosen = self.chosen.get(slot)
-            entry = chosen and accepted.get(slot)  # most slots are written before a choice
-            found = entry and self._keeps_chosen(node.id, slot, entry, chosen, step)
+        entries = node.persistent.accepted.items() if written is None else written.items()
+        for slot, entry in sorted(entries):
+            # Most slots are written before their choice, above every chosen slot: no look-up.
+            chosen = slot <= self.top_chosen and self.chosen.get(slot)
+            found = (
+                chosen
+                and entry is not DELETED
+                and self._keeps_chosen(node.id, slot, entry, chosen, step)
+            )
             if found:
                 return found
         return None
@@ -276,13 +283,11 @@ class PaxosInvariants:
         )
 
     # --- learners ------------------------------------------------------------------------
-    def _check_learned(self, node: Any, written: set | None, step: int) -> Violation | None:
+    def _check_learned(self, node: Any, written: dict | None, step: int) -> Violation | None:
         """The learned slots written since the node was last seen (None: all of them)."""
-        learned = node.chosen
-        for slot in sorted(learned.keys() if written is None else written):
-            value = learned.get(slot, _MISSING)
+        for slot, value in sorted(node.chosen.items() if written is None else written.items()):
             chosen = self.chosen.get(slot)
-            if value is _MISSING:
+            if value is DELETED:
                 what = f"dropped the value it learned in slot {slot}"
             elif chosen is None or chosen[1] is not value and not _same(chosen[1], value):
                 where = "nothing" if chosen is None else show_value(chosen[1])
