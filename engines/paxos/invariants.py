@@ -28,6 +28,7 @@ are immutable (tuples), because a checkpoint shares them too.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from engines.core.chain import GENESIS
@@ -48,6 +49,18 @@ def _same(a: Proposal | None, b: Proposal | None) -> bool:
 
 def show_value(value: Proposal | None) -> str:
     return "a no-op" if value is None else f"{value.id} {value.value!r}"
+
+
+class _LastSeen:
+    """What the checker saw of one node when it last looked: one record, so a step reads it
+    with one look-up."""
+
+    __slots__ = ("promised", "height", "size")
+
+    def __init__(self) -> None:
+        self.promised: Ballot = ZERO  # its promise
+        self.height = 0  # its chain's height
+        self.size: int | None = None  # its store's size when its state machine was checked
 
 
 class PaxosInvariants:
@@ -72,9 +85,7 @@ class PaxosInvariants:
         self.votes = SlotMap()  # (slot, ballot) -> ((acceptor, proposal id or None), ...)
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
         self.top_chosen = 0  # the highest slot in `chosen`
-        self.promised: dict[int, Ballot] = {}  # node -> promise when last seen
-        self.heights: dict[int, int] = {}  # node -> chain height when last seen
-        self.sizes: dict[int, int] = {}  # node -> store size when its state machine was checked
+        self.seen: defaultdict[int, _LastSeen] = defaultdict(_LastSeen)  # node -> last look
         self.chain = SharedList([GENESIS])  # the longest chain applied anywhere
         self.chain_ids = SlotMap()  # proposal number -> True, for each value in that chain
         self.state_machine = StateMachineCheck()
@@ -107,10 +118,10 @@ class PaxosInvariants:
     def _check_node(self, w: Any, node: Any, step: int) -> Violation | None:
         """Look closer only at what changed since the node was last seen: most steps write one
         slot of one of its tables at most, and leave its promise alone."""
-        nid = node.id
+        seen = self.seen[node.id]
         persistent = node.persistent
-        if persistent.promised != self.promised.get(nid, ZERO):
-            found = self._check_promise(node, step)
+        if persistent.promised is not seen.promised:  # the same object while it is unchanged
+            found = self._check_promise(node, seen, step)
             if found:
                 return found
         # Each table's `written` tells whether it changed, without a call to take it.
@@ -125,17 +136,13 @@ class PaxosInvariants:
             if found:
                 return found
         sm = node.sm
-        if len(sm.chain) - 1 != self.heights.get(nid, 0):
-            found = self._check_chain(node, step)
+        if len(sm.chain) - 1 != seen.height:
+            found = self._check_chain(node, seen, step)
             if found:
                 return found
-        elif (
-            sm.chain.changed_from is None
-            and not sm.kv.written
-            and len(sm.kv) == self.sizes.get(nid)
-        ):
+        elif sm.chain.changed_from is None and not sm.kv.written and len(sm.kv) == seen.size:
             return None  # what the state machine checks watch is unchanged: they find nothing
-        self.sizes[nid] = len(sm.kv)
+        seen.size = len(sm.kv)
         broken = self.state_machine.check(node)
         return Violation(broken[0], step, broken[1]) if broken else None
 
@@ -229,10 +236,9 @@ class PaxosInvariants:
         proposal = self.proposals[number]
         return proposal is value or proposal == value
 
-    def _check_promise(self, node: Any, step: int) -> Violation | None:
+    def _check_promise(self, node: Any, seen: _LastSeen, step: int) -> Violation | None:
         promised = node.persistent.promised
-        earlier = self.promised.get(node.id, ZERO)
-        self.promised[node.id] = promised
+        earlier, seen.promised = seen.promised, promised
         if promised < earlier:
             return Violation(
                 "promise never decreases",
@@ -247,7 +253,12 @@ class PaxosInvariants:
         for nid in w.node_ids:
             persistent = w.nodes[nid].persistent if nid in w.nodes else w.down[nid]
             entry = persistent.accepted.get(slot)
-            found = entry and self._keeps_chosen(nid, slot, entry, chosen, step)
+            # Most often the chosen value object itself: no call to compare it.
+            found = (
+                entry
+                and entry[1] is not chosen[1]
+                and self._keeps_chosen(nid, slot, entry, chosen, step)
+            )
             if found:
                 return found
         return None
@@ -261,6 +272,7 @@ class PaxosInvariants:
             found = (
                 chosen
                 and entry is not DELETED
+                and entry[1] is not chosen[1]  # most often the chosen value object itself
                 and self._keeps_chosen(node.id, slot, entry, chosen, step)
             )
             if found:
@@ -272,8 +284,8 @@ class PaxosInvariants:
     ) -> Violation | None:
         """P2a: an accepted (ballot, value) at or above the chosen (ballot, value) in its slot
         holds the chosen value."""
-        if entry[0] < chosen[0] or entry[1] is chosen[1] or _same(entry[1], chosen[1]):
-            return None  # most often the chosen value object itself: no call to compare it
+        if entry[0] < chosen[0] or _same(entry[1], chosen[1]):
+            return None
         return Violation(
             "chosen values never change",
             step,
@@ -297,14 +309,14 @@ class PaxosInvariants:
             return Violation("learned values were chosen", step, f"n{node.id} {what}")
         return None
 
-    def _check_chain(self, node: Any, step: int) -> Violation | None:
+    def _check_chain(self, node: Any, seen: _LastSeen, step: int) -> Violation | None:
         nid = node.id
         chain = node.sm.chain
         height = len(chain) - 1
-        last = self.heights.get(nid, 0)
+        last = seen.height
         if height < last:
             last = 0  # restarted with an empty chain
-        self.heights[nid] = height
+        seen.height = height
         ref = self.chain
         for index in range(last + 1, height + 1):
             block = chain[index]
