@@ -36,7 +36,8 @@ from engines.core.node import Proposal
 from engines.core.shared import DELETED, SharedList, SlotMap
 from engines.core.statecheck import StateMachineCheck
 from engines.core.violations import Violation
-from engines.paxos.messages import ZERO, Ballot, proposal_number, show_ballot
+from engines.paxos.messages import ZERO, Ballot, show_ballot
+from engines.paxos.node import number_of
 
 _MISSING = object()
 
@@ -230,7 +231,7 @@ class PaxosInvariants:
         return None
 
     def _was_proposed(self, value: Proposal) -> bool:
-        number = proposal_number(value.id)
+        number = number_of(value.id)
         if not 0 < number < len(self.proposals):
             return False
         proposal = self.proposals[number]
@@ -330,7 +331,7 @@ class PaxosInvariants:
                     )
                 continue
             pid = node.sm.applied_ids[index - 1]
-            number = proposal_number(pid)
+            number = number_of(pid)
             if number in self.chain_ids:
                 return Violation(
                     "chains are prefixes",
