@@ -40,6 +40,7 @@ from engines.paxos.messages import ZERO, Ballot, show_ballot
 from engines.paxos.node import number_of
 
 _MISSING = object()
+RECENT_VOTES = 16  # keys in PaxosInvariants.recent_votes before they move into `votes`
 
 
 def _same(a: Proposal | None, b: Proposal | None) -> bool:
@@ -84,6 +85,10 @@ class PaxosInvariants:
         self.proposals = SharedList([None])  # every client proposal, at its number
         self.proposed = SlotMap()  # (slot, ballot) -> value
         self.votes = SlotMap()  # (slot, ballot) -> ((acceptor, proposal id or None), ...)
+        # The votes of the latest keys, moved into `votes` sixteen at a time: a key gets most of its
+        # votes within a few steps, so `votes` is written about once a key, not once a vote.
+        # Kept small, as checkpoints copy it.
+        self.recent_votes: dict[tuple[int, Ballot], tuple] = {}
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
         self.top_chosen = 0  # the highest slot in `chosen`
         self.seen: defaultdict[int, _LastSeen] = defaultdict(_LastSeen)  # node -> last look
@@ -183,7 +188,8 @@ class PaxosInvariants:
                 f"above its promise {show_ballot(promised)}",
             )
         key = (slot, ballot)
-        votes = self.votes.get(key, ())
+        recent = self.recent_votes
+        votes = recent.get(key) or self.votes.get(key, ())
         pid = None if value is None else value.id  # ids are unique in a run: they stand for values
         same = 1  # votes for this value in this ballot, this one included
         for voter, earlier in votes:
@@ -198,10 +204,17 @@ class PaxosInvariants:
                 )
             if earlier == pid:
                 same += 1
-        self.votes[key] = votes + ((nid, pid),)  # a new tuple: a checkpoint may share the old
+        recent[key] = votes + ((nid, pid),)  # a new tuple: a checkpoint may share the old
+        if len(recent) > RECENT_VOTES:
+            self._settle_votes()
         # Chosen at the majority-th vote; a vote past it finds what that one found, and the
         # run stopped at the first violation.
         return self._choose(w, slot, ballot, value, step) if same == self.majority else None
+
+    def _settle_votes(self) -> None:
+        for key, votes in self.recent_votes.items():
+            self.votes[key] = votes
+        self.recent_votes = {}
 
     def _choose(self, w: Any, slot: int, ballot: Ballot, value: Any, step: int):
         earlier = self.chosen.get(slot)
