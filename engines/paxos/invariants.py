@@ -101,8 +101,6 @@ class PaxosInvariants:
         if kind == "drop":
             return None
         w = sim.world
-        if w.proposals >= len(self.proposals):
-            self._record_proposals(w)
         if kind == "action" and event.node is None:  # restart all, heal, partition, network
             for node in w.nodes.values():
                 found = self._check_node(w, node, event.step)
@@ -117,7 +115,8 @@ class PaxosInvariants:
 
     def _record_proposals(self, w: Any) -> None:
         """The client values the simulator handed to nodes since the last look, numbered p1,
-        p2, ... (a proposal to a down node is refused and gets no number)."""
+        p2, ... (a proposal to a down node is refused and gets no number). Looked for when a
+        value is chosen, not at every step: a value is handed out before it can be chosen."""
         while len(self.proposals) <= w.proposals:
             self.proposals.append(w.issued[len(self.proposals) - 1])
 
@@ -234,7 +233,7 @@ class PaxosInvariants:
                 f"{show_ballot(earlier[0])}, then {show_value(value)} in ballot "
                 f"{show_ballot(ballot)}",
             )
-        if value is not None and not self._was_proposed(value):
+        if value is not None and not self._was_proposed(w, value):
             return Violation(
                 "chosen values were proposed",
                 step,
@@ -243,8 +242,10 @@ class PaxosInvariants:
             )
         return None
 
-    def _was_proposed(self, value: Proposal) -> bool:
+    def _was_proposed(self, w: Any, value: Proposal) -> bool:
         number = number_of(value.id)
+        if number >= len(self.proposals):
+            self._record_proposals(w)
         if not 0 < number < len(self.proposals):
             return False
         proposal = self.proposals[number]
