@@ -279,10 +279,19 @@ class SlotMap:
         """Store `value` under a key that holds nothing yet; whether it did. One call where
         `key in map` then `map[key] = value` make two calls of special methods, which cost
         several times as much as a method's from Python (a Paxos learner's every slot)."""
-        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
+        number = (key if type(key) is int else key[0]) >> CHUNK_BITS
+        chunk = self._chunks.get(number)
         if chunk is not None and key in chunk:
             return False
-        self.__setitem__(key, value)
+        if number not in self._owned:
+            self.__setitem__(key, value)  # which copies the chunk first
+            return True
+        # Most often a new key in a chunk no view sees: stored here, without a second call.
+        if self.written is not None:
+            self.written[key] = value
+        self._last_view = None
+        self._len += 1
+        chunk[key] = value
         return True
 
     def setdefault(self, key: Any, default: Any = None) -> Any:

@@ -385,11 +385,12 @@ class PaxosNode(Node):
     def _on_accept(self, src: int, msg: Accept) -> None:
         p = self.persistent
         ballot, slot, value = msg.ballot, msg.slot, msg.value
-        if ballot < p.promised and self.bug != "ignore_promise":
-            self._nack(src, msg)
-            return
-        if ballot > p.promised:
-            p.promised = ballot
+        if ballot is not p.promised:  # most often the very ballot promised: no compares
+            if ballot < p.promised and self.bug != "ignore_promise":
+                self._nack(src, msg)
+                return
+            if ballot > p.promised:
+                p.promised = ballot
         p.accepted[slot] = (ballot, value)
         if slot > self.top_slot:
             self.top_slot = slot
