@@ -39,7 +39,6 @@ from engines.core.violations import Violation
 from engines.paxos.messages import ZERO, Ballot, show_ballot
 from engines.paxos.node import number_of
 
-_MISSING = object()
 RECENT_VOTES = 16  # keys in PaxosInvariants.recent_votes before they move into `votes`
 
 
@@ -103,7 +102,7 @@ class PaxosInvariants:
         w = sim.world
         if kind == "action" and event.node is None:  # restart all, heal, partition, network
             for node in w.nodes.values():
-                found = self._check_node(w, node, event.step)
+                found = self._check_node(node, event.step)
                 if found:
                     return found
             return None
@@ -111,7 +110,7 @@ class PaxosInvariants:
         if node is None:
             return None  # crashed: its persistent state cannot change while it is down
         found = node.facts and self._check_facts(w, node, event.step)
-        return found or self._check_node(w, node, event.step)
+        return found or self._check_node(node, event.step)
 
     def _record_proposals(self, w: Any) -> None:
         """The client values the simulator handed to nodes since the last look, numbered p1,
@@ -120,7 +119,7 @@ class PaxosInvariants:
         while len(self.proposals) <= w.proposals:
             self.proposals.append(w.issued[len(self.proposals) - 1])
 
-    def _check_node(self, w: Any, node: Any, step: int) -> Violation | None:
+    def _check_node(self, node: Any, step: int) -> Violation | None:
         """Look closer only at what changed since the node was last seen: most steps write one
         slot of one of its tables at most, and leave its promise alone."""
         seen = self.seen[node.id]
@@ -164,10 +163,10 @@ class PaxosInvariants:
 
     def _proposed(self, nid: int, slot: int, ballot: Ballot, value: Any, step: int):
         key = (slot, ballot)
-        earlier = self.proposed.get(key, _MISSING)
-        if earlier is _MISSING:
-            self.proposed[key] = value
-        elif not _same(earlier, value):
+        if self.proposed.add(key, value):  # most often: the first proposal there
+            return None
+        earlier = self.proposed[key]
+        if not _same(earlier, value):
             return Violation(
                 "one value proposed per ballot",
                 step,
@@ -216,15 +215,17 @@ class PaxosInvariants:
         self.recent_votes = {}
 
     def _choose(self, w: Any, slot: int, ballot: Ballot, value: Any, step: int):
-        earlier = self.chosen.get(slot)
-        if earlier is None:
-            self.chosen[slot] = earlier = (ballot, value)
+        choice = (ballot, value)
+        if self.chosen.add(slot, choice):  # most often: the first choice there
+            earlier = choice
             self.top_chosen = max(self.top_chosen, slot)
             found = self._acceptors_keep(w, slot, earlier, step)
             if found:
                 return found
-        elif earlier[1] is value:
-            return None  # chosen again, in another ballot: checked at its first choice
+        else:
+            earlier = self.chosen[slot]
+            if earlier[1] is value:
+                return None  # chosen again, in another ballot: checked at its first choice
         if not _same(earlier[1], value):
             return Violation(
                 "one value chosen per slot",
@@ -346,14 +347,13 @@ class PaxosInvariants:
                 continue
             pid = node.sm.applied_ids[index - 1]
             number = number_of(pid)
-            if number in self.chain_ids:
+            if not self.chain_ids.add(number, True):
                 return Violation(
                     "chains are prefixes",
                     step,
                     f"n{nid} applied {pid} twice (again as block {index})",
                 )
             ref.append(block)  # the node's own block object: stored once
-            self.chain_ids[number] = True
         return None
 
 
