@@ -78,6 +78,20 @@ class PaxosInvariants:
         StateMachineCheck.CHAIN,
         StateMachineCheck.KV,
     )
+    # Pickled by every checkpoint: an instance dict would then slow every attribute look-up.
+    __slots__ = (
+        "majority",
+        "proposals",
+        "proposed",
+        "votes",
+        "recent_votes",
+        "chosen",
+        "top_chosen",
+        "seen",
+        "chain",
+        "chain_ids",
+        "state_machine",
+    )
 
     def __init__(self, n: int) -> None:
         self.majority = n // 2 + 1

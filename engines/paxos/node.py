@@ -76,7 +76,7 @@ BUGS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # pickled by every checkpoint: an instance dict would then slow it
 class PaxosPersistent:
     """What an acceptor must remember across crashes."""
 
@@ -86,6 +86,40 @@ class PaxosPersistent:
 
 class PaxosNode(Node):
     REASONS = REASONS
+    # Slotted, its own attributes and those of Node's it reads on every event (id to role):
+    # checkpoints pickle every node, which turns an instance dict into a real dict and
+    # unspecialises its look-ups.
+    __slots__ = (
+        "id",
+        "peers",
+        "persistent",
+        "outbox",
+        "sm",
+        "role",
+        "bug",
+        "quorum",
+        "phase",
+        "ballot",
+        "seen_round",
+        "leader",
+        "pending",
+        "retry_armed",
+        "waiting",
+        "promises",
+        "queue",
+        "proposed",
+        "accepts",
+        "proposed_ids",
+        "next_slot",
+        "chosen",
+        "top_chosen",
+        "first_slot",
+        "applied",
+        "requests",
+        "top_slot",
+        "facts",
+        "_facts",
+    )
 
     def __init__(self, node_id, peers, config, rng, persistent=None) -> None:
         super().__init__(node_id, peers, config, rng, persistent)
