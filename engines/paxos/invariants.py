@@ -98,9 +98,9 @@ class PaxosInvariants:
         self.proposals = SharedList([None])  # every client proposal, at its number
         self.proposed = SlotMap()  # (slot, ballot) -> value
         self.votes = SlotMap()  # (slot, ballot) -> ((acceptor, proposal id or None), ...)
-        # The votes of the latest keys, moved into `votes` sixteen at a time: a key gets most of its
-        # votes within a few steps, so `votes` is written about once a key, not once a vote.
-        # Kept small, as checkpoints copy it.
+        # The votes of the latest keys, moved into `votes` sixteen at a time: a key gets most
+        # of its votes within a few steps, so `votes` is written about once a key, not once a
+        # vote. Kept small, as checkpoints copy it.
         self.recent_votes: dict[tuple[int, Ballot], tuple] = {}
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
         self.top_chosen = 0  # the highest slot in `chosen`

@@ -483,7 +483,7 @@ class PaxosNode(Node):
             number = number_of(value.id)
             if not self.first_slot.add(number, slot):
                 first = self.first_slot[number]
-                repeats = first < slot
+                repeats = first < slot  # as `_repeats` finds it, once this slot is applied
                 if slot < first:
                     self.first_slot[number] = slot
             self.proposed_ids.discard(value.id)  # first_slot answers for it from now on
