@@ -20,7 +20,8 @@ view may see: copy on write.
 
 Both also tell a reader (the safety checkers) what changed since it last asked, so that it reads
 only that: a SharedList the lowest index overwritten or removed (appends are visible from its
-length), a SlotMap the keys written. A restored view starts with no change to report: the
+length), a SlotMap the keys written, with what each holds now. A restored view starts with no
+change to report: the
 checkers' records are restored from the same checkpoint.
 """
 
@@ -140,6 +141,7 @@ class SharedList(list):
         return (SharedList, (list(self),))
 
 
+DELETED = object()  # what SlotMap.written holds for a deleted key
 CHUNK_BITS = 6  # 64 slots a chunk
 RECENT_CHUNKS = 4  # the chunks at the top, where writes land, kept out of the shared table
 
@@ -163,7 +165,7 @@ class SlotMap:
         "_owned",
         "_len",
         "_last_view",
-        "_written",
+        "written",
         "__weakref__",
     )
 
@@ -178,25 +180,29 @@ class SlotMap:
         self._owned: set[int] = set()  # chunks copied since the last view: no view sees them
         self._len = 0
         self._last_view: tuple | None = None
-        self._written: set | None = None  # recorded only once a reader asks
+        # key -> what was written there since the reader last took them (DELETED if the key
+        # was deleted): the reader sees what changed without looking it up; recorded only
+        # once a reader asks, and read directly to tell whether anything was written
+        self.written: dict | None = None
         for key, value in items:
             self[key] = value
 
-    def take_written(self) -> set | None:
-        """The keys written or deleted since the last call. The first call answers None (all
-        of it is new to the reader) and starts the recording, which checkpoints carry on."""
-        written = self._written
+    def take_written(self) -> dict | None:
+        """The keys written or deleted since the last call, with what they hold now (see
+        `written`). The first call answers None (all of it is new to the reader) and starts
+        the recording, which checkpoints carry on."""
+        written = self.written
         if written is None:
             self._last_view = None
         if written is None or written:
-            self._written = set()
+            self.written = {}
         return written
 
     def view(self) -> tuple:
         # A map unchanged since the last checkpoint hands out the same view again.
         if self._last_view is None:
             self._owned = set()
-            recording = self._written is not None
+            recording = self.written is not None
             self._last_view = (self._table.view(), dict(self._recent), self._len, recording)
         return self._last_view
 
@@ -211,7 +217,7 @@ class SlotMap:
         restored._chunks = {n: chunk for n, chunk in chunks if chunk is not None} | recent
         restored._len = length
         if recording:
-            restored._written = set()
+            restored.written = {}
         return restored
 
     def _writable(self, number: int) -> dict:
@@ -242,8 +248,8 @@ class SlotMap:
         self._frontier = frontier
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        if self._written is not None:
-            self._written.add(key)
+        if self.written is not None:
+            self.written[key] = value
         number = (key if type(key) is int else key[0]) >> CHUNK_BITS
         if number in self._owned:  # most writes: a chunk no view sees (as in _writable)
             self._last_view = None
@@ -255,8 +261,8 @@ class SlotMap:
         chunk[key] = value
 
     def __delitem__(self, key: Any) -> None:
-        if self._written is not None:
-            self._written.add(key)
+        if self.written is not None:
+            self.written[key] = DELETED
         del self._writable(_chunk_of(key))[key]
         self._len -= 1
 
@@ -273,10 +279,19 @@ class SlotMap:
         """Store `value` under a key that holds nothing yet; whether it did. One call where
         `key in map` then `map[key] = value` make two calls of special methods, which cost
         several times as much as a method's from Python (a Paxos learner's every slot)."""
-        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
+        number = (key if type(key) is int else key[0]) >> CHUNK_BITS
+        chunk = self._chunks.get(number)
         if chunk is not None and key in chunk:
             return False
-        self.__setitem__(key, value)
+        if number not in self._owned:
+            self.__setitem__(key, value)  # which copies the chunk first
+            return True
+        # Most often a new key in a chunk no view sees: stored here, without a second call.
+        if self.written is not None:
+            self.written[key] = value
+        self._last_view = None
+        self._len += 1
+        chunk[key] = value
         return True
 
     def setdefault(self, key: Any, default: Any = None) -> Any:

@@ -28,16 +28,18 @@ are immutable (tuples), because a checkpoint shares them too.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from engines.core.chain import GENESIS
 from engines.core.node import Proposal
-from engines.core.shared import SharedList, SlotMap
+from engines.core.shared import DELETED, SharedList, SlotMap
 from engines.core.statecheck import StateMachineCheck
 from engines.core.violations import Violation
-from engines.paxos.messages import ZERO, Ballot, proposal_number, show_ballot
+from engines.paxos.messages import ZERO, Ballot, show_ballot
+from engines.paxos.node import number_of
 
-_MISSING = object()
+RECENT_VOTES = 16  # keys in PaxosInvariants.recent_votes before they move into `votes`
 
 
 def _same(a: Proposal | None, b: Proposal | None) -> bool:
@@ -48,6 +50,18 @@ def _same(a: Proposal | None, b: Proposal | None) -> bool:
 
 def show_value(value: Proposal | None) -> str:
     return "a no-op" if value is None else f"{value.id} {value.value!r}"
+
+
+class _LastSeen:
+    """What the checker saw of one node when it last looked: one record, so a step reads it
+    with one look-up."""
+
+    __slots__ = ("promised", "height", "size")
+
+    def __init__(self) -> None:
+        self.promised: Ballot = ZERO  # its promise
+        self.height = 0  # its chain's height
+        self.size: int | None = None  # its store's size when its state machine was checked
 
 
 class PaxosInvariants:
@@ -64,16 +78,33 @@ class PaxosInvariants:
         StateMachineCheck.CHAIN,
         StateMachineCheck.KV,
     )
+    # Pickled by every checkpoint: an instance dict would then slow every attribute look-up.
+    __slots__ = (
+        "majority",
+        "proposals",
+        "proposed",
+        "votes",
+        "recent_votes",
+        "chosen",
+        "top_chosen",
+        "seen",
+        "chain",
+        "chain_ids",
+        "state_machine",
+    )
 
     def __init__(self, n: int) -> None:
         self.majority = n // 2 + 1
         self.proposals = SharedList([None])  # every client proposal, at its number
         self.proposed = SlotMap()  # (slot, ballot) -> value
         self.votes = SlotMap()  # (slot, ballot) -> ((acceptor, proposal id or None), ...)
+        # The votes of the latest keys, moved into `votes` sixteen at a time: a key gets most
+        # of its votes within a few steps, so `votes` is written about once a key, not once a
+        # vote. Kept small, as checkpoints copy it.
+        self.recent_votes: dict[tuple[int, Ballot], tuple] = {}
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
-        self.promised: dict[int, Ballot] = {}  # node -> promise when last seen
-        self.heights: dict[int, int] = {}  # node -> chain height when last seen
-        self.sizes: dict[int, int] = {}  # node -> store size when its state machine was checked
+        self.top_chosen = 0  # the highest slot in `chosen`
+        self.seen: defaultdict[int, _LastSeen] = defaultdict(_LastSeen)  # node -> last look
         self.chain = SharedList([GENESIS])  # the longest chain applied anywhere
         self.chain_ids = SlotMap()  # proposal number -> True, for each value in that chain
         self.state_machine = StateMachineCheck()
@@ -83,11 +114,9 @@ class PaxosInvariants:
         if kind == "drop":
             return None
         w = sim.world
-        if w.proposals >= len(self.proposals):
-            self._record_proposals(w)
         if kind == "action" and event.node is None:  # restart all, heal, partition, network
             for node in w.nodes.values():
-                found = self._check_node(w, node, event.step)
+                found = self._check_node(node, event.step)
                 if found:
                     return found
             return None
@@ -95,45 +124,43 @@ class PaxosInvariants:
         if node is None:
             return None  # crashed: its persistent state cannot change while it is down
         found = node.facts and self._check_facts(w, node, event.step)
-        return found or self._check_node(w, node, event.step)
+        return found or self._check_node(node, event.step)
 
     def _record_proposals(self, w: Any) -> None:
         """The client values the simulator handed to nodes since the last look, numbered p1,
-        p2, ... (a proposal to a down node is refused and gets no number)."""
+        p2, ... (a proposal to a down node is refused and gets no number). Looked for when a
+        value is chosen, not at every step: a value is handed out before it can be chosen."""
         while len(self.proposals) <= w.proposals:
             self.proposals.append(w.issued[len(self.proposals) - 1])
 
-    def _check_node(self, w: Any, node: Any, step: int) -> Violation | None:
+    def _check_node(self, node: Any, step: int) -> Violation | None:
         """Look closer only at what changed since the node was last seen: most steps write one
         slot of one of its tables at most, and leave its promise alone."""
-        nid = node.id
+        seen = self.seen[node.id]
         persistent = node.persistent
-        if persistent.promised != self.promised.get(nid, ZERO):
-            found = self._check_promise(node, step)
+        if persistent.promised is not seen.promised:  # the same object while it is unchanged
+            found = self._check_promise(node, seen, step)
             if found:
                 return found
-        written = persistent.accepted.take_written()
-        if written is None or written:
-            found = self._check_accepted(node, written, step)
+        # Each table's `written` tells whether it changed, without a call to take it.
+        accepted = persistent.accepted
+        if accepted.written is None or accepted.written:
+            found = self._check_accepted(node, accepted.take_written(), step)
             if found:
                 return found
-        written = node.chosen.take_written()
-        if written is None or written:
-            found = self._check_learned(node, written, step)
+        learned = node.chosen
+        if learned.written is None or learned.written:
+            found = self._check_learned(node, learned.take_written(), step)
             if found:
                 return found
         sm = node.sm
-        if len(sm.chain) - 1 != self.heights.get(nid, 0):
-            found = self._check_chain(node, step)
+        if len(sm.chain) - 1 != seen.height:
+            found = self._check_chain(node, seen, step)
             if found:
                 return found
-        elif (
-            sm.chain.changed_from is None
-            and not sm.kv.written
-            and len(sm.kv) == self.sizes.get(nid)
-        ):
+        elif sm.chain.changed_from is None and not sm.kv.written and len(sm.kv) == seen.size:
             return None  # what the state machine checks watch is unchanged: they find nothing
-        self.sizes[nid] = len(sm.kv)
+        seen.size = len(sm.kv)
         broken = self.state_machine.check(node)
         return Violation(broken[0], step, broken[1]) if broken else None
 
@@ -150,10 +177,10 @@ class PaxosInvariants:
 
     def _proposed(self, nid: int, slot: int, ballot: Ballot, value: Any, step: int):
         key = (slot, ballot)
-        earlier = self.proposed.get(key, _MISSING)
-        if earlier is _MISSING:
-            self.proposed[key] = value
-        elif not _same(earlier, value):
+        if self.proposed.add(key, value):  # most often: the first proposal there
+            return None
+        earlier = self.proposed[key]
+        if not _same(earlier, value):
             return Violation(
                 "one value proposed per ballot",
                 step,
@@ -173,7 +200,8 @@ class PaxosInvariants:
                 f"above its promise {show_ballot(promised)}",
             )
         key = (slot, ballot)
-        votes = self.votes.get(key, ())
+        recent = self.recent_votes
+        votes = recent.get(key) or self.votes.get(key, ())
         pid = None if value is None else value.id  # ids are unique in a run: they stand for values
         same = 1  # votes for this value in this ballot, this one included
         for voter, earlier in votes:
@@ -188,20 +216,30 @@ class PaxosInvariants:
                 )
             if earlier == pid:
                 same += 1
-        self.votes[key] = votes + ((nid, pid),)  # a new tuple: a checkpoint may share the old
+        recent[key] = votes + ((nid, pid),)  # a new tuple: a checkpoint may share the old
+        if len(recent) > RECENT_VOTES:
+            self._settle_votes()
         # Chosen at the majority-th vote; a vote past it finds what that one found, and the
         # run stopped at the first violation.
         return self._choose(w, slot, ballot, value, step) if same == self.majority else None
 
+    def _settle_votes(self) -> None:
+        for key, votes in self.recent_votes.items():
+            self.votes[key] = votes
+        self.recent_votes = {}
+
     def _choose(self, w: Any, slot: int, ballot: Ballot, value: Any, step: int):
-        earlier = self.chosen.get(slot)
-        if earlier is None:
-            self.chosen[slot] = earlier = (ballot, value)
+        choice = (ballot, value)
+        if self.chosen.add(slot, choice):  # most often: the first choice there
+            earlier = choice
+            self.top_chosen = max(self.top_chosen, slot)
             found = self._acceptors_keep(w, slot, earlier, step)
             if found:
                 return found
-        elif earlier[1] is value:
-            return None  # chosen again, in another ballot: checked at its first choice
+        else:
+            earlier = self.chosen[slot]
+            if earlier[1] is value:
+                return None  # chosen again, in another ballot: checked at its first choice
         if not _same(earlier[1], value):
             return Violation(
                 "one value chosen per slot",
@@ -210,7 +248,7 @@ class PaxosInvariants:
                 f"{show_ballot(earlier[0])}, then {show_value(value)} in ballot "
                 f"{show_ballot(ballot)}",
             )
-        if value is not None and not self._was_proposed(value):
+        if value is not None and not self._was_proposed(w, value):
             return Violation(
                 "chosen values were proposed",
                 step,
@@ -219,17 +257,18 @@ class PaxosInvariants:
             )
         return None
 
-    def _was_proposed(self, value: Proposal) -> bool:
-        number = proposal_number(value.id)
+    def _was_proposed(self, w: Any, value: Proposal) -> bool:
+        number = number_of(value.id)
+        if number >= len(self.proposals):
+            self._record_proposals(w)
         if not 0 < number < len(self.proposals):
             return False
         proposal = self.proposals[number]
         return proposal is value or proposal == value
 
-    def _check_promise(self, node: Any, step: int) -> Violation | None:
+    def _check_promise(self, node: Any, seen: _LastSeen, step: int) -> Violation | None:
         promised = node.persistent.promised
-        earlier = self.promised.get(node.id, ZERO)
-        self.promised[node.id] = promised
+        earlier, seen.promised = seen.promised, promised
         if promised < earlier:
             return Violation(
                 "promise never decreases",
@@ -244,18 +283,28 @@ class PaxosInvariants:
         for nid in w.node_ids:
             persistent = w.nodes[nid].persistent if nid in w.nodes else w.down[nid]
             entry = persistent.accepted.get(slot)
-            found = entry and self._keeps_chosen(nid, slot, entry, chosen, step)
+            # Most often the chosen value object itself: no call to compare it.
+            found = (
+                entry
+                and entry[1] is not chosen[1]
+                and self._keeps_chosen(nid, slot, entry, chosen, step)
+            )
             if found:
                 return found
         return None
 
-    def _check_accepted(self, node: Any, written: set | None, step: int) -> Violation | None:
+    def _check_accepted(self, node: Any, written: dict | None, step: int) -> Violation | None:
         """The accepted slots written since the node was last seen (None: all of them)."""
-        accepted = node.persistent.accepted
-        for slot in sorted(accepted.keys() if written is None else written):
-            chosen = self.chosen.get(slot)
-            entry = chosen and accepted.get(slot)  # most slots are written before a choice
-            found = entry and self._keeps_chosen(node.id, slot, entry, chosen, step)
+        entries = node.persistent.accepted.items() if written is None else written.items()
+        for slot, entry in sorted(entries):
+            # Most slots are written before their choice, above every chosen slot: no look-up.
+            chosen = slot <= self.top_chosen and self.chosen.get(slot)
+            found = (
+                chosen
+                and entry is not DELETED
+                and entry[1] is not chosen[1]  # most often the chosen value object itself
+                and self._keeps_chosen(node.id, slot, entry, chosen, step)
+            )
             if found:
                 return found
         return None
@@ -265,8 +314,8 @@ class PaxosInvariants:
     ) -> Violation | None:
         """P2a: an accepted (ballot, value) at or above the chosen (ballot, value) in its slot
         holds the chosen value."""
-        if entry[0] < chosen[0] or entry[1] is chosen[1] or _same(entry[1], chosen[1]):
-            return None  # most often the chosen value object itself: no call to compare it
+        if entry[0] < chosen[0] or _same(entry[1], chosen[1]):
+            return None
         return Violation(
             "chosen values never change",
             step,
@@ -276,13 +325,11 @@ class PaxosInvariants:
         )
 
     # --- learners ------------------------------------------------------------------------
-    def _check_learned(self, node: Any, written: set | None, step: int) -> Violation | None:
+    def _check_learned(self, node: Any, written: dict | None, step: int) -> Violation | None:
         """The learned slots written since the node was last seen (None: all of them)."""
-        learned = node.chosen
-        for slot in sorted(learned.keys() if written is None else written):
-            value = learned.get(slot, _MISSING)
+        for slot, value in sorted(node.chosen.items() if written is None else written.items()):
             chosen = self.chosen.get(slot)
-            if value is _MISSING:
+            if value is DELETED:
                 what = f"dropped the value it learned in slot {slot}"
             elif chosen is None or chosen[1] is not value and not _same(chosen[1], value):
                 where = "nothing" if chosen is None else show_value(chosen[1])
@@ -292,14 +339,14 @@ class PaxosInvariants:
             return Violation("learned values were chosen", step, f"n{node.id} {what}")
         return None
 
-    def _check_chain(self, node: Any, step: int) -> Violation | None:
+    def _check_chain(self, node: Any, seen: _LastSeen, step: int) -> Violation | None:
         nid = node.id
         chain = node.sm.chain
         height = len(chain) - 1
-        last = self.heights.get(nid, 0)
+        last = seen.height
         if height < last:
             last = 0  # restarted with an empty chain
-        self.heights[nid] = height
+        seen.height = height
         ref = self.chain
         for index in range(last + 1, height + 1):
             block = chain[index]
@@ -313,15 +360,14 @@ class PaxosInvariants:
                     )
                 continue
             pid = node.sm.applied_ids[index - 1]
-            number = proposal_number(pid)
-            if number in self.chain_ids:
+            number = number_of(pid)
+            if not self.chain_ids.add(number, True):
                 return Violation(
                     "chains are prefixes",
                     step,
                     f"n{nid} applied {pid} twice (again as block {index})",
                 )
             ref.append(block)  # the node's own block object: stored once
-            self.chain_ids[number] = True
         return None
 
 

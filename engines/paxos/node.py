@@ -37,6 +37,7 @@ Timers: "leader" (an acceptor's leader timeout, also the back-off after a preemp
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,10 @@ from engines.paxos.messages import (
 from engines.paxos.reasons import REASONS
 
 CATCHUP_BATCH = 64  # chosen slots sent per CatchUp answer
+# A value's number, as proposal_number gives it. Every learner, and the checker, asks for it
+# soon after the leader: the cache answers them without a call into Python (int() of a slice
+# costs three times as much).
+number_of = functools.lru_cache(maxsize=1024)(proposal_number)
 _UNKNOWN = object()  # a slot not chosen yet (None is a chosen no-op)
 
 BUGS = {
@@ -71,7 +76,7 @@ BUGS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # pickled by every checkpoint: an instance dict would then slow it
 class PaxosPersistent:
     """What an acceptor must remember across crashes."""
 
@@ -81,11 +86,47 @@ class PaxosPersistent:
 
 class PaxosNode(Node):
     REASONS = REASONS
+    # Slotted, its own attributes and those of Node's it reads on every event (id to role):
+    # checkpoints pickle every node, which turns an instance dict into a real dict and
+    # unspecialises its look-ups.
+    __slots__ = (
+        "id",
+        "peers",
+        "persistent",
+        "outbox",
+        "sm",
+        "role",
+        "bug",
+        "quorum",
+        "phase",
+        "ballot",
+        "seen_round",
+        "leader",
+        "pending",
+        "retry_armed",
+        "waiting",
+        "promises",
+        "queue",
+        "proposed",
+        "accepts",
+        "proposed_ids",
+        "next_slot",
+        "chosen",
+        "top_chosen",
+        "first_slot",
+        "applied",
+        "requests",
+        "top_slot",
+        "facts",
+        "_facts",
+    )
 
     def __init__(self, node_id, peers, config, rng, persistent=None) -> None:
         super().__init__(node_id, peers, config, rng, persistent)
-        if self.config.get("bug") == "forget_promise":
+        self.bug = self.config.get("bug")  # read on every Accept: one attribute, no call
+        if self.bug == "forget_promise":
             self.persistent.promised = ZERO
+        self.quorum = self.majority  # read on every Accepted: an attribute, not a property
         self.role = "acceptor"
         self.phase = "idle"  # phase1 while preparing, phase2 while leading
         self.ballot: Ballot = ZERO  # own latest ballot
@@ -103,6 +144,7 @@ class PaxosNode(Node):
         self.next_slot = 1
         # learner state; what grows with history is in SlotMaps, which checkpoints share
         self.chosen = SlotMap()  # slot -> value
+        self.top_chosen = 0  # the highest slot in `chosen`
         self.first_slot = SlotMap()  # proposal number -> the lowest slot it is chosen in
         self.applied = 0  # slots 1..applied are applied to self.sm
         self.requests: dict[str, Command] = {}  # client operations this node answers, by id
@@ -154,7 +196,7 @@ class PaxosNode(Node):
         """A client operation, a read included, is a client value in a slot: it is answered
         once its slot is applied here, in slot order, so a read sees every earlier choice."""
         command = request.command
-        if command.f == "get" and self.config.get("bug") == "stale_read":
+        if command.f == "get" and self.bug == "stale_read":
             self.reply(command, "ok", self.sm.kv.get(command.key))  # the bug: no slot
         elif self.role != "leader":
             self.redirect(command, self.leader)
@@ -215,7 +257,7 @@ class PaxosNode(Node):
         if self.phase != "phase1" or msg.ballot != self.ballot:
             return  # a late answer to an older ballot
         self.promises[src] = msg.accepted
-        if len(self.promises) >= self.majority:
+        if len(self.promises) >= self.quorum:
             self._adopt()
 
     def _pmax(self) -> dict[int, tuple[Ballot, Proposal | None, int]]:
@@ -226,7 +268,7 @@ class PaxosNode(Node):
             for slot, ballot, value in accepted:
                 if slot not in best or ballot > best[slot][0]:
                     best[slot] = (ballot, value, acceptor)
-        if self.config.get("bug") == "ignore_accepted":
+        if self.bug == "ignore_accepted":
             return {}
         return best
 
@@ -235,7 +277,7 @@ class PaxosNode(Node):
         self.role, self.phase, self.leader = "leader", "phase2", self.id
         self.note("leads", ballot=self.ballot, promises=sorted(self.promises))
         recovered = self._pmax()
-        top = max([self._top_chosen(), *recovered])
+        top = max([self.top_chosen, *recovered])
         self.next_slot = top + 1
         for slot in range(self.applied + 1, top + 1):
             if slot in self.chosen:
@@ -253,18 +295,9 @@ class PaxosNode(Node):
             self._propose_new(proposal)
         self._send_heartbeat()  # tell everyone at once, so their leader timers stop
 
-    def _top_chosen(self) -> int:
-        """The highest slot chosen here, looked for only among the slots above `applied`
-        (all chosen) up to `top_slot`, not among every slot chosen since the start."""
-        if len(self.chosen) > self.applied:  # some slot above `applied` is chosen
-            for slot in range(self.top_slot, self.applied, -1):
-                if slot in self.chosen:
-                    return slot
-        return self.applied
-
     # --- proposer: phase 2 -------------------------------------------------------------------
     def _propose_new(self, proposal: Proposal) -> None:
-        if proposal.id in self.proposed_ids or proposal_number(proposal.id) in self.first_slot:
+        if proposal.id in self.proposed_ids or number_of(proposal.id) in self.first_slot:
             return
         slot = self.next_slot
         self.next_slot += 1
@@ -286,7 +319,7 @@ class PaxosNode(Node):
         if voters is None:
             return  # already chosen
         voters.add(src)
-        if len(voters) >= self.majority:
+        if len(voters) >= self.quorum:
             value = self.proposed[msg.slot]
             acceptors = sorted(voters)
             self.note("chosen", slot=msg.slot, value=value, acceptors=acceptors, ballot=msg.ballot)
@@ -386,20 +419,24 @@ class PaxosNode(Node):
     def _on_accept(self, src: int, msg: Accept) -> None:
         p = self.persistent
         ballot, slot, value = msg.ballot, msg.slot, msg.value
-        if ballot < p.promised and self.config.get("bug") != "ignore_promise":
-            self._nack(src, msg)
-            return
-        if ballot > p.promised:
-            p.promised = ballot
+        if ballot is not p.promised:  # most often the very ballot promised: no compares
+            if ballot < p.promised and self.bug != "ignore_promise":
+                self._nack(src, msg)
+                return
+            if ballot > p.promised:
+                p.promised = ballot
         p.accepted[slot] = (ballot, value)
         if slot > self.top_slot:
             self.top_slot = slot
         self._facts.append(("accept", slot, ballot, value))
-        if src != self.id:
+        if src == self.id:
+            self._on_accepted(src, Accepted(ballot, slot))
+            return
+        if self.role != "acceptor":  # most Accepts reach an acceptor: no call to defer
             self._defer(ballot)
-            if self.role == "acceptor":
-                self.leader = src
-        self._to(src, Accepted(ballot, slot))
+        if self.role == "acceptor":
+            self.leader = src
+        self.send(src, Accepted(ballot, slot))
 
     def _nack(self, src: int, msg: Prepare | Accept | Heartbeat) -> None:
         """Refuse a ballot below our promise, naming the higher one (PMS phases 1b, 2b)."""
@@ -434,46 +471,51 @@ class PaxosNode(Node):
     def _learn(self, slot: int, value: Proposal | None) -> None:
         if not self.chosen.add(slot, value):
             return  # known already
-        if slot > self.top_slot:
-            self.top_slot = slot
+        if slot > self.top_chosen:
+            self.top_chosen = slot
+            if slot > self.top_slot:
+                self.top_slot = slot
         if self.accepts.pop(slot, None) is not None:
             del self.proposed[slot]
+        repeats = False
         if value is not None:
-            number = proposal_number(value.id)
-            first = self.first_slot.get(number)
-            if first is None or slot < first:
-                self.first_slot[number] = slot
+            # Most values are chosen in one slot: `add` stores it as their first, in one call.
+            number = number_of(value.id)
+            if not self.first_slot.add(number, slot):
+                first = self.first_slot[number]
+                repeats = first < slot  # as `_repeats` finds it, once this slot is applied
+                if slot < first:
+                    self.first_slot[number] = slot
             self.proposed_ids.discard(value.id)  # first_slot answers for it from now on
             self.pending.pop(value.id, None)
         if slot == self.applied + 1:  # otherwise a gap below it still waits
-            self._apply_ready(value)
+            self._apply_ready(value, repeats)
 
-    def _apply_ready(self, value: Proposal | None) -> None:
+    def _apply_ready(self, value: Proposal | None, repeats: bool) -> None:
         """Apply chosen slots in slot order, from `value`, just chosen in the slot after the
-        applied ones, up to the next gap, which waits until its slot is chosen."""
-        chosen = self.chosen
+        applied ones, up to the next gap, which waits until its slot is chosen. `repeats`:
+        whether `value` was chosen in an earlier slot too (see `_repeats`)."""
         while True:
             self.applied += 1
             if value is None:
                 pass  # a no-op
-            elif self._repeats(self.applied, value):
+            elif repeats:
                 self.note("repeat", slot=self.applied, proposal=value.id)
             else:
                 self.sm.apply(value.id, value.value, value.proposed_at)
                 if value.id in self.requests:
                     self.answer_applied(self.requests.pop(value.id))
-            # Every slot up to `applied` is chosen here, so a count of chosen slots no higher
-            # than `applied` means nothing above waits: most often, without a look-up.
-            if len(chosen) <= self.applied:
-                return
-            value = chosen.get(self.applied + 1, _UNKNOWN)
+            if self.top_chosen <= self.applied:
+                return  # most often: nothing chosen above waits, known without a look-up
+            value = self.chosen.get(self.applied + 1, _UNKNOWN)
             if value is _UNKNOWN:
                 return  # a gap
+            repeats = value is not None and self._repeats(self.applied + 1, value)
 
     def _repeats(self, slot: int, value: Proposal) -> bool:
         """Whether an applied slot holds a value already chosen, and so applied, in an earlier
         slot. Every slot below an applied one is known, so the lowest known slot is the first."""
-        return self.first_slot[proposal_number(value.id)] < slot
+        return self.first_slot[number_of(value.id)] < slot
 
     # --- display -----------------------------------------------------------------------------
     def describe(self, recent: int | None = None) -> dict[str, Any]:
