@@ -20,7 +20,7 @@ import random
 import weakref
 import zlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from heapq import heappop, heappush, heapreplace
 from math import floor
@@ -257,6 +257,25 @@ def _resolve(
     return restored
 
 
+_MANAGED_DICT = 1 << 4  # Py_TPFLAGS_MANAGED_DICT: the interpreter keeps the instance dict
+
+
+def _own_dicts(objects: Iterable) -> None:
+    """Give each of these objects that keeps its attributes in an instance dict a dict of its
+    own (frozen dataclasses too: the dict holds what it held). (Un)pickling
+    turns the attributes into a dict that shares its keys with the class, and CPython 3.11
+    reads or writes no attribute of such a dict on its fast path: after the first checkpoint
+    a checked Raft step took 124.8k instructions instead of 104.7k."""
+    managed: dict[type, int] = {}
+    for obj in objects:
+        kind = type(obj)
+        flags = managed.get(kind)
+        if flags is None:
+            flags = managed[kind] = kind.__flags__ & _MANAGED_DICT
+        if flags:
+            object.__setattr__(obj, "__dict__", dict(obj.__dict__))
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     data: bytes
@@ -269,7 +288,9 @@ class Checkpoint:
     def of(cls, world: World, previous: Checkpoint | None = None) -> Checkpoint:
         """The world's checkpoint; generator states equal to `previous`'s are shared."""
         buffer, views = io.BytesIO(), []
-        _Checkpointer(buffer, views, previous.random_words() if previous else {}).dump(world)
+        pickler = _Checkpointer(buffer, views, previous.random_words() if previous else {})
+        pickler.dump(world)
+        _own_dicts(obj for _, obj in pickler.memo.copy().values())
         # What is left compresses three-fold, quickly: a long session keeps thousands.
         return cls(zlib.compress(buffer.getvalue(), 1), views)
 
@@ -280,7 +301,10 @@ class Checkpoint:
     def restore(self, take_back: bool = False) -> World:
         """The world as it was. With `take_back`, lists the previous restore made are taken
         back: the world that restore made must be one being dropped (Simulator.goto)."""
-        return _Restorer(self, take_back).load()
+        restorer = _Restorer(self, take_back)
+        world = restorer.load()
+        _own_dicts(restorer.memo.copy().values())
+        return world
 
 
 @dataclass(frozen=True)
