@@ -216,7 +216,7 @@ class _Checkpointer(pickle.Pickler):
         super().__init__(file, pickle.HIGHEST_PROTOCOL)
 
 
-def _reducers(views: list, known: dict[bytes, bytes]) -> dict[type, Callable]:
+def _reducers(views: list, known: dict[bytes, bytes]) -> _Reducers:
     """How a checkpoint pickles shared containers and generators: it adds their views to
     `views`. The reducers hold the list, not the pickler: a pickler in a reference cycle
     would be garbage only a collection frees, and the checkpoint's gc.freeze() keeps it, with
@@ -230,7 +230,47 @@ def _reducers(views: list, known: dict[bytes, bytes]) -> dict[type, Callable]:
         views.append(_random_view(obj, known))
         return (_shared_view, (random.Random, len(views) - 1))
 
-    return {SharedList: shared, SlotMap: shared, random.Random: generator}
+    return _Reducers({SharedList: shared, SlotMap: shared, random.Random: generator})
+
+
+_MANAGED_DICT = 1 << 4  # Py_TPFLAGS_MANAGED_DICT: the interpreter keeps the instance dict
+
+
+class _Reducers(dict):
+    """A dispatch table that files a reducer for each other type the first time the pickler
+    looks it up (built-in containers, numbers and strings it pickles without looking): the
+    pickle's own reduction, and for an object with an instance dict a dict of its own after.
+
+    Pickling reads the attributes into a dict that shares its keys with the class, and CPython
+    3.11 reads and writes no attribute of such a dict on its fast path: the world's objects
+    made a checked Raft step 124.8k instructions instead of 104.7k."""
+
+    def __missing__(self, kind: type) -> Callable:
+        self[kind] = reducer = _reduce_own_dict if kind.__flags__ & _MANAGED_DICT else _reduce
+        return reducer
+
+
+def _reduce(obj: Any) -> Any:
+    return obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+
+
+def _reduce_own_dict(obj: Any) -> Any:
+    reduced = obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+    _own_dicts((obj,))
+    return reduced
+
+
+def _own_dicts(objects: Iterable) -> None:
+    """Give each of these objects that keeps its attributes in an instance dict a dict of its
+    own, not sharing its keys (see _Reducers; frozen dataclasses too: it holds what it held)."""
+    managed: dict[type, int] = {}
+    for obj in objects:
+        kind = type(obj)
+        flags = managed.get(kind)
+        if flags is None:
+            flags = managed[kind] = kind.__flags__ & _MANAGED_DICT
+        if flags:
+            object.__setattr__(obj, "__dict__", dict(obj.__dict__))
 
 
 class _Restorer(pickle.Unpickler):
@@ -257,25 +297,6 @@ def _resolve(
     return restored
 
 
-_MANAGED_DICT = 1 << 4  # Py_TPFLAGS_MANAGED_DICT: the interpreter keeps the instance dict
-
-
-def _own_dicts(objects: Iterable) -> None:
-    """Give each of these objects that keeps its attributes in an instance dict a dict of its
-    own (frozen dataclasses too: the dict holds what it held). (Un)pickling
-    turns the attributes into a dict that shares its keys with the class, and CPython 3.11
-    reads or writes no attribute of such a dict on its fast path: after the first checkpoint
-    a checked Raft step took 124.8k instructions instead of 104.7k."""
-    managed: dict[type, int] = {}
-    for obj in objects:
-        kind = type(obj)
-        flags = managed.get(kind)
-        if flags is None:
-            flags = managed[kind] = kind.__flags__ & _MANAGED_DICT
-        if flags:
-            object.__setattr__(obj, "__dict__", dict(obj.__dict__))
-
-
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     data: bytes
@@ -288,9 +309,7 @@ class Checkpoint:
     def of(cls, world: World, previous: Checkpoint | None = None) -> Checkpoint:
         """The world's checkpoint; generator states equal to `previous`'s are shared."""
         buffer, views = io.BytesIO(), []
-        pickler = _Checkpointer(buffer, views, previous.random_words() if previous else {})
-        pickler.dump(world)
-        _own_dicts(obj for _, obj in pickler.memo.copy().values())
+        _Checkpointer(buffer, views, previous.random_words() if previous else {}).dump(world)
         # What is left compresses three-fold, quickly: a long session keeps thousands.
         return cls(zlib.compress(buffer.getvalue(), 1), views)
 
@@ -303,7 +322,7 @@ class Checkpoint:
         back: the world that restore made must be one being dropped (Simulator.goto)."""
         restorer = _Restorer(self, take_back)
         world = restorer.load()
-        _own_dicts(restorer.memo.copy().values())
+        _own_dicts(restorer.memo.copy().values())  # unpickled dicts share keys (_Reducers)
         return world
 
 
