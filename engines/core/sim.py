@@ -15,6 +15,7 @@ import heapq
 import io
 import json
 import math
+import operator
 import pickle
 import random
 import weakref
@@ -250,12 +251,11 @@ class _Reducers(dict):
         return reducer
 
 
-def _reduce(obj: Any) -> Any:
-    return obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+_reduce = operator.methodcaller("__reduce_ex__", pickle.HIGHEST_PROTOCOL)  # the pickle's own
 
 
 def _reduce_own_dict(obj: Any) -> Any:
-    reduced = obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+    reduced = _reduce(obj)
     _own_dicts((obj,))
     return reduced
 
