@@ -265,6 +265,11 @@ class Node:
     (see `reasons_table`) for the notes they make."""
 
     REASONS: ClassVar[dict[str, Reason]] = {}
+    # Slots for what every step reads (the protocols' own state is in their instance dict)
+    __slots__ = (
+        "id", "peers", "cluster_size", "config", "rng", "outbox", "sm", "role", "persistent",
+        "batch_limited",
+    )  # fmt: skip
 
     def __init__(
         self,
