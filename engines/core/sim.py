@@ -72,7 +72,7 @@ from engines.core.node import (
 from engines.core.shared import SharedList, SlotMap, stored
 from engines.core.violations import Violation
 
-CHECKPOINT_EVERY = 512  # steps; a step back replays fewer than this many
+CHECKPOINT_EVERY = 1024  # steps; a step back replays fewer than this many
 
 MESSAGE, TIMER, CLIENT = 0, 1, 2  # CLIENT: a client's timer, payload (client id, name)
 
