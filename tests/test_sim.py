@@ -4,7 +4,7 @@ import pytest
 from echo import ECHO, Echo, Gossip, Ping
 
 from engines.core import protocols
-from engines.core.sim import Simulator
+from engines.core.sim import CHECKPOINT_EVERY, Simulator
 
 protocols.register(ECHO)
 
@@ -172,14 +172,16 @@ def test_step_back_is_exact_at_every_step():
     sim = make()
     sim.set_network(drop=0.2, dup=0.2)
     digests = {0: Simulator("echo", 3, 7).digest(), sim.step_count: sim.digest()}
-    for _ in range(600):
+    every, half = CHECKPOINT_EVERY, CHECKPOINT_EVERY // 2  # across checkpoints and between
+    for _ in range(every + 88):
         sim.step()
         digests[sim.step_count] = sim.digest()
-    for target in (600, 513, 512, 511, 300, 257, 256, 255, 1, 0):
+    targets = (every + 88, every + 1, every, every - 1, half + 44, half + 1, half, half - 1, 1, 0)
+    for target in targets:
         sim.goto(target)
         assert sim.step_count == target and sim.digest() == digests[target]
-    sim.goto(601)
-    assert sim.digest() == digests[601]
+    sim.goto(every + 89)
+    assert sim.digest() == digests[every + 89]
 
 
 def test_stepping_forward_after_back_replays_recorded_actions():

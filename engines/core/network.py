@@ -41,6 +41,9 @@ class LinkConfig:
 
 
 class Network:
+    # Slots: every send reads `simple` and `rng` (see World's)
+    __slots__ = ("node_ids", "rng", "default", "links", "group_of", "cuts", "simple")
+
     def __init__(self, node_ids: list[int], rng: random.Random) -> None:
         self.node_ids = list(node_ids)
         self.rng = rng

@@ -23,6 +23,8 @@ def proposal_number(pid: str) -> int:
 
 # --- messages -------------------------------------------------------------------------------
 class PaxosMessage(Message):
+    __slots__ = ()
+
     def summary(self) -> str:
         return ", ".join(_brief(f.name, getattr(self, f.name)) for f in fields(self))
 
@@ -53,14 +55,14 @@ def is_ballot(value: tuple) -> bool:
     return len(value) == 2 and all(type(v) is int for v in value)
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepare(PaxosMessage):
     short = "P1a"
     ballot: Ballot
     low: int  # the proposer knows every slot up to here is chosen
 
 
-@dataclass
+@dataclass(slots=True)
 class Promise(PaxosMessage):
     short = "P1b"
     ballot: Ballot
@@ -70,14 +72,14 @@ class Promise(PaxosMessage):
         return ids(value for _, _, value in self.accepted)
 
 
-@dataclass
+@dataclass(slots=True)
 class Nack(PaxosMessage):
     short = "NACK"
     ballot: Ballot  # the rejected ballot
     promised: Ballot  # the higher ballot the acceptor promised
 
 
-@dataclass
+@dataclass(slots=True)
 class Accept(PaxosMessage):
     short = "P2a"
     ballot: Ballot
@@ -88,14 +90,14 @@ class Accept(PaxosMessage):
         return ids([self.value])
 
 
-@dataclass
+@dataclass(slots=True)
 class Accepted(PaxosMessage):
     short = "P2b"
     ballot: Ballot
     slot: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Chosen(PaxosMessage):
     short = "CHSN"
     entries: tuple[tuple[int, Proposal | None], ...]  # (slot, value)
@@ -110,7 +112,7 @@ class Chosen(PaxosMessage):
         return f"slots {self.entries[0][0]}..{self.entries[-1][0]}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Heartbeat(PaxosMessage):
     short = "HB"
     heartbeat = True
@@ -118,13 +120,13 @@ class Heartbeat(PaxosMessage):
     chosen: int  # the leader's chosen prefix: slots 1..chosen
 
 
-@dataclass
+@dataclass(slots=True)
 class CatchUp(PaxosMessage):
     short = "CTCH"
     have: int  # the asker's chosen prefix
 
 
-@dataclass
+@dataclass(slots=True)
 class Forward(PaxosMessage):
     short = "FWD"
     proposal: Proposal

@@ -31,7 +31,7 @@ def log_row(index: int, entry: Entry | ConfigEntry) -> list:
 
 
 # --- messages -----------------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class RequestVote(Message):
     short = "RV"
     term: int
@@ -43,14 +43,14 @@ class RequestVote(Message):
         return f"term={self.term}, last_index={self.last_index}, last_term={self.last_term}"
 
 
-@dataclass
+@dataclass(slots=True)
 class VoteReply(Message):
     short = "RV-R"
     term: int
     granted: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class PreVote(Message):
     """Would you vote for me in `term`? Changes no term and no vote on either side."""
 
@@ -60,14 +60,14 @@ class PreVote(Message):
     last_term: int
 
 
-@dataclass
+@dataclass(slots=True)
 class PreVoteReply(Message):
     short = "PV-R"
     term: int
     granted: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class AppendEntries(Message):
     short = "AE"
     term: int
@@ -91,7 +91,7 @@ class AppendEntries(Message):
         return not self.entries
 
 
-@dataclass
+@dataclass(slots=True)
 class AppendReply(Message):
     """On success `index` is the follower's match; on failure it is the rejected prevLogIndex,
     and the hint says where the leader should look: the follower's term at that index and the
@@ -118,7 +118,7 @@ def _without_round(msg: Message) -> str:
     return text if msg.round else text.removesuffix(", round=0")
 
 
-@dataclass
+@dataclass(slots=True)
 class InstallSnapshot(Message):
     """The leader's snapshot, for a follower whose next entry the leader no longer holds
     (section 7). Sent whole: the paper's offset and done fields split it into chunks."""
@@ -132,7 +132,7 @@ class InstallSnapshot(Message):
         return f"term={self.term}, last_index={snap.index}, last_term={snap.term}"
 
 
-@dataclass
+@dataclass(slots=True)
 class SnapshotReply(Message):
     """The paper's reply carries the term only; `index` tells the leader which snapshot it
     answers, so that it knows what the follower now holds."""
@@ -142,7 +142,7 @@ class SnapshotReply(Message):
     index: int
 
 
-@dataclass
+@dataclass(slots=True)
 class TimeoutNow(Message):
     """Leader transfer: the receiver starts an election at once."""
 
@@ -150,7 +150,7 @@ class TimeoutNow(Message):
     term: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Forward(Message):
     """A client proposal passed from a follower to the leader it knows."""
 
