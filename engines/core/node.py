@@ -265,7 +265,7 @@ class Node:
     (see `reasons_table`) for the notes they make."""
 
     REASONS: ClassVar[dict[str, Reason]] = {}
-    # Slots for what every step reads (the protocols' own state is in their instance dict)
+    # Slots: what every step reads stays a specialised slot read (the protocols slot theirs)
     __slots__ = (
         "id", "peers", "cluster_size", "config", "rng", "outbox", "sm", "role", "persistent",
         "batch_limited",

@@ -86,16 +86,8 @@ class PaxosPersistent:
 
 class PaxosNode(Node):
     REASONS = REASONS
-    # Slotted, its own attributes and those of Node's it reads on every event (id to role):
-    # checkpoints pickle every node, which turns an instance dict into a real dict and
-    # unspecialises its look-ups.
+    # Slotted, as Node is: attribute reads stay specialised slot reads.
     __slots__ = (
-        "id",
-        "peers",
-        "persistent",
-        "outbox",
-        "sm",
-        "role",
         "bug",
         "quorum",
         "phase",

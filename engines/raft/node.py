@@ -84,12 +84,10 @@ class RaftPersistent:
 # --- the node -----------------------------------------------------------------------------------
 class RaftNode(Node):
     REASONS = REASONS
-    # Every attribute in a slot, the base class's too: a read is a specialised slot read, not
-    # a dict lookup (instances with over 30 attributes share no keys, and pickling one for a
-    # checkpoint gives it a dict of its own).
+    # Every attribute in a slot (Node's are in its own): a read is a specialised slot read, not
+    # a dict lookup (instances with over 30 attributes share no keys).
     __slots__ = (
-        *("id", "peers", "cluster_size", "config", "rng", "outbox", "sm", "role", "persistent"),
-        *("batch_limited", "timeout_min", "timeout_max", "heartbeat_ms", "prevote", "noop"),
+        *("timeout_min", "timeout_max", "heartbeat_ms", "prevote", "noop"),
         *("checkquorum", "bug", "snapshot_every", "leader", "leader_seen_at", "commit_index"),
         *("election_timeout", "votes", "next_index", "match_index", "heard_at", "held_back"),
         *("transfer_to", "transfer_since", "recent_forwards", "read_path", "lease_ms"),
