@@ -651,15 +651,16 @@ class Simulator:
 
     def run_until(
         self,
-        predicate: Callable[[], bool],
+        predicate: Callable[[], bool] | None,
         time_limit: int | None = None,
         max_steps: int | None = None,
     ) -> int:
         """Step until predicate() holds, the next event is past time_limit, or max_steps ran.
-        The clock stays at the last event handled: `run` is the call that lets time pass."""
+        The clock stays at the last event handled: `run` is the call that lets time pass.
+        With no predicate, only the limits stop it (and no call is made between two steps)."""
         count = 0
         step = self._step
-        while not predicate():
+        while not (predicate and predicate()):
             if max_steps is not None and count >= max_steps:
                 break
             if step(time_limit) is None:
