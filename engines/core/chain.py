@@ -18,7 +18,7 @@ from typing import Any
 from engines.core.shared import SharedList
 
 GENESIS_DATA = "Genesis Block"
-BLOCKS_RECENT = 256  # the blocks made last, which block_after finds fastest
+BLOCKS_RECENT = 256  # the blocks made last, which _applying finds fastest
 
 
 def block_hash(index: int, timestamp: str, data: str, prev_hash: str) -> str:
@@ -85,11 +85,13 @@ def timestamp_of(proposed_at_ms: int) -> str:
 
 
 @functools.lru_cache(maxsize=BLOCKS_RECENT)
-def block_after(prev_index: int, prev_hash: str, data: str, proposed_at_ms: int) -> Block:
-    """The block that applies `data` after the block (prev_index, prev_hash). The other nodes
-    of a cluster apply it soon after the first: they find it here, without a call into
-    Python, while Block.make finds it for anyone later."""
-    return Block.make(prev_index + 1, timestamp_of(proposed_at_ms), data, prev_hash)
+def _applying(prev_index: int, prev_hash: str, data: str, proposed_at_ms: int) -> tuple:
+    """The block that applies `data` after the block (prev_index, prev_hash), and what the
+    data asks of the store (`_operation`). The other nodes of a cluster apply it soon after
+    the first: they find both here, in one look-up without a call into Python, while
+    Block.make finds the block for anyone later."""
+    block = Block.make(prev_index + 1, timestamp_of(proposed_at_ms), data, prev_hash)
+    return block, _operation(data)
 
 
 def block_fault(blocks: list[Block] | SharedList, i: int) -> str | None:
@@ -257,10 +259,9 @@ class StateMachine:
 
     def apply(self, proposal_id: str, data: str, proposed_at_ms: int) -> Block:
         prev = self.chain[-1]
-        block = block_after(prev.index, prev.hash, data, proposed_at_ms)
+        block, (kind, key, argument) = _applying(prev.index, prev.hash, data, proposed_at_ms)
         self.chain.append(block)
         self.applied_ids.append(proposal_id)
-        kind, key, argument = _operation(data)
         if kind == "set":
             # apply_kv's `set`, without its call and KVStore.__setitem__'s (~1.2k instructions
             # a node): the store records the key written, as its __setitem__ would.
