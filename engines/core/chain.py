@@ -164,6 +164,11 @@ class Command:
     def text(self) -> str:
         return " ".join([f"c{self.client}.{self.op}", self.f, self.key, *self.args])
 
+    def __reduce__(self) -> tuple:
+        # Every checkpoint pickles the history's operations: a frozen slotted dataclass's own
+        # __getstate__ walks fields() in Python, several times this cost.
+        return (Command, (self.client, self.op, self.f, self.key, self.args))
+
 
 def client_command(data: str) -> Command | None:
     match = CLIENT_OP.fullmatch(data)
