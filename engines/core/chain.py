@@ -36,24 +36,25 @@ class Block:
     @classmethod
     def make(cls, index: int, timestamp: str, data: str, prev_hash: str) -> Block:
         """The block with these fields. Every node of a cluster applies the same blocks, so
-        equal blocks are one object while any chain holds it: stored once, hashed once."""
-        key = (index, timestamp, data, prev_hash)
-        ref = _made.get(key)
+        equal blocks are one object while any chain holds it: stored once."""
+        hash_ = block_hash(index, timestamp, data, prev_hash)
+        ref = _made.get(hash_)
         block = None if ref is None else ref()
         if block is None:
-            block = cls(index, timestamp, data, prev_hash, block_hash(*key))
+            block = cls(index, timestamp, data, prev_hash, hash_)
             ref = _MadeRef(block, _forget)
-            ref.key = key
-            _made[key] = ref
+            ref.hash = hash_
+            _made[hash_] = ref
         return block
 
     def is_valid(self) -> bool:
-        key = (self.index, self.timestamp, self.data, self.prev_hash)
         # What Block.make built hashes its fields by construction (and is frozen): only a
         # block built otherwise, a tampered copy, needs hashing again. The checkers ask this
         # of every block on every node.
-        ref = _made.get(key)
-        return (ref is not None and ref() is self) or self.hash == block_hash(*key)
+        ref = _made.get(self.hash)
+        return (ref is not None and ref() is self) or self.hash == block_hash(
+            self.index, self.timestamp, self.data, self.prev_hash
+        )
 
     def format(self) -> str:
         """The seed's printout: one field a line, then a blank line."""
@@ -64,19 +65,21 @@ class Block:
 
 
 class _MadeRef(weakref.ref):
-    """A weak reference to a made block that holds the block's key, so that the block's end
+    """A weak reference to a made block that holds the block's hash, so that the block's end
     removes its entry from `_made`. A WeakValueDictionary does the same in Python code
     (KeyedRef's __new__ and __init__, its __setitem__): this costs a fifth of that."""
 
-    __slots__ = ("key",)
+    __slots__ = ("hash",)
 
 
 def _forget(ref: _MadeRef) -> None:
-    if _made.get(ref.key) is ref:
-        del _made[ref.key]
+    if _made.get(ref.hash) is ref:
+        del _made[ref.hash]
 
 
-_made: dict[tuple, _MadeRef] = {}  # (index, timestamp, data, prev_hash) -> the block made
+# The blocks Block.make built, by hash: the hash is computed anyway when a block is made
+# first, and keying by the block's own string keeps no tuple of its fields (~100 bytes).
+_made: dict[str, _MadeRef] = {}
 GENESIS = Block.make(0, "0ms", GENESIS_DATA, "")
 
 
