@@ -137,14 +137,15 @@ def _operation(data: str) -> tuple[str | None, str | None, Any]:
     ("del", KEY, None), ("client", KEY, the Command), or (None, None, None) for opaque data.
     One shape for all, so that applying one unpacks it and tests its kind, no more. Parsed
     once, not on every node that applies the block and again in every check that replays it."""
-    command = client_command(data)
-    if command is not None:
-        return "client", command.key, command
     parts = data.split(maxsplit=2)
     if len(parts) == 3 and parts[0] == "set":
         return "set", parts[1], parts[2]
     if len(parts) == 2 and parts[0] == "del":
         return "del", parts[1], None
+    # Tested last, as no `set` or `del` reads like one: most blocks are spared the regex.
+    command = client_command(data)
+    if command is not None:
+        return "client", command.key, command
     return None, None, None
 
 
