@@ -18,7 +18,7 @@ from typing import Any
 from engines.core.shared import SharedList
 
 GENESIS_DATA = "Genesis Block"
-BLOCKS_RECENT = 256  # the blocks made last, which block_after finds fastest
+BLOCKS_RECENT = 256  # the blocks made last, which _applying finds fastest
 
 
 def block_hash(index: int, timestamp: str, data: str, prev_hash: str) -> str:
@@ -36,20 +36,25 @@ class Block:
     @classmethod
     def make(cls, index: int, timestamp: str, data: str, prev_hash: str) -> Block:
         """The block with these fields. Every node of a cluster applies the same blocks, so
-        equal blocks are one object while any chain holds it: stored once, hashed once."""
-        key = (index, timestamp, data, prev_hash)
-        block = _made.get(key)
+        equal blocks are one object while any chain holds it: stored once."""
+        hash_ = block_hash(index, timestamp, data, prev_hash)
+        ref = _made.get(hash_)
+        block = None if ref is None else ref()
         if block is None:
-            block = cls(index, timestamp, data, prev_hash, block_hash(*key))
-            _made[key] = block
+            block = cls(index, timestamp, data, prev_hash, hash_)
+            ref = _MadeRef(block, _forget)
+            ref.hash = hash_
+            _made[hash_] = ref
         return block
 
     def is_valid(self) -> bool:
-        key = (self.index, self.timestamp, self.data, self.prev_hash)
         # What Block.make built hashes its fields by construction (and is frozen): only a
         # block built otherwise, a tampered copy, needs hashing again. The checkers ask this
         # of every block on every node.
-        return _made.get(key) is self or self.hash == block_hash(*key)
+        ref = _made.get(self.hash)
+        return (ref is not None and ref() is self) or self.hash == block_hash(
+            self.index, self.timestamp, self.data, self.prev_hash
+        )
 
     def format(self) -> str:
         """The seed's printout: one field a line, then a blank line."""
@@ -59,7 +64,22 @@ class Block:
         )
 
 
-_made: weakref.WeakValueDictionary[tuple, Block] = weakref.WeakValueDictionary()
+class _MadeRef(weakref.ref):
+    """A weak reference to a made block that holds the block's hash, so that the block's end
+    removes its entry from `_made`. A WeakValueDictionary does the same in Python code
+    (KeyedRef's __new__ and __init__, its __setitem__): this costs a fifth of that."""
+
+    __slots__ = ("hash",)
+
+
+def _forget(ref: _MadeRef) -> None:
+    if _made.get(ref.hash) is ref:
+        del _made[ref.hash]
+
+
+# The blocks Block.make built, by hash: the hash is computed anyway when a block is made
+# first, and keying by the block's own string keeps no tuple of its fields (~100 bytes).
+_made: dict[str, _MadeRef] = {}
 GENESIS = Block.make(0, "0ms", GENESIS_DATA, "")
 
 
@@ -68,11 +88,13 @@ def timestamp_of(proposed_at_ms: int) -> str:
 
 
 @functools.lru_cache(maxsize=BLOCKS_RECENT)
-def block_after(prev_index: int, prev_hash: str, data: str, proposed_at_ms: int) -> Block:
-    """The block that applies `data` after the block (prev_index, prev_hash). The other nodes
-    of a cluster apply it soon after the first: they find it here, without a call into
-    Python, while Block.make finds it for anyone later."""
-    return Block.make(prev_index + 1, timestamp_of(proposed_at_ms), data, prev_hash)
+def _applying(prev_index: int, prev_hash: str, data: str, proposed_at_ms: int) -> tuple:
+    """The block that applies `data` after the block (prev_index, prev_hash), and what the
+    data asks of the store (`_operation`). The other nodes of a cluster apply it soon after
+    the first: they find both here, in one look-up without a call into Python, while
+    Block.make finds the block for anyone later."""
+    block = Block.make(prev_index + 1, timestamp_of(proposed_at_ms), data, prev_hash)
+    return block, _operation(data)
 
 
 def block_fault(blocks: list[Block] | SharedList, i: int) -> str | None:
@@ -115,14 +137,15 @@ def _operation(data: str) -> tuple[str | None, str | None, Any]:
     ("del", KEY, None), ("client", KEY, the Command), or (None, None, None) for opaque data.
     One shape for all, so that applying one unpacks it and tests its kind, no more. Parsed
     once, not on every node that applies the block and again in every check that replays it."""
-    command = client_command(data)
-    if command is not None:
-        return "client", command.key, command
     parts = data.split(maxsplit=2)
     if len(parts) == 3 and parts[0] == "set":
         return "set", parts[1], parts[2]
     if len(parts) == 2 and parts[0] == "del":
         return "del", parts[1], None
+    # Tested last, as no `set` or `del` reads like one: most blocks are spared the regex.
+    command = client_command(data)
+    if command is not None:
+        return "client", command.key, command
     return None, None, None
 
 
@@ -144,6 +167,11 @@ class Command:
 
     def text(self) -> str:
         return " ".join([f"c{self.client}.{self.op}", self.f, self.key, *self.args])
+
+    def __reduce__(self) -> tuple:
+        # Every checkpoint pickles the history's operations: a frozen slotted dataclass's own
+        # __getstate__ walks fields() in Python, several times this cost.
+        return (Command, (self.client, self.op, self.f, self.key, self.args))
 
 
 def client_command(data: str) -> Command | None:
@@ -171,6 +199,9 @@ def apply_client(kv: dict, command: Command, sessions: dict) -> str:
         kv[key] = command.args[-1]
         sessions[client] = (op, True, None)
     return key
+
+
+_dict_setitem = dict.__setitem__  # a KVStore's item, set without its bookkeeping
 
 
 class KVStore(dict):
@@ -237,10 +268,17 @@ class StateMachine:
 
     def apply(self, proposal_id: str, data: str, proposed_at_ms: int) -> Block:
         prev = self.chain[-1]
-        block = block_after(prev.index, prev.hash, data, proposed_at_ms)
+        block, (kind, key, argument) = _applying(prev.index, prev.hash, data, proposed_at_ms)
         self.chain.append(block)
         self.applied_ids.append(proposal_id)
-        apply_kv(self.kv, data, self.sessions)
+        if kind == "set":
+            # apply_kv's `set`, without its call and KVStore.__setitem__'s (~1.2k instructions
+            # a node): the store records the key written, as its __setitem__ would.
+            kv = self.kv
+            kv.written.add(key)
+            _dict_setitem(kv, key, argument)
+        else:
+            apply_kv(self.kv, data, self.sessions)
         return block
 
     def result(self, client: int, op: int) -> tuple[bool, str | None] | None:
