@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass, field
 
 from engines.core.chain import Command
+from engines.core.shared import SharedList
 
 ATTEMPT_MS = 300  # an attempt unanswered for this long is retried at the next node
 GIVE_UP_MS = 1_500  # an operation unanswered for this long ends unknown
@@ -68,9 +69,28 @@ class Workload:
     keys: int = DEFAULT_KEYS
     rate: int = DEFAULT_RATE  # operations per second per client, on average
     clients: dict[int, Client] = field(default_factory=dict)
-    records: list[Record] = field(default_factory=list)
+    # A checkpoint shares the records with the live world (a SharedList's view): pickling
+    # them all made every checkpoint cost the whole history. See __setstate__.
+    records: SharedList = field(default_factory=SharedList)
     positions: int = 0
     timers: dict[tuple[int, str], int] = field(default_factory=dict)  # (client, name) -> seq
+
+    def __setstate__(self, state: dict) -> None:
+        """Restored from a checkpoint, `records` holds the live world's records: a finished
+        one never changes again, but a pending one may have changed since. Its client's
+        copy, pickled with the client, takes its place."""
+        self.__dict__.update(state)
+        for client in self.clients.values():
+            if client.current is not None:
+                self._put_back(client.current)
+
+    def _put_back(self, pending: Record) -> None:
+        records = self.records
+        index = len(records) - 1
+        while records[index].call != pending.call:  # pending records are near the end
+            index -= 1
+        if records[index] is not pending:
+            records[index] = pending
 
     def client(self, client_id: int) -> Client:
         if client_id not in self.clients:
