@@ -144,9 +144,9 @@ class LogChanges:
         self.points: dict[int, tuple] = {}  # node -> its snapshot's (index, term, height)
         self.snapshot: Any = None  # the checked node's snapshot, when new this step
 
-    def observe(self, node: Any, new_snapshot: bool) -> None:
-        """`new_snapshot`: the node holds another snapshot object than at its last check (an
-        unchanged snapshot is the same frozen value, at the same point)."""
+    def observe(self, node: Any, new_snapshot: int) -> None:
+        """`new_snapshot`, when nonzero: the node holds another snapshot object than at its last
+        check (an unchanged snapshot is the same frozen value, at the same point)."""
         self.snapshot = None
         if new_snapshot:
             snapshot = node.persistent.snapshot
@@ -162,7 +162,8 @@ class LogChanges:
         if entries.changed_from is None and length == seen:
             self.first = None  # most steps
             return
-        changed = entries.take_changed_from()
+        # Taken only when there is something to take: most steps here only appended entries.
+        changed = None if entries.changed_from is None else entries.take_changed_from()
         self.length[node.id] = length
         # min() and max() by comparisons: they cost a call each, and this runs most steps.
         first = seen if seen < length else length
@@ -624,7 +625,7 @@ class RaftInvariants:
         changed = self.changed(node)
         if changed:
             if changed & LOG:
-                self.changes.observe(node, bool(changed & SNAPSHOT))
+                self.changes.observe(node, changed & SNAPSHOT)
             else:
                 self.changes.first = self.changes.snapshot = None
             key = changed | LEADER if node.role == "leader" else changed
