@@ -286,11 +286,13 @@ class LogMatching:
         run = self.runs.get(term)
         if run is not None and entries[first - 1 - base].term == term:
             start, stop = first - run.first, base + len(entries) - run.first
-            if (
-                start > 0
-                and stop <= len(run.entries)
-                and entries[first - base :] == run.entries[start:stop]
-            ):
+            known = len(run.entries)
+            if start > 0 and stop <= known and entries[first - base :] == run.entries[start:stop]:
+                return None
+            # A leader's step: one entry of its term, just past the run's end, which
+            # `check_entry` would append: without its call.
+            if start == known and stop == known + 1:
+                run.entries.append(entries[-1])
                 return None
         for i in range(first, base + len(entries)):
             problem = self.check_entry(node.id, i, entries[i - base], entries[i - 1 - base].term)
