@@ -189,9 +189,10 @@ class LeaderAppendOnly:
     def check(self, node: Any) -> str | None:
         if node.role != "leader":
             return None
-        term, first = node.persistent.term, self.changes.first
+        p, first = node.persistent, self.changes.first
+        term, log = p.term, p.log
         seen = self.seen.get(node.id)
-        self.seen[node.id] = (term, len(node.persistent.log))
+        self.seen[node.id] = (term, log.base + len(log.entries))  # len(log) without its call
         if seen is not None and seen[0] == term and first is not None and first < seen[1]:
             return f"leader n{node.id} of term {term} cut or replaced entries from index {first}"
         return None
@@ -516,8 +517,8 @@ class CommitQuorum:
         self.seen[node.id] = (term, commit)
         if before is None or before[0] != term or commit <= before[1]:
             return None  # only an index this leader committed in this step is judged
-        config = node.configs.current
-        held = config.quorum_value(node.match_index, len(node.persistent.log) - 1)
+        config, log = node.configs.current, node.persistent.log
+        held = config.quorum_value(node.match_index, log.base + len(log.entries) - 1)
         if held >= commit:
             return None
         return (
