@@ -44,7 +44,7 @@ class StateMachineCheck:
     # What `check` watches of a node's state machine: its chain's length and `changed_from`,
     # its store's size and `written` keys. While none of these changed since the node's last
     # check, it finds nothing (its first test below): a caller that tracks them may skip the
-    # call (Raft does, by the CHAIN and STORE facets of `RaftInvariants.changed`, and Paxos, in
+    # call (Raft does, by the CHAIN and STORE facets of `RaftInvariants.check`, and Paxos, in
     # `PaxosInvariants._check_node`).
 
     def __init__(self) -> None:

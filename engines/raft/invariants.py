@@ -154,7 +154,7 @@ class LogChanges:
             if point != self.points.get(node.id):
                 self.points[node.id] = point
                 self.snapshot = snapshot
-        # The log's entries are read past its indexing, as `RaftInvariants.changed` does.
+        # The log's entries are read past its indexing, as `RaftInvariants.check` does.
         log = node.persistent.log
         entries, base = log.entries, log.base
         length = base + len(entries)
@@ -558,7 +558,7 @@ class Persistence:
 
 
 class _Seen:
-    """What the checks read of one node at its last check (`RaftInvariants.changed`)."""
+    """What the checks read of one node at its last check (`RaftInvariants.check`)."""
 
     __slots__ = ("who", "length", "commit", "height", "size")
 
@@ -620,33 +620,17 @@ class RaftInvariants:
         return [c.name for c in self.checks] + [StateMachineCheck.CHAIN, StateMachineCheck.KV]
 
     def check(self, sim: Any, event: Any) -> Violation | None:
+        """Judge the node the event changed by what the checks read that differs from its
+        last check (the facets above): most steps change nothing, so that is found here, with
+        no call (`judge` runs the checks). The snapshot counts by itself: held here, it stays
+        alive, so no later snapshot can be mistaken for it. The log's entries are read past
+        its indexing: their count gives its length, as its base moves only with a new
+        snapshot."""
         if event.kind == "drop":
             return None  # a dropped message changes nobody
         node = sim.world.nodes.get(event.node)
         if node is None:
             return None
-        changed = self.changed(node)
-        if changed:
-            if changed & LOG:
-                self.changes.observe(node, changed & SNAPSHOT)
-            else:
-                self.changes.first = self.changes.snapshot = None
-            key = changed | LEADER if node.role == "leader" else changed
-            plan = self.plans.get(key)
-            for check in self.plan(key) if plan is None else plan:
-                problem = check(node)
-                if problem:
-                    return Violation(check.__self__.name, event.step, problem)
-        if not changed & STATE_MACHINE:
-            return None  # most steps apply nothing: the state machine checks would find nothing
-        broken = self.state_machine.check(node)
-        return Violation(broken[0], event.step, broken[1]) if broken else None
-
-    def changed(self, node: Any) -> int:
-        """What the checks read that differs from the node's last check (the facets above).
-        The snapshot counts by itself: held here, it stays alive, so no later snapshot can be
-        mistaken for it. The log's entries are read past its indexing (this runs every step):
-        their count gives its length, as its base moves only with a new snapshot."""
         p, sm = node.persistent, node.sm
         entries = p.log.entries
         chain = sm.chain
@@ -657,7 +641,7 @@ class RaftInvariants:
         seen = self.seen.get(node.id)
         if seen is None:
             self.seen[node.id] = _Seen(who, len(entries), node.commit_index, len(chain), len(kv))
-            return EVERYTHING
+            return self.judge(node, EVERYTHING, event.step)
         changed = 0
         if who != seen.who:
             changed = _who_changes(seen.who, who)
@@ -678,7 +662,24 @@ class RaftInvariants:
         if size != seen.size or kv.written or chain.changed_from is not None:
             changed |= STORE
             seen.size = size
-        return changed
+        return self.judge(node, changed, event.step) if changed else None
+
+    def judge(self, node: Any, changed: int, step: int) -> Violation | None:
+        """Run the checks that read something `changed` (the facets) in the node."""
+        if changed & LOG:
+            self.changes.observe(node, changed & SNAPSHOT)
+        else:
+            self.changes.first = self.changes.snapshot = None
+        key = changed | LEADER if node.role == "leader" else changed
+        plan = self.plans.get(key)
+        for check in self.plan(key) if plan is None else plan:
+            problem = check(node)
+            if problem:
+                return Violation(check.__self__.name, step, problem)
+        if not changed & STATE_MACHINE:
+            return None  # most steps apply nothing: the state machine checks would find nothing
+        broken = self.state_machine.check(node)
+        return Violation(broken[0], step, broken[1]) if broken else None
 
     def plan(self, key: int) -> list:
         """The `check` methods of the checks that read something that changed (`key`: the
