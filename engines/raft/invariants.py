@@ -144,9 +144,9 @@ class LogChanges:
         self.points: dict[int, tuple] = {}  # node -> its snapshot's (index, term, height)
         self.snapshot: Any = None  # the checked node's snapshot, when new this step
 
-    def observe(self, node: Any, new_snapshot: bool) -> None:
-        """`new_snapshot`: the node holds another snapshot object than at its last check (an
-        unchanged snapshot is the same frozen value, at the same point)."""
+    def observe(self, node: Any, new_snapshot: int) -> None:
+        """`new_snapshot`, when nonzero: the node holds another snapshot object than at its last
+        check (an unchanged snapshot is the same frozen value, at the same point)."""
         self.snapshot = None
         if new_snapshot:
             snapshot = node.persistent.snapshot
@@ -154,7 +154,7 @@ class LogChanges:
             if point != self.points.get(node.id):
                 self.points[node.id] = point
                 self.snapshot = snapshot
-        # The log's entries are read past its indexing, as `RaftInvariants.changed` does.
+        # The log's entries are read past its indexing, as `RaftInvariants.check` does.
         log = node.persistent.log
         entries, base = log.entries, log.base
         length = base + len(entries)
@@ -162,7 +162,8 @@ class LogChanges:
         if entries.changed_from is None and length == seen:
             self.first = None  # most steps
             return
-        changed = entries.take_changed_from()
+        # Taken only when there is something to take: most steps here only appended entries.
+        changed = None if entries.changed_from is None else entries.take_changed_from()
         self.length[node.id] = length
         # min() and max() by comparisons: they cost a call each, and this runs most steps.
         first = seen if seen < length else length
@@ -188,9 +189,10 @@ class LeaderAppendOnly:
     def check(self, node: Any) -> str | None:
         if node.role != "leader":
             return None
-        term, first = node.persistent.term, self.changes.first
+        p, first = node.persistent, self.changes.first
+        term, log = p.term, p.log
         seen = self.seen.get(node.id)
-        self.seen[node.id] = (term, len(node.persistent.log))
+        self.seen[node.id] = (term, log.base + len(log.entries))  # len(log) without its call
         if seen is not None and seen[0] == term and first is not None and first < seen[1]:
             return f"leader n{node.id} of term {term} cut or replaced entries from index {first}"
         return None
@@ -285,11 +287,13 @@ class LogMatching:
         run = self.runs.get(term)
         if run is not None and entries[first - 1 - base].term == term:
             start, stop = first - run.first, base + len(entries) - run.first
-            if (
-                start > 0
-                and stop <= len(run.entries)
-                and entries[first - base :] == run.entries[start:stop]
-            ):
+            known = len(run.entries)
+            if start > 0 and stop <= known and entries[first - base :] == run.entries[start:stop]:
+                return None
+            # A leader's step: one entry of its term, just past the run's end, which
+            # `check_entry` would append: without its call.
+            if start == known and stop == known + 1:
+                run.entries.append(entries[-1])
                 return None
         for i in range(first, base + len(entries)):
             problem = self.check_entry(node.id, i, entries[i - base], entries[i - 1 - base].term)
@@ -350,13 +354,27 @@ class StateMachineSafety:
         commit = node.commit_index
         if commit != self.commit_seen.get(node.id, 0):
             self.commit_seen[node.id] = commit
-            problem = self.check_commit(node, commit)
-            if problem:
-                return problem
-        height = len(node.sm.chain) - 1
+            committed, log = self.committed.entries, node.persistent.log
+            # Most commits: the very entry committed there before, found without a call.
+            if not (
+                log.base < commit < len(committed)
+                and log.entries[commit - log.base] is committed[commit]
+            ):
+                problem = self.check_commit(node, commit)
+                if problem:
+                    return problem
+        sm = node.sm
+        height = len(sm.chain) - 1
         if height != self.height_seen.get(node.id, 0):
             self.height_seen[node.id] = height
-            return self.check_head(node, height)
+            hashes = self.hashes
+            # Most heads: a block some node applied before, the same here, found without a call.
+            if not (
+                0 < height < len(hashes)
+                and sm.chain[height].hash == hashes[height]
+                and sm.applied_ids[height - 1] == self.ids[height]
+            ):
+                return self.check_head(node, height)
         return None
 
     def check_commit(self, node: Any, commit: int) -> str | None:
@@ -365,10 +383,7 @@ class StateMachineSafety:
         c, log = self.committed, node.persistent.log
         top = len(c.entries) - 1
         if commit <= top:
-            entry = c.entries[commit]
-            if commit > log.base and log.entries[commit - log.base] is entry:
-                return None  # most commits: the very entry committed before, found without a call
-            if _differs(log, commit, entry):
+            if _differs(log, commit, c.entries[commit]):
                 return (
                     f"index {commit}: n{c.by[commit]} committed {_show(c.entries[commit])}, "
                     f"n{node.id} committed {_show(log[commit])}"
@@ -502,8 +517,8 @@ class CommitQuorum:
         self.seen[node.id] = (term, commit)
         if before is None or before[0] != term or commit <= before[1]:
             return None  # only an index this leader committed in this step is judged
-        config = node.configs.current
-        held = config.quorum_value(node.match_index, len(node.persistent.log) - 1)
+        config, log = node.configs.current, node.persistent.log
+        held = config.quorum_value(node.match_index, log.base + len(log.entries) - 1)
         if held >= commit:
             return None
         return (
@@ -543,7 +558,7 @@ class Persistence:
 
 
 class _Seen:
-    """What the checks read of one node at its last check (`RaftInvariants.changed`)."""
+    """What the checks read of one node at its last check (`RaftInvariants.check`)."""
 
     __slots__ = ("who", "length", "commit", "height", "size")
 
@@ -605,33 +620,17 @@ class RaftInvariants:
         return [c.name for c in self.checks] + [StateMachineCheck.CHAIN, StateMachineCheck.KV]
 
     def check(self, sim: Any, event: Any) -> Violation | None:
+        """Judge the node the event changed by what the checks read that differs from its
+        last check (the facets above): most steps change nothing, so that is found here, with
+        no call (`judge` runs the checks). The snapshot counts by itself: held here, it stays
+        alive, so no later snapshot can be mistaken for it. The log's entries are read past
+        its indexing: their count gives its length, as its base moves only with a new
+        snapshot."""
         if event.kind == "drop":
             return None  # a dropped message changes nobody
         node = sim.world.nodes.get(event.node)
         if node is None:
             return None
-        changed = self.changed(node)
-        if changed:
-            if changed & LOG:
-                self.changes.observe(node, bool(changed & SNAPSHOT))
-            else:
-                self.changes.first = self.changes.snapshot = None
-            key = changed | LEADER if node.role == "leader" else changed
-            plan = self.plans.get(key)
-            for check in self.plan(key) if plan is None else plan:
-                problem = check(node)
-                if problem:
-                    return Violation(check.__self__.name, event.step, problem)
-        if not changed & STATE_MACHINE:
-            return None  # most steps apply nothing: the state machine checks would find nothing
-        broken = self.state_machine.check(node)
-        return Violation(broken[0], event.step, broken[1]) if broken else None
-
-    def changed(self, node: Any) -> int:
-        """What the checks read that differs from the node's last check (the facets above).
-        The snapshot counts by itself: held here, it stays alive, so no later snapshot can be
-        mistaken for it. The log's entries are read past its indexing (this runs every step):
-        their count gives its length, as its base moves only with a new snapshot."""
         p, sm = node.persistent, node.sm
         entries = p.log.entries
         chain = sm.chain
@@ -642,7 +641,7 @@ class RaftInvariants:
         seen = self.seen.get(node.id)
         if seen is None:
             self.seen[node.id] = _Seen(who, len(entries), node.commit_index, len(chain), len(kv))
-            return EVERYTHING
+            return self.judge(node, EVERYTHING, event.step)
         changed = 0
         if who != seen.who:
             changed = _who_changes(seen.who, who)
@@ -663,7 +662,24 @@ class RaftInvariants:
         if size != seen.size or kv.written or chain.changed_from is not None:
             changed |= STORE
             seen.size = size
-        return changed
+        return self.judge(node, changed, event.step) if changed else None
+
+    def judge(self, node: Any, changed: int, step: int) -> Violation | None:
+        """Run the checks that read something `changed` (the facets) in the node."""
+        if changed & LOG:
+            self.changes.observe(node, changed & SNAPSHOT)
+        else:
+            self.changes.first = self.changes.snapshot = None
+        key = changed | LEADER if node.role == "leader" else changed
+        plan = self.plans.get(key)
+        for check in self.plan(key) if plan is None else plan:
+            problem = check(node)
+            if problem:
+                return Violation(check.__self__.name, step, problem)
+        if not changed & STATE_MACHINE:
+            return None  # most steps apply nothing: the state machine checks would find nothing
+        broken = self.state_machine.check(node)
+        return Violation(broken[0], step, broken[1]) if broken else None
 
     def plan(self, key: int) -> list:
         """The `check` methods of the checks that read something that changed (`key`: the
