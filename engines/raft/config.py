@@ -81,7 +81,10 @@ def _kth(voters: tuple[int, ...], values: dict[int, int], own: int) -> int:
     """The value a majority of `voters` has reached: the (n//2 + 1)-th highest."""
     if not voters:
         return 0
-    if len(values) + 1 == len(voters):  # every other voter has a value: these are theirs
+    # Callers' values cover every voter but the counting one (a leader's match indexes, the
+    # Commit Quorum check's), and maybe other members: one short of the voters, they are
+    # exactly the other voters'.
+    if len(values) + 1 == len(voters):
         reached = sorted((own, *values.values()))  # in C: half the cost of a lookup a voter
     else:
         reached = sorted(map(values.get, voters, repeat(own)))

@@ -518,7 +518,13 @@ class CommitQuorum:
         if before is None or before[0] != term or commit <= before[1]:
             return None  # only an index this leader committed in this step is judged
         config, log = node.configs.current, node.persistent.log
-        held = config.quorum_value(node.match_index, log.base + len(log.entries) - 1)
+        # Judged on the voters alone, a voter the leader has no match for at 0: a broken
+        # leader's match indexes may follow another configuration than the one in force.
+        match = node.match_index
+        voters = {*config.voters, *(config.old or ())} - {node.id}
+        held = config.quorum_value(
+            {voter: match.get(voter, 0) for voter in voters}, log.base + len(log.entries) - 1
+        )
         if held >= commit:
             return None
         return (
