@@ -225,7 +225,7 @@ class KVStore(dict):
 
     def __setitem__(self, key: str, value: str) -> None:
         self.written.add(key)
-        dict.__setitem__(self, key, value)  # every applied block comes here: no super() object
+        dict.__setitem__(self, key, value)  # on every write but a `set` block's: no super()
 
     def __delitem__(self, key: str) -> None:
         self.written.add(key)
