@@ -36,8 +36,7 @@ from engines.core.node import Proposal
 from engines.core.shared import DELETED, SharedList, SlotMap
 from engines.core.statecheck import StateMachineCheck
 from engines.core.violations import Violation
-from engines.paxos.messages import ZERO, Ballot, show_ballot
-from engines.paxos.node import number_of
+from engines.paxos.messages import ZERO, Ballot, proposal_number, show_ballot
 
 RECENT_VOTES = 16  # keys in PaxosInvariants.recent_votes before they move into `votes`
 
@@ -258,7 +257,7 @@ class PaxosInvariants:
         return None
 
     def _was_proposed(self, w: Any, value: Proposal) -> bool:
-        number = number_of(value.id)
+        number = proposal_number(value.id)
         if number >= len(self.proposals):
             self._record_proposals(w)
         if not 0 < number < len(self.proposals):
@@ -360,7 +359,7 @@ class PaxosInvariants:
                     )
                 continue
             pid = node.sm.applied_ids[index - 1]
-            number = number_of(pid)
+            number = proposal_number(pid)
             if not self.chain_ids.add(number, True):
                 return Violation(
                     "chains are prefixes",

@@ -37,7 +37,6 @@ Timers: "leader" (an acceptor's leader timeout, also the back-off after a preemp
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,10 +60,6 @@ from engines.paxos.messages import (
 from engines.paxos.reasons import REASONS
 
 CATCHUP_BATCH = 64  # chosen slots sent per CatchUp answer
-# A value's number, as proposal_number gives it. Every learner, and the checker, asks for it
-# soon after the leader: the cache answers them without a call into Python (int() of a slice
-# costs three times as much).
-number_of = functools.lru_cache(maxsize=1024)(proposal_number)
 _UNKNOWN = object()  # a slot not chosen yet (None is a chosen no-op)
 
 BUGS = {
@@ -289,7 +284,7 @@ class PaxosNode(Node):
 
     # --- proposer: phase 2 -------------------------------------------------------------------
     def _propose_new(self, proposal: Proposal) -> None:
-        if proposal.id in self.proposed_ids or number_of(proposal.id) in self.first_slot:
+        if proposal.id in self.proposed_ids or proposal_number(proposal.id) in self.first_slot:
             return
         slot = self.next_slot
         self.next_slot += 1
@@ -472,7 +467,7 @@ class PaxosNode(Node):
         repeats = False
         if value is not None:
             # Most values are chosen in one slot: `add` stores it as their first, in one call.
-            number = number_of(value.id)
+            number = proposal_number(value.id)
             if not self.first_slot.add(number, slot):
                 first = self.first_slot[number]
                 repeats = first < slot  # as `_repeats` finds it, once this slot is applied
@@ -507,7 +502,7 @@ class PaxosNode(Node):
     def _repeats(self, slot: int, value: Proposal) -> bool:
         """Whether an applied slot holds a value already chosen, and so applied, in an earlier
         slot. Every slot below an applied one is known, so the lowest known slot is the first."""
-        return self.first_slot[number_of(value.id)] < slot
+        return self.first_slot[proposal_number(value.id)] < slot
 
     # --- display -----------------------------------------------------------------------------
     def describe(self, recent: int | None = None) -> dict[str, Any]:
