@@ -251,7 +251,8 @@ class SlotMap:
         if self.written is not None:
             self.written[key] = value
         number = (key if type(key) is int else key[0]) >> CHUNK_BITS
-        if number in self._owned:  # most writes: a chunk no view sees (as in _writable)
+        if number in self._owned:  # most writes: a chunk no view sees (as in _writable; `add`
+            # stores a new key in such a chunk the same way)
             self._last_view = None
             chunk = self._chunks[number]
         else:
@@ -286,7 +287,8 @@ class SlotMap:
         if number not in self._owned:
             self.__setitem__(key, value)  # which copies the chunk first
             return True
-        # Most often a new key in a chunk no view sees: stored here, without a second call.
+        # Most often a new key in a chunk no view sees: stored here, without a second call
+        # (as __setitem__ stores it: keep the two in step).
         if self.written is not None:
             self.written[key] = value
         self._last_view = None

@@ -63,7 +63,8 @@ def _same(a: Any, b: Any) -> bool:
 def _differs(log: Any, i: int, entry: Any) -> bool:
     """Whether the log's entry at `i` is not `entry`, through a snapshot (section 7): an index
     the snapshot holds agrees, since the snapshot point itself was checked when it came
-    (`SnapshotPoints`); at the point, only the term is kept."""
+    (`LogChanges.points`, `StateMachineSafety.check_snapshot`); at the point, only the term
+    is kept."""
     base = log.base
     if i < base:
         return False
@@ -77,7 +78,7 @@ def _differs(log: Any, i: int, entry: Any) -> bool:
 # something it changed (`RaftInvariants.plan`): the node itself (a restart makes a new one),
 # its role and term; its term and vote; its log (length, an entry rewritten, its snapshot);
 # its commit index; its chain's height; its snapshot alone (a new one is also a change of log);
-# the rest of what the state machine checks watch (`StateMachineCheck.WATCHES`), which no Raft
+# the rest of what the state machine checks watch (see `StateMachineCheck`), which no Raft
 # check reads: with CHAIN, it decides whether those run at all.
 WHO, VOTE, LOG, COMMIT, CHAIN, SNAPSHOT, STORE = 1, 2, 4, 8, 16, 32, 128
 EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT | STORE
