@@ -90,11 +90,11 @@ def timestamp_of(proposed_at_ms: int) -> str:
 @functools.lru_cache(maxsize=BLOCKS_RECENT)
 def _applying(prev_index: int, prev_hash: str, data: str, proposed_at_ms: int) -> tuple:
     """The block that applies `data` after the block (prev_index, prev_hash), and what the
-    data asks of the store (`_operation`). The other nodes of a cluster apply it soon after
+    data asks of the store (`operation_of`). The other nodes of a cluster apply it soon after
     the first: they find both here, in one look-up without a call into Python, while
     Block.make finds the block for anyone later."""
     block = Block.make(prev_index + 1, timestamp_of(proposed_at_ms), data, prev_hash)
-    return block, _operation(data)
+    return block, operation_of(data)
 
 
 def block_fault(blocks: list[Block] | SharedList, i: int) -> str | None:
@@ -121,7 +121,7 @@ def apply_kv(kv: dict[str, str], data: str, sessions: dict | None = None) -> str
     """`set KEY VALUE` and `del KEY` change the store; a client operation (`client_command`)
     is applied once per (client, operation id) and its result kept in `sessions`; any other
     text is opaque data. Returns the key the command names, if it is one."""
-    kind, key, argument = _operation(data)
+    kind, key, argument = operation_of(data)
     if kind == "set":
         kv[key] = argument
     elif kind == "del":
@@ -132,7 +132,7 @@ def apply_kv(kv: dict[str, str], data: str, sessions: dict | None = None) -> str
 
 
 @functools.lru_cache(maxsize=4096)
-def _operation(data: str) -> tuple[str | None, str | None, Any]:
+def operation_of(data: str) -> tuple[str | None, str | None, Any]:
     """What a block's data asks of the store, as (kind, KEY, argument): ("set", KEY, VALUE),
     ("del", KEY, None), ("client", KEY, the Command), or (None, None, None) for opaque data.
     One shape for all, so that applying one unpacks it and tests its kind, no more. Parsed

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engines.core.chain import _operation, apply_kv, block_fault
+from engines.core.chain import apply_kv, block_fault, operation_of
 
 _MISSING = object()
 SOUND_KEPT = 256  # blocks remembered as sound (StateMachineCheck.sound)
@@ -93,7 +93,7 @@ class StateMachineCheck:
                 sound[i] = block
             # A `set`, most blocks, is replayed here, without apply_kv's call (its parse is
             # cached: the node's own apply parsed the same data).
-            kind, key, argument = _operation(block.data)
+            kind, key, argument = operation_of(block.data)
             if kind == "set":
                 replay[key] = argument
                 keys.add(key)
