@@ -384,14 +384,14 @@ class RaftNode(Node):
         )
 
     def on_message(self, now: int, src: int, msg: Message) -> None:
-        kind = type(msg)
+        if msg.term == self.persistent.term:  # most messages (a Forward's term is None)
+            _HANDLERS[type(msg)](self, now, src, msg)
+            return
+        kind, term = type(msg), self.persistent.term
         if kind is Forward:
             self.on_forward(src, msg)
             return
-        term = self.persistent.term
-        if msg.term == term:  # most messages: one comparison
-            pass
-        elif msg.term > term:
+        if msg.term > term:
             if kind is PreVote or (kind is PreVoteReply and msg.granted):
                 pass  # pre-votes are about a future term and change nobody's term
             elif kind is RequestVote and self.ignores_vote(now, msg):
