@@ -651,14 +651,10 @@ class RaftNode(Node):
     def commit_to(self, index: int) -> None:
         """Advance the commit index and apply the newly committed client values in order."""
         log, before = self.persistent.log, self.commit_index
-        apply, requests, base = self.sm.apply, self.requests, log.base
-        for entry in log.entries[before + 1 - base : index + 1 - base]:  # applied in order
-            value = entry.value  # each field read once: a named tuple's are generic reads
-            if value is not None:
-                pid = entry.pid
-                apply(pid, value, entry.proposed_at)
-                if pid in requests:
-                    self.answer_applied(requests.pop(pid))
+        base = log.base
+        self.sm.apply_entries(
+            log.entries[before + 1 - base : index + 1 - base], self.requests, self.answer_applied
+        )
         self.commit_index = index
         if self.bug == "apply_config_on_commit":
             self.follow_configuration()
