@@ -466,9 +466,8 @@ class RaftNode(Node):
             self.reject(proposal, "transfer", target=self.transfer_to)
             return
         log = self.persistent.log
-        log.entries.append(
-            Entry(self.persistent.term, proposal.value, proposal.id, proposal.proposed_at)
-        )
+        fields = (self.persistent.term, proposal.value, proposal.id, proposal.proposed_at)
+        log.entries.append(_effect(Entry, fields))  # Entry(*fields), without its Python __new__
         index = log.base + len(log.entries) - 1  # the last index, without a call
         # Followers with nothing in flight get it now; the others when their ack comes back.
         for peer in self.peers:
