@@ -817,7 +817,8 @@ class RaftNode(Node):
 
     # --- replication: the follower ------------------------------------------------------------
     def heard_from_leader(self, now: int, src: int, term: int) -> None:
-        """AppendEntries or InstallSnapshot of our term: `src` leads it."""
+        """AppendEntries or InstallSnapshot of our term: `src` leads it. (on_append does the
+        same, flat.)"""
         if self.leader != src or self.role != "follower":  # a leader never gets here
             self.become_follower(term, src)
         # reset_election_timer(): the current leader's AppendEntries or InstallSnapshot. The
@@ -826,9 +827,14 @@ class RaftNode(Node):
         self.leader_seen_at = now
 
     def on_append(self, now: int, src: int, msg: AppendEntries) -> None:
-        if self.role == "leader":
+        role = self.role
+        if role == "leader":
             return  # two leaders in one term: only a broken rule gets here
-        self.heard_from_leader(now, src, msg.term)
+        # heard_from_leader(), flat: hot (every AppendEntries).
+        if self.leader != src or role != "follower":
+            self.become_follower(msg.term, src)
+        self.outbox.append(_effect(SetTimer, ("election", self.election_timeout)))
+        self.leader_seen_at = now
         log = self.persistent.log
         held, base = log.entries, log.base  # read past the log's methods: every step or two
         prev, entries, length = msg.prev_index, msg.entries, base + len(held)
