@@ -834,11 +834,10 @@ class RaftNode(Node):
         self.leader_seen_at = now
 
     def on_append(self, now: int, src: int, msg: AppendEntries) -> None:
-        role = self.role
-        if role == "leader":
-            return  # two leaders in one term: only a broken rule gets here
         # heard_from_leader(), flat: hot (every AppendEntries).
-        if self.leader != src or role != "follower":
+        if self.role != "follower" or self.leader != src:
+            if self.role == "leader":
+                return  # two leaders in one term: only a broken rule gets here
             self.become_follower(msg.term, src)
         self.outbox.append(_effect(SetTimer, ("election", self.election_timeout)))
         self.leader_seen_at = now
