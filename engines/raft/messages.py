@@ -155,6 +155,7 @@ class Forward(Message):
     """A client proposal passed from a follower to the leader it knows."""
 
     short = "FWD"
+    term = None  # not a field: a Forward belongs to no term, and never matches the receiver's
     proposal: Proposal
 
     def proposal_ids(self) -> tuple[str, ...]:
