@@ -180,8 +180,9 @@ class StepEvent:
 
 
 # Calling a class runs its __init__ in a C-level frame of its own (CPython 3.11 does not
-# specialise that call): the event of every step and each message sent are made by _new and
-# filled by __init__ called as a plain function (400 instructions a step less).
+# specialise that call): a timer's event and each message sent are made by _new and filled
+# by __init__ called as a plain function (400 instructions a step less); a delivery's event
+# is filled in place (Simulator._run).
 _new = object.__new__
 _fill_event, _fill_in_flight = StepEvent.__init__, InFlight.__init__
 
@@ -425,7 +426,7 @@ class Simulator:
         self._cluster = Cluster(tuple(self.world.node_ids), self.message_types)
         self.timeline: dict[int, Action] = {}  # event step number -> action taken there
         self.events: list[StepEvent] = []
-        self.max_step = 0
+        self._reached = 0  # see max_step
         self.last_fork: Fork | None = None  # the future the latest fork set aside, if any
         boot = StepEvent(0, 0, "boot")
         for node_id in self.world.node_ids:
@@ -440,6 +441,13 @@ class Simulator:
     @property
     def step_count(self) -> int:
         return self.world.step
+
+    @property
+    def max_step(self) -> int:
+        """The furthest step of the current timeline reached: a step back keeps it, a fork
+        cuts it back. Kept as the furthest step before the latest step back (`_reached`), so
+        that a step forward stores nothing for it."""
+        return max(self._reached, self.world.step)
 
     @property
     def node_ids(self) -> list[int]:
@@ -593,41 +601,79 @@ class Simulator:
     # --- stepping -----------------------------------------------------------------------------
     def step(self) -> StepEvent | None:
         """Process exactly one event (or the action recorded for this step). None when idle."""
-        return self._step(None)
+        return self._run(None, None, 1)[1]
 
-    def _step(self, time_limit: int | None) -> StepEvent | None:
-        """One step, as `step`; also None, taking no step, when no action is recorded for it
-        and the next event is due after `time_limit`. Every run spends its time here, so the
-        queue's head is settled once a step (`_next_due`), not once to read the time and again
-        to take the event."""
-        w = self.world
-        number = w.step + 1
-        action = self.timeline.get(number)
-        if action is not None:
-            event = self._apply(action, number)
-        else:
-            queue = w.queue
-            if queue and queue[0][2] == MESSAGE and not w.holds:
-                due = queue[0][0]  # most steps: no call to settle a head that is already due
+    def _run(
+        self,
+        predicate: Callable[[], bool] | None,
+        time_limit: int | None,
+        max_steps: int | None,
+    ) -> tuple[int, StepEvent | None]:
+        """Steps, as `run_until` takes them: the steps taken, and the last one's event (None
+        when none was). A step is the action recorded for its number, else the event at the
+        head of the queue, unless that is due after `time_limit` (then no step is taken).
+
+        Every run spends its time here, and most steps deliver a message: it is hot, written
+        flat. A message at the head of the queue needs no call to settle it (`_next_due`) or
+        to make its event. The predicate only reads: what never changes is read once."""
+        w, timeline, event = self.world, self.timeline, None
+        first = w.step
+        last = math.inf if max_steps is None else first + max_steps  # the last step to take
+        limit = math.inf if time_limit is None else time_limit
+        keep = self.events.append if self.keep_events else None
+        every = self.checkpoint_every
+        while not (predicate and predicate()):
+            number = w.step + 1
+            if number > last:
+                break
+            action = timeline.get(number)
+            if action is not None:
+                event = self._apply(action, number)
             else:
-                due = self._next_due()
-            if due is None or (time_limit is not None and due > time_limit):
-                return None
-            event = self._next_event(number)
-        w.step = number
-        if self.check and w.violation is None:
-            for checker in w.checkers:
-                violation = checker.check(self, event)
-                if violation:
-                    w.violation = violation
+                queue = w.queue
+                if not queue:
                     break
-        if self.keep_events:
-            self.events.append(event)
-        if number > self.max_step:
-            self.max_step = number
-        if self.checkpoint_every and number % self.checkpoint_every == 0:
-            self._checkpoint(number)
-        return event
+                due, _, kind, payload = queue[0]
+                if kind != MESSAGE or w.holds:  # a head to settle: a timer, a held message
+                    due = self._next_due()
+                    if due is None:
+                        break
+                    _, _, kind, payload = queue[0]
+                if due > limit:
+                    break
+                heappop(queue)
+                w.now = due
+                if kind == MESSAGE:
+                    m: InFlight = payload
+                    # StepEvent(number, due, "drop", m.dst, m.src, m.msg, "", (), m.sent_at),
+                    # without the call: the event of a message's drop, which _arrive may
+                    # turn into its delivery
+                    event = _new(StepEvent)
+                    event.step = number
+                    event.time = due
+                    event.kind = "drop"
+                    event.node = m.dst
+                    event.src = m.src
+                    event.msg = m.msg
+                    event._detail = ""
+                    event.notes = ()
+                    event.sent_at = m.sent_at
+                    event.action = None
+                    self._arrive(m, event)
+                else:
+                    event = self._next_event(number, due, kind, payload)
+            w.step = number
+            if w.violation is None:  # an unchecked world has no checkers
+                for checker in w.checkers:
+                    violation = checker.check(self, event)
+                    if violation:
+                        w.violation = violation
+                        break
+            if keep is not None:
+                keep(event)
+            if every and not number % every:
+                self._checkpoint(number)
+        return w.step - first, event
 
     def _checkpoint(self, number: int) -> None:
         if number not in self.checkpoints:
@@ -660,26 +706,18 @@ class Simulator:
         """Step until predicate() holds, the next event is past time_limit, or max_steps ran.
         The clock stays at the last event handled: `run` is the call that lets time pass.
         With no predicate, only the limits stop it (and no call is made between two steps)."""
-        count = 0
-        step = self._step
-        while not (predicate and predicate()):
-            if max_steps is not None and count >= max_steps:
-                break
-            if step(time_limit) is None:
-                break
-            count += 1
-        return count
+        return self._run(predicate, time_limit, max_steps)[0]
 
     def goto(self, target: int) -> None:
         """Move to an earlier or later step of the current timeline, exactly."""
         target = max(0, target)
         if target < self.world.step:
+            self._reached = self.max_step
             base = max(s for s in self.checkpoints if s <= target)
             # The world a previous restore made, if any, is the one dropped here.
             self.world = self.checkpoints[base].restore(take_back=True)
             del self.events[base:]
-        while self.world.step < target and self._step(None) is not None:
-            pass
+        self._run(None, None, target - self.world.step)
 
     def replay(self, timeline: dict[int, Action], until: int) -> None:
         """Re-run a recorded session from its seed: apply each action at its step."""
@@ -698,7 +736,7 @@ class Simulator:
         self._check_possible(action)
         self._fork(keep_set_aside=action.kind == "wait")
         self.timeline[self.world.step + 1] = action
-        event = self._step(None)
+        event = self._run(None, None, 1)[1]
         assert event is not None
         return event
 
@@ -885,13 +923,14 @@ class Simulator:
         w = self.world
         if not keep_set_aside:
             self.last_fork = None
-        if self.max_step > w.step:
+        reached = self._reached  # the furthest step, when it is beyond this one (max_step)
+        if reached > w.step:
             later = {s: a for s, a in self.timeline.items() if s > w.step}
-            self.last_fork = Fork(w.step, self.max_step - w.step, later, self.max_step)
+            self.last_fork = Fork(w.step, reached - w.step, later, reached)
             self.timeline = {s: a for s, a in self.timeline.items() if s <= w.step}
             self.checkpoints = {s: c for s, c in self.checkpoints.items() if s <= w.step}
             del self.events[w.step :]
-            self.max_step = w.step
+            self._reached = w.step
 
     def redo(self) -> Fork:
         """Bring back the future the latest fork set aside, and go to the step it forked at.
@@ -903,7 +942,7 @@ class Simulator:
         self.timeline = {s: a for s, a in self.timeline.items() if s <= fork.at} | fork.later
         self.checkpoints = {s: c for s, c in self.checkpoints.items() if s <= fork.at}
         del self.events[fork.at :]
-        self.max_step = fork.max_step
+        self._reached = fork.max_step
         self.last_fork = None
         return fork
 
@@ -939,16 +978,10 @@ class Simulator:
             heappop(q)
         return None
 
-    def _next_event(self, number: int) -> StepEvent:
-        """Handle the event at the head of the queue (settled by `_next_due`)."""
+    def _next_event(self, number: int, time: int, kind: int, payload: Any) -> StepEvent:
+        """Handle a timer's or a client timer's event, taken from the queue (`_run` handles a
+        message's)."""
         w = self.world
-        time, seq, kind, payload = heappop(w.queue)
-        w.now = time
-        if kind == MESSAGE:  # most steps
-            m: InFlight = payload
-            event = _new(StepEvent)
-            _fill_event(event, number, time, "drop", m.dst, m.src, m.msg, "", (), m.sent_at)
-            return self._arrive(m, event)
         if kind == TIMER:
             node_id, name = payload
             del w.timers[node_id][name], w.due[node_id][name], w.queued[node_id][name]
