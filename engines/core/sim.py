@@ -21,6 +21,7 @@ import random
 import weakref
 import zlib
 from array import array
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from heapq import heappop, heappush, heapreplace
@@ -73,6 +74,8 @@ from engines.core.shared import SharedList, SlotMap, stored
 from engines.core.violations import Violation
 
 CHECKPOINT_EVERY = 1024  # steps; a step back replays fewer than this many
+assert CHECKPOINT_EVERY & (CHECKPOINT_EVERY - 1) == 0, "a power of two: Simulator._run masks"
+_DISCARD = deque(maxlen=0).append  # keeps nothing: the events of a run that keeps none
 
 MESSAGE, TIMER, CLIENT = 0, 1, 2  # CLIENT: a client's timer, payload (client id, name)
 
@@ -387,7 +390,7 @@ class World:
         self.node_class = protocol.node_class
         self.holds: list[dict] = []  # filters: matching messages stay in flight until released
         self.held: list[InFlight] = []  # messages that came due while a hold matched them
-        self.sent: dict[tuple[type, int, int], int] = {}  # (type, src, dst) -> messages sent
+        self.sent: dict[tuple[type, int, int], int] = defaultdict(int)  # (type, src, dst) -> sent
 
 
 MIN_NODES = 3
@@ -620,15 +623,14 @@ class Simulator:
         first = w.step
         last = math.inf if max_steps is None else first + max_steps  # the last step to take
         limit = math.inf if time_limit is None else time_limit
-        keep = self.events.append if self.keep_events else None
-        every = self.checkpoint_every
+        keep = self.events.append if self.keep_events else _DISCARD
+        mask = self.checkpoint_every - 1  # of a power of two; -1 when only step 0's is kept
         while not (predicate and predicate()):
             number = w.step + 1
             if number > last:
                 break
-            action = timeline.get(number)
-            if action is not None:
-                event = self._apply(action, number)
+            if number in timeline:
+                event = self._apply(timeline[number], number)
             else:
                 queue = w.queue
                 if not queue:
@@ -669,9 +671,8 @@ class Simulator:
                     if violation:
                         w.violation = violation
                         break
-            if keep is not None:
-                keep(event)
-            if every and not number % every:
+            keep(event)
+            if not number & mask:  # number % checkpoint_every == 0
                 self._checkpoint(number)
         return w.step - first, event
 
@@ -1020,14 +1021,17 @@ class Simulator:
         if not effects:
             return event
         w = self.world
-        node_id, now, queue, sent, net = node.id, w.now, w.queue, w.sent, w.network
+        node_id = node.id
+        now = w.now
+        queue = w.queue
+        sent = w.sent
+        net = w.network
         simple = net.simple
         for effect in effects:
             kind = type(effect)
             if kind is Send:
                 dst, msg = effect
-                key = (type(msg), node_id, dst)
-                sent[key] = sent.get(key, 0) + 1
+                sent[type(msg), node_id, dst] += 1
                 if simple is not None:  # most sends: one copy, one draw (as in transmissions)
                     low, spread = simple
                     deliver_at = now + low + floor(net.rng.random() * spread)
