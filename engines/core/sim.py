@@ -30,6 +30,7 @@ from typing import Any
 
 from engines.core import protocols
 from engines.core.actions import (
+    ACTIONS,
     ANY,
     DOWN,
     LEADER,
@@ -75,6 +76,7 @@ from engines.core.violations import Violation
 
 CHECKPOINT_EVERY = 1024  # steps; a step back replays fewer than this many
 assert CHECKPOINT_EVERY & (CHECKPOINT_EVERY - 1) == 0, "a power of two: Simulator._run masks"
+_PROPOSE = ACTIONS["propose"]
 _DISCARD = deque(maxlen=0).append  # keeps nothing: the events of a run that keeps none
 
 MESSAGE, TIMER, CLIENT = 0, 1, 2  # CLIENT: a client's timer, payload (client id, name)
@@ -183,9 +185,9 @@ class StepEvent:
 
 
 # Calling a class runs its __init__ in a C-level frame of its own (CPython 3.11 does not
-# specialise that call): a timer's event is made by _new and filled by __init__ called as a
-# plain function (400 instructions a step less); a delivery's event and each message sent
-# are filled in place, without a call at all (Simulator._run, _finish).
+# specialise that call): a timer's or an action's event is made by _new and filled by
+# __init__ called as a plain function (400 instructions a step less); a delivery's event
+# and each message sent are filled in place, without a call at all (Simulator._run, _finish).
 _new = object.__new__
 _fill_event = StepEvent.__init__
 
@@ -518,10 +520,14 @@ class Simulator:
         in `among`, when given: a cut-off stale leader elsewhere is then ignored)."""
         nodes = self.world.nodes
         candidates = nodes.values() if among is None else [nodes[i] for i in among if i in nodes]
-        leaders = [n for n in candidates if n.is_leader]
-        if len(leaders) == 1:  # most often: no rank to compare
-            return leaders[0].id
-        return max(leaders, key=lambda n: (n.rank(), -n.id)).id if leaders else None
+        found = None
+        for node in candidates:  # a loop, not a list: most often one leads, no rank to compare
+            if node.is_leader:
+                if found is not None:
+                    leaders = [n for n in candidates if n.is_leader]
+                    return max(leaders, key=lambda n: (n.rank(), -n.id)).id
+                found = node
+        return None if found is None else found.id
 
     def timer_deadline(self, node_id: int, name: str) -> int | None:
         return self.world.due[node_id].get(name)
@@ -733,7 +739,10 @@ class Simulator:
         """Take a user action now, as one step. At an earlier step this forks a new future.
         Raises ActionError, before anything is recorded, for an action that cannot be taken:
         wrong arguments, or a message or hold that is not there."""
-        action = checked(action, self.cluster)
+        return self._take(checked(action, self.cluster))
+
+    def _take(self, action: Action) -> StepEvent:
+        """`act`, for an action whose arguments are checked (those `checked` made)."""
         self._check_possible(action)
         self._fork(keep_set_aside=action.kind == "wait")
         self.timeline[self.world.step + 1] = action
@@ -799,7 +808,10 @@ class Simulator:
         return min(found)
 
     def propose(self, value: str, node: int) -> StepEvent:
-        return self.act(Action("propose", {"value": value, "node": node}))
+        # act(Action("propose", ...)), without an Action to check and make again: a client
+        # proposal comes every few steps
+        args = _PROPOSE.check({"value": value, "node": node}, self.cluster)
+        return self._take(Action("propose", args))
 
     def crash(self, node: int) -> StepEvent:
         return self.act(Action("crash", {"node": node}))
@@ -1100,8 +1112,8 @@ class Simulator:
         return node
 
     def _apply(self, action: Action, number: int) -> StepEvent:
-        w = self.world
-        event = StepEvent(number, w.now, "action", action=action)
+        event = _new(StepEvent)
+        _fill_event(event, number, self.world.now, "action", None, None, None, None, (), 0, action)
         handler = getattr(self, f"_do_{action.kind}")
         node = handler(event, **action.args)
         return self._finish(node, event) if node is not None else event
@@ -1109,13 +1121,14 @@ class Simulator:
     def _do_propose(self, event: StepEvent, value: str, node: int) -> Node | None:
         w = self.world
         event.node = node
-        if node not in w.nodes:
+        target = w.nodes.get(node)
+        if target is None:
             rejected = Note("reject", f"{node_name(node)} is down: proposal rejected", "reject")
             event.notes += (rejected,)
             return None
         proposal = self._issue(value, node)
-        w.nodes[node].on_propose(self._clock(node), proposal)
-        return w.nodes[node]
+        target.on_propose(self._clock(node) if w.clocks else w.now, proposal)
+        return target
 
     def _issue(self, value: str, node: int) -> Proposal:
         """A new client value for a live node, numbered p1, p2, ... in the order issued."""
