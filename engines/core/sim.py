@@ -880,26 +880,26 @@ class Simulator:
     # --- internals ------------------------------------------------------------------------------
     def _check_possible(self, action: Action) -> None:
         """State-dependent checks, so that a recorded action always does what it says."""
-        a, w = action.args, self.world
-        if action.kind in MEMBERSHIP:
+        a, w, kind = action.args, self.world, action.kind
+        if kind in MEMBERSHIP:
             self._check_membership(action)
         if "seq" in a and self._find_message(a["seq"]) is None:
             raise ActionError(f"message #{a['seq']} is not in flight")
-        if action.kind == "release" and not any(filter_covers(a, h) for h in w.holds):
+        if kind == "release" and not any(filter_covers(a, h) for h in w.holds):
             raise ActionError(f"nothing is held by the filter {describe_filter(a)}")
-        if action.kind == "client":
+        if kind == "client":
             if len(a["args"]) != ARITY[a["f"]]:
                 raise ActionError(f"client {a['f']} takes {ARITY[a['f']]} values")
             if w.clients.busy(a["client"]):
                 busy = w.clients.clients[a["client"]].current.command.text()
                 raise ActionError(f"client {a['client']} is still waiting for {busy}")
-        if action.kind == "wait":
+        if kind == "wait":
             due = self._next_due()
             if a["until"] < w.now:
                 raise ActionError(f"cannot wait until {a['until']} ms: the clock reads {w.now} ms")
             if due is not None and due < a["until"]:
                 raise ActionError(f"cannot wait until {a['until']} ms: something happens first")
-        if action.kind == "set_network":
+        if kind == "set_network":
             net = w.network
             changes = {k: v for k, v in a.items() if k not in ("link", "oneway")}
             targets = [net.default, *net.links.values()]
@@ -1067,7 +1067,8 @@ class Simulator:
                 name, delay = effect
                 w.seq = seq = w.seq + 1
                 w.timers[node_id][name] = seq
-                delay = self._true_delay(node_id, delay) if w.clocks else delay
+                if w.clocks:
+                    delay = self._true_delay(node_id, delay)
                 w.due[node_id][name] = due = now + delay
                 queued = w.queued[node_id]
                 entry = queued.get(name)
