@@ -202,6 +202,13 @@ class Note:
         return (Note, self._key())
 
 
+# Calling a class runs its __init__ in a C-level frame of its own (CPython 3.11 does not
+# specialise that call): a note a node makes is made by _new and filled by __init__ called as
+# a plain function instead.
+_new = object.__new__
+_fill_note = Note.__init__
+
+
 class _Listed(tuple):
     """A list of settled values a note was given, frozen (see Note)."""
 
@@ -311,7 +318,9 @@ class Node:
     def note(self, kind: str, **fields: Any) -> None:
         """Note a decision with its facts; the protocol's REASONS give its sentence."""
         tone, sentence = self.REASONS[kind]
-        self.outbox.append(Note(kind, sentence, tone, self.id, fields))
+        note = _new(Note)  # Note(...), without a class call (see _fill_note)
+        _fill_note(note, kind, sentence, tone, self.id, fields)
+        self.outbox.append(note)
 
     def reply(
         self, command: Command, status: str, value: str | None = None, read_round: int = 0

@@ -185,11 +185,12 @@ class StepEvent:
 
 
 # Calling a class runs its __init__ in a C-level frame of its own (CPython 3.11 does not
-# specialise that call): a timer's or an action's event is made by _new and filled by
-# __init__ called as a plain function (400 instructions a step less); a delivery's event
-# and each message sent are filled in place, without a call at all (Simulator._run, _finish).
+# specialise that call): a timer's or an action's event, and a proposal, are made by _new
+# and filled by __init__ called as a plain function (400 instructions a step less); a
+# delivery's event and each message sent are filled in place, without a call at all
+# (Simulator._run, _finish).
 _new = object.__new__
-_fill_event = StepEvent.__init__
+_fill_event, _fill_proposal = StepEvent.__init__, Proposal.__init__
 
 MT_WORD = "I"  # the Mersenne Twister's state is 624 words of 32 bits
 assert array(MT_WORD).itemsize == 4
@@ -1135,7 +1136,8 @@ class Simulator:
         """A new client value for a live node, numbered p1, p2, ... in the order issued."""
         w = self.world
         w.proposals += 1
-        proposal = Proposal(f"p{w.proposals}", value, w.now, node)
+        proposal = _new(Proposal)  # Proposal(...), without a class call (see _new)
+        _fill_proposal(proposal, f"p{w.proposals}", value, w.now, node)
         w.issued.append(proposal)
         return proposal
 
