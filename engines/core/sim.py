@@ -1016,8 +1016,7 @@ class Simulator:
             return event
         w = self.world
         node = w.nodes.get(m.dst)
-        net = w.network
-        if net.simple is None and not net.connected(m.src, m.dst):  # simple: nothing is cut
+        if w.network.simple is None and not w.network.connected(m.src, m.dst):  # simple: no cut
             event.detail = "partition"
         elif node is None:
             event.detail = f"{node_name(m.dst)} is down"
