@@ -202,6 +202,13 @@ class Note:
         return (Note, self._key())
 
 
+# Calling a class runs its __init__ in a C-level frame of its own (CPython 3.11 does not
+# specialise that call): a note a node makes is made by _new and filled by __init__ called as
+# a plain function instead.
+_new = object.__new__
+_fill_note = Note.__init__
+
+
 class _Listed(tuple):
     """A list of settled values a note was given, frozen (see Note)."""
 
@@ -212,18 +219,21 @@ def _frozen(values: tuple) -> tuple | None:
     """The values as a note keeps them when none can change (settled types, or tuples or
     lists of them, the lists frozen into `_Listed`); None when one may. One loop, not a call
     a value: nodes make a note every few steps."""
-    listed = False
-    for value in values:
+    frozen = None  # the values with their lists frozen, once there is a list
+    for i, value in enumerate(values):
         kind = type(value)
         if kind in _SETTLED:
             continue
-        if (kind is tuple or kind is list) and all(type(v) in _SETTLED for v in value):
-            listed = listed or kind is list
-            continue
-        return None
-    if listed:
-        return tuple(_Listed(v) if type(v) is list else v for v in values)
-    return values
+        if kind is not tuple and kind is not list:
+            return None
+        for v in value:  # loops, not generators: a Paxos chosen note lists its acceptors
+            if type(v) not in _SETTLED:
+                return None
+        if kind is list:
+            if frozen is None:
+                frozen = list(values)
+            frozen[i] = _Listed(value)
+    return values if frozen is None else tuple(frozen)
 
 
 Reason = tuple[str, Sentence]  # (tone, sentence of node, fields)
@@ -308,7 +318,9 @@ class Node:
     def note(self, kind: str, **fields: Any) -> None:
         """Note a decision with its facts; the protocol's REASONS give its sentence."""
         tone, sentence = self.REASONS[kind]
-        self.outbox.append(Note(kind, sentence, tone, self.id, fields))
+        note = _new(Note)  # Note(...), without a class call (see _fill_note)
+        _fill_note(note, kind, sentence, tone, self.id, fields)
+        self.outbox.append(note)
 
     def reply(
         self, command: Command, status: str, value: str | None = None, read_round: int = 0

@@ -21,6 +21,7 @@ import random
 import weakref
 import zlib
 from array import array
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from heapq import heappop, heappush, heapreplace
@@ -29,6 +30,7 @@ from typing import Any
 
 from engines.core import protocols
 from engines.core.actions import (
+    ACTIONS,
     ANY,
     DOWN,
     LEADER,
@@ -73,6 +75,9 @@ from engines.core.shared import SharedList, SlotMap, stored
 from engines.core.violations import Violation
 
 CHECKPOINT_EVERY = 1024  # steps; a step back replays fewer than this many
+assert CHECKPOINT_EVERY & (CHECKPOINT_EVERY - 1) == 0, "a power of two: Simulator._run masks"
+_PROPOSE = ACTIONS["propose"]
+_DISCARD = deque(maxlen=0).append  # keeps nothing: the events of a run that keeps none
 
 MESSAGE, TIMER, CLIENT = 0, 1, 2  # CLIENT: a client's timer, payload (client id, name)
 
@@ -180,10 +185,12 @@ class StepEvent:
 
 
 # Calling a class runs its __init__ in a C-level frame of its own (CPython 3.11 does not
-# specialise that call): the event of every step and each message sent are made by _new and
-# filled by __init__ called as a plain function (400 instructions a step less).
+# specialise that call): a timer's or an action's event, and a proposal, are made by _new
+# and filled by __init__ called as a plain function (400 instructions a step less); a
+# delivery's event and each message sent are filled in place, without a call at all
+# (Simulator._run, _finish).
 _new = object.__new__
-_fill_event, _fill_in_flight = StepEvent.__init__, InFlight.__init__
+_fill_event, _fill_proposal = StepEvent.__init__, Proposal.__init__
 
 MT_WORD = "I"  # the Mersenne Twister's state is 624 words of 32 bits
 assert array(MT_WORD).itemsize == 4
@@ -386,7 +393,7 @@ class World:
         self.node_class = protocol.node_class
         self.holds: list[dict] = []  # filters: matching messages stay in flight until released
         self.held: list[InFlight] = []  # messages that came due while a hold matched them
-        self.sent: dict[tuple[type, int, int], int] = {}  # (type, src, dst) -> messages sent
+        self.sent: dict[tuple[type, int, int], int] = defaultdict(int)  # (type, src, dst) -> sent
 
 
 MIN_NODES = 3
@@ -425,7 +432,7 @@ class Simulator:
         self._cluster = Cluster(tuple(self.world.node_ids), self.message_types)
         self.timeline: dict[int, Action] = {}  # event step number -> action taken there
         self.events: list[StepEvent] = []
-        self.max_step = 0
+        self._reached = 0  # see max_step
         self.last_fork: Fork | None = None  # the future the latest fork set aside, if any
         boot = StepEvent(0, 0, "boot")
         for node_id in self.world.node_ids:
@@ -440,6 +447,13 @@ class Simulator:
     @property
     def step_count(self) -> int:
         return self.world.step
+
+    @property
+    def max_step(self) -> int:
+        """The furthest step of the current timeline reached: a step back keeps it, a fork
+        cuts it back. Kept as the furthest step before the latest step back (`_reached`), so
+        that a step forward stores nothing for it."""
+        return max(self._reached, self.world.step)
 
     @property
     def node_ids(self) -> list[int]:
@@ -507,10 +521,14 @@ class Simulator:
         in `among`, when given: a cut-off stale leader elsewhere is then ignored)."""
         nodes = self.world.nodes
         candidates = nodes.values() if among is None else [nodes[i] for i in among if i in nodes]
-        leaders = [n for n in candidates if n.is_leader]
-        if len(leaders) == 1:  # most often: no rank to compare
-            return leaders[0].id
-        return max(leaders, key=lambda n: (n.rank(), -n.id)).id if leaders else None
+        found = None
+        for node in candidates:  # a loop, not a list: most often one leads, no rank to compare
+            if node.is_leader:
+                if found is not None:
+                    leaders = [n for n in candidates if n.is_leader]
+                    return max(leaders, key=lambda n: (n.rank(), -n.id)).id
+                found = node
+        return None if found is None else found.id
 
     def timer_deadline(self, node_id: int, name: str) -> int | None:
         return self.world.due[node_id].get(name)
@@ -593,41 +611,77 @@ class Simulator:
     # --- stepping -----------------------------------------------------------------------------
     def step(self) -> StepEvent | None:
         """Process exactly one event (or the action recorded for this step). None when idle."""
-        return self._step(None)
+        return self._run(None, None, 1)[1]
 
-    def _step(self, time_limit: int | None) -> StepEvent | None:
-        """One step, as `step`; also None, taking no step, when no action is recorded for it
-        and the next event is due after `time_limit`. Every run spends its time here, so the
-        queue's head is settled once a step (`_next_due`), not once to read the time and again
-        to take the event."""
-        w = self.world
-        number = w.step + 1
-        action = self.timeline.get(number)
-        if action is not None:
-            event = self._apply(action, number)
-        else:
-            queue = w.queue
-            if queue and queue[0][2] == MESSAGE and not w.holds:
-                due = queue[0][0]  # most steps: no call to settle a head that is already due
+    def _run(
+        self,
+        predicate: Callable[[], bool] | None,
+        time_limit: int | None,
+        max_steps: int | None,
+    ) -> tuple[int, StepEvent | None]:
+        """Steps, as `run_until` takes them: the steps taken, and the last one's event (None
+        when none was). A step is the action recorded for its number, else the event at the
+        head of the queue, unless that is due after `time_limit` (then no step is taken).
+
+        Every run spends its time here, and most steps deliver a message: it is hot, written
+        flat. A message at the head of the queue needs no call to settle it (`_next_due`) or
+        to make its event. The predicate only reads: what never changes is read once."""
+        w, timeline, event = self.world, self.timeline, None
+        first = w.step
+        last = math.inf if max_steps is None else first + max_steps  # the last step to take
+        limit = math.inf if time_limit is None else time_limit
+        keep = self.events.append if self.keep_events else _DISCARD
+        mask = self.checkpoint_every - 1  # of a power of two; -1 when only step 0's is kept
+        while not (predicate and predicate()):
+            number = w.step + 1
+            if number > last:
+                break
+            if number in timeline:
+                event = self._apply(timeline[number], number)
             else:
-                due = self._next_due()
-            if due is None or (time_limit is not None and due > time_limit):
-                return None
-            event = self._next_event(number)
-        w.step = number
-        if self.check and w.violation is None:
-            for checker in w.checkers:
-                violation = checker.check(self, event)
-                if violation:
-                    w.violation = violation
+                queue = w.queue
+                if not queue:
                     break
-        if self.keep_events:
-            self.events.append(event)
-        if number > self.max_step:
-            self.max_step = number
-        if self.checkpoint_every and number % self.checkpoint_every == 0:
-            self._checkpoint(number)
-        return event
+                due, _, kind, payload = queue[0]
+                if kind != MESSAGE or w.holds:  # a head to settle: a timer, a held message
+                    due = self._next_due()
+                    if due is None:
+                        break
+                    _, _, kind, payload = queue[0]
+                if due > limit:
+                    break
+                heappop(queue)
+                w.now = due
+                if kind == MESSAGE:
+                    m: InFlight = payload
+                    # StepEvent(number, due, "drop", m.dst, m.src, m.msg, "", (), m.sent_at),
+                    # without the call: the event of a message's drop, which _arrive may
+                    # turn into its delivery
+                    event = _new(StepEvent)
+                    event.step = number
+                    event.time = due
+                    event.kind = "drop"
+                    event.node = m.dst
+                    event.src = m.src
+                    event.msg = m.msg
+                    event._detail = ""
+                    event.notes = ()
+                    event.sent_at = m.sent_at
+                    event.action = None
+                    self._arrive(m, event)
+                else:
+                    event = self._next_event(number, due, kind, payload)
+            w.step = number
+            if w.violation is None:  # an unchecked world has no checkers
+                for checker in w.checkers:
+                    violation = checker.check(self, event)
+                    if violation:
+                        w.violation = violation
+                        break
+            keep(event)
+            if not number & mask:  # number % checkpoint_every == 0
+                self._checkpoint(number)
+        return w.step - first, event
 
     def _checkpoint(self, number: int) -> None:
         if number not in self.checkpoints:
@@ -660,26 +714,18 @@ class Simulator:
         """Step until predicate() holds, the next event is past time_limit, or max_steps ran.
         The clock stays at the last event handled: `run` is the call that lets time pass.
         With no predicate, only the limits stop it (and no call is made between two steps)."""
-        count = 0
-        step = self._step
-        while not (predicate and predicate()):
-            if max_steps is not None and count >= max_steps:
-                break
-            if step(time_limit) is None:
-                break
-            count += 1
-        return count
+        return self._run(predicate, time_limit, max_steps)[0]
 
     def goto(self, target: int) -> None:
         """Move to an earlier or later step of the current timeline, exactly."""
         target = max(0, target)
         if target < self.world.step:
+            self._reached = self.max_step
             base = max(s for s in self.checkpoints if s <= target)
             # The world a previous restore made, if any, is the one dropped here.
             self.world = self.checkpoints[base].restore(take_back=True)
             del self.events[base:]
-        while self.world.step < target and self._step(None) is not None:
-            pass
+        self._run(None, None, target - self.world.step)
 
     def replay(self, timeline: dict[int, Action], until: int) -> None:
         """Re-run a recorded session from its seed: apply each action at its step."""
@@ -694,11 +740,14 @@ class Simulator:
         """Take a user action now, as one step. At an earlier step this forks a new future.
         Raises ActionError, before anything is recorded, for an action that cannot be taken:
         wrong arguments, or a message or hold that is not there."""
-        action = checked(action, self.cluster)
+        return self._take(checked(action, self.cluster))
+
+    def _take(self, action: Action) -> StepEvent:
+        """`act`, for an action whose arguments are checked (those `checked` made)."""
         self._check_possible(action)
         self._fork(keep_set_aside=action.kind == "wait")
         self.timeline[self.world.step + 1] = action
-        event = self._step(None)
+        event = self._run(None, None, 1)[1]
         assert event is not None
         return event
 
@@ -760,7 +809,10 @@ class Simulator:
         return min(found)
 
     def propose(self, value: str, node: int) -> StepEvent:
-        return self.act(Action("propose", {"value": value, "node": node}))
+        # act(Action("propose", ...)), without an Action to check and make again: a client
+        # proposal comes every few steps
+        args = _PROPOSE.check({"value": value, "node": node}, self.cluster)
+        return self._take(Action("propose", args))
 
     def crash(self, node: int) -> StepEvent:
         return self.act(Action("crash", {"node": node}))
@@ -829,26 +881,26 @@ class Simulator:
     # --- internals ------------------------------------------------------------------------------
     def _check_possible(self, action: Action) -> None:
         """State-dependent checks, so that a recorded action always does what it says."""
-        a, w = action.args, self.world
-        if action.kind in MEMBERSHIP:
+        a, w, kind = action.args, self.world, action.kind
+        if kind in MEMBERSHIP:
             self._check_membership(action)
         if "seq" in a and self._find_message(a["seq"]) is None:
             raise ActionError(f"message #{a['seq']} is not in flight")
-        if action.kind == "release" and not any(filter_covers(a, h) for h in w.holds):
+        if kind == "release" and not any(filter_covers(a, h) for h in w.holds):
             raise ActionError(f"nothing is held by the filter {describe_filter(a)}")
-        if action.kind == "client":
+        if kind == "client":
             if len(a["args"]) != ARITY[a["f"]]:
                 raise ActionError(f"client {a['f']} takes {ARITY[a['f']]} values")
             if w.clients.busy(a["client"]):
                 busy = w.clients.clients[a["client"]].current.command.text()
                 raise ActionError(f"client {a['client']} is still waiting for {busy}")
-        if action.kind == "wait":
+        if kind == "wait":
             due = self._next_due()
             if a["until"] < w.now:
                 raise ActionError(f"cannot wait until {a['until']} ms: the clock reads {w.now} ms")
             if due is not None and due < a["until"]:
                 raise ActionError(f"cannot wait until {a['until']} ms: something happens first")
-        if action.kind == "set_network":
+        if kind == "set_network":
             net = w.network
             changes = {k: v for k, v in a.items() if k not in ("link", "oneway")}
             targets = [net.default, *net.links.values()]
@@ -885,13 +937,14 @@ class Simulator:
         w = self.world
         if not keep_set_aside:
             self.last_fork = None
-        if self.max_step > w.step:
+        reached = self._reached  # the furthest step, when it is beyond this one (max_step)
+        if reached > w.step:
             later = {s: a for s, a in self.timeline.items() if s > w.step}
-            self.last_fork = Fork(w.step, self.max_step - w.step, later, self.max_step)
+            self.last_fork = Fork(w.step, reached - w.step, later, reached)
             self.timeline = {s: a for s, a in self.timeline.items() if s <= w.step}
             self.checkpoints = {s: c for s, c in self.checkpoints.items() if s <= w.step}
             del self.events[w.step :]
-            self.max_step = w.step
+            self._reached = w.step
 
     def redo(self) -> Fork:
         """Bring back the future the latest fork set aside, and go to the step it forked at.
@@ -903,7 +956,7 @@ class Simulator:
         self.timeline = {s: a for s, a in self.timeline.items() if s <= fork.at} | fork.later
         self.checkpoints = {s: c for s, c in self.checkpoints.items() if s <= fork.at}
         del self.events[fork.at :]
-        self.max_step = fork.max_step
+        self._reached = fork.max_step
         self.last_fork = None
         return fork
 
@@ -939,16 +992,10 @@ class Simulator:
             heappop(q)
         return None
 
-    def _next_event(self, number: int) -> StepEvent:
-        """Handle the event at the head of the queue (settled by `_next_due`)."""
+    def _next_event(self, number: int, time: int, kind: int, payload: Any) -> StepEvent:
+        """Handle a timer's or a client timer's event, taken from the queue (`_run` handles a
+        message's)."""
         w = self.world
-        time, seq, kind, payload = heappop(w.queue)
-        w.now = time
-        if kind == MESSAGE:  # most steps
-            m: InFlight = payload
-            event = _new(StepEvent)
-            _fill_event(event, number, time, "drop", m.dst, m.src, m.msg, "", (), m.sent_at)
-            return self._arrive(m, event)
         if kind == TIMER:
             node_id, name = payload
             del w.timers[node_id][name], w.due[node_id][name], w.queued[node_id][name]
@@ -969,8 +1016,7 @@ class Simulator:
             return event
         w = self.world
         node = w.nodes.get(m.dst)
-        net = w.network
-        if net.simple is None and not net.connected(m.src, m.dst):  # simple: nothing is cut
+        if w.network.simple is None and not w.network.connected(m.src, m.dst):  # simple: no cut
             event.detail = "partition"
         elif node is None:
             event.detail = f"{node_name(m.dst)} is down"
@@ -987,20 +1033,30 @@ class Simulator:
         if not effects:
             return event
         w = self.world
-        node_id, now, queue, sent, net = node.id, w.now, w.queue, w.sent, w.network
+        node_id = node.id
+        now = w.now
+        queue = w.queue
+        sent = w.sent
+        net = w.network
         simple = net.simple
         for effect in effects:
             kind = type(effect)
             if kind is Send:
                 dst, msg = effect
-                key = (type(msg), node_id, dst)
-                sent[key] = sent.get(key, 0) + 1
+                sent[type(msg), node_id, dst] += 1
                 if simple is not None:  # most sends: one copy, one draw (as in transmissions)
                     low, spread = simple
                     deliver_at = now + low + floor(net.rng.random() * spread)
                     w.seq = seq = w.seq + 1
+                    # InFlight(node_id, dst, msg, now, deliver_at, seq), without the call
                     m = _new(InFlight)
-                    _fill_in_flight(m, node_id, dst, msg, now, deliver_at, seq)
+                    m.src = node_id
+                    m.dst = dst
+                    m.msg = msg
+                    m.sent_at = now
+                    m.deliver_at = deliver_at
+                    m.seq = seq
+                    m.doomed = ""
                     heappush(queue, (deliver_at, seq, MESSAGE, m))
                     continue
                 for latency, doomed in net.transmissions(node_id, dst):
@@ -1011,7 +1067,8 @@ class Simulator:
                 name, delay = effect
                 w.seq = seq = w.seq + 1
                 w.timers[node_id][name] = seq
-                delay = self._true_delay(node_id, delay) if w.clocks else delay
+                if w.clocks:
+                    delay = self._true_delay(node_id, delay)
                 w.due[node_id][name] = due = now + delay
                 queued = w.queued[node_id]
                 entry = queued.get(name)
@@ -1056,8 +1113,8 @@ class Simulator:
         return node
 
     def _apply(self, action: Action, number: int) -> StepEvent:
-        w = self.world
-        event = StepEvent(number, w.now, "action", action=action)
+        event = _new(StepEvent)
+        _fill_event(event, number, self.world.now, "action", None, None, None, None, (), 0, action)
         handler = getattr(self, f"_do_{action.kind}")
         node = handler(event, **action.args)
         return self._finish(node, event) if node is not None else event
@@ -1065,19 +1122,21 @@ class Simulator:
     def _do_propose(self, event: StepEvent, value: str, node: int) -> Node | None:
         w = self.world
         event.node = node
-        if node not in w.nodes:
+        target = w.nodes.get(node)
+        if target is None:
             rejected = Note("reject", f"{node_name(node)} is down: proposal rejected", "reject")
             event.notes += (rejected,)
             return None
         proposal = self._issue(value, node)
-        w.nodes[node].on_propose(self._clock(node), proposal)
-        return w.nodes[node]
+        target.on_propose(self._clock(node) if w.clocks else w.now, proposal)
+        return target
 
     def _issue(self, value: str, node: int) -> Proposal:
         """A new client value for a live node, numbered p1, p2, ... in the order issued."""
         w = self.world
         w.proposals += 1
-        proposal = Proposal(f"p{w.proposals}", value, w.now, node)
+        proposal = _new(Proposal)  # Proposal(...), without a class call (see _new)
+        _fill_proposal(proposal, f"p{w.proposals}", value, w.now, node)
         w.issued.append(proposal)
         return proposal
 

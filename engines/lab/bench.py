@@ -67,19 +67,22 @@ def measure_pump(clock: Clock, events: int = PUMP_EVENTS) -> float:
 def under_load(sim: Simulator, steps: int, between: Callable[[], None] | None = None) -> None:
     """Advance `steps` steps, proposing to the current leader every LOAD_EVERY_MS. `between`
     is called between every two steps."""
-    target = sim.step_count + steps
+    # The harness's own calls are not the engine's speed: it reads the step count from the
+    # world, not through a property, and calls what it calls by names read once.
+    world = sim.world  # no step back here: the world stays the same
+    target = world.step + steps
     count = 0
     next_proposal = sim.now
-    while sim.step_count < target:
+    run_until, leader_of, propose = sim.run_until, sim.leader, sim.propose
+    while world.step < target:
         next_proposal += LOAD_EVERY_MS
         # `between` returns None: it never stops the run. Without it nothing is called
-        # between two steps: the harness's own calls are not the engine's speed.
-        left = target - sim.step_count
-        sim.run_until(between, time_limit=next_proposal, max_steps=left)
-        leader = sim.leader()
-        if leader is not None and sim.step_count < target:
+        # between two steps.
+        run_until(between, next_proposal, target - world.step)
+        leader = leader_of()
+        if leader is not None and world.step < target:
             count += 1
-            sim.propose(f"set k{count % 16} v{count}", leader)
+            propose(f"set k{count % 16} v{count}", leader)
 
 
 def measure_speed(algo: str, steps: int, check: bool, clock: Clock) -> dict[str, float]:
