@@ -79,7 +79,7 @@ class StateMachineCheck:
         if seen is None or (changed is not None and changed < seen.length):
             seen = self.seen[node.id] = _Seen()
             keys.update(kv)
-        replay, sessions, sound = seen.replay, seen.sessions, self.sound
+        replay, sound = seen.replay, self.sound
         height = len(chain)
         for i in range(seen.length, height):
             block = chain[i]
@@ -98,7 +98,7 @@ class StateMachineCheck:
                 replay[key] = argument
                 keys.add(key)
             else:
-                key = apply_kv(replay, block.data, sessions)
+                key = apply_kv(replay, block.data, seen.sessions)
                 if key is not None:
                     keys.add(key)
         seen.length = height

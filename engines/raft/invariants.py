@@ -135,19 +135,23 @@ class LogChanges:
     """Which part of the checked node's log may differ from when the node was last checked:
     `first` is the lowest such index, None when the log is as it was. The log reports the
     lowest index it overwrote or removed, and appends lie past the length seen last time.
-    Computed once a step, for the three checks that read the log."""
+    Computed once a step, for the three checks that read the log; with the node's commit
+    index and chain height at its last check (`held`, `height`), which the checks compare
+    with their values now."""
 
-    __slots__ = ("length", "first", "points", "snapshot")
+    __slots__ = ("first", "points", "snapshot", "held", "height")
 
     def __init__(self) -> None:
-        self.length: dict[int, int] = {}  # node -> log length when last checked
         self.first: int | None = None
         self.points: dict[int, tuple] = {}  # node -> its snapshot's (index, term, height)
         self.snapshot: Any = None  # the checked node's snapshot, when new this step
+        self.held = 0  # the node's commit index at its last check
+        self.height = 0  # the height of its chain at its last check
 
-    def observe(self, node: Any, new_snapshot: int) -> None:
+    def observe(self, node: Any, new_snapshot: int, seen: int, length: int) -> None:
         """`new_snapshot`, when nonzero: the node holds another snapshot object than at its last
-        check (an unchanged snapshot is the same frozen value, at the same point)."""
+        check (an unchanged snapshot is the same frozen value, at the same point). `seen` and
+        `length`: the log's length at the node's last check, and now."""
         self.snapshot = None
         if new_snapshot:
             snapshot = node.persistent.snapshot
@@ -158,14 +162,11 @@ class LogChanges:
         # The log's entries are read past its indexing, as `RaftInvariants.check` does.
         log = node.persistent.log
         entries, base = log.entries, log.base
-        length = base + len(entries)
-        seen = self.length.get(node.id, 0)
         if entries.changed_from is None and length == seen:
             self.first = None  # most steps
             return
         # Taken only when there is something to take: most steps here only appended entries.
         changed = None if entries.changed_from is None else entries.take_changed_from()
-        self.length[node.id] = length
         # min() and max() by comparisons: they cost a call each, and this runs most steps.
         first = seen if seen < length else length
         if changed is not None and changed + base < first:
@@ -204,7 +205,7 @@ class CommittedPrefix:
     never change: committed entries are durable (the paper's 5.4 safety argument; etcd's
     raftLog refuses both, in commitTo and in maybeAppend's conflict check)."""
 
-    __slots__ = ("committed", "changes", "commit_seen")
+    __slots__ = ("committed", "changes")
 
     name = "Committed Prefix"
     leaders_only = False
@@ -212,16 +213,14 @@ class CommittedPrefix:
 
     def __init__(self, committed: Committed, changes: LogChanges) -> None:
         self.committed, self.changes = committed, changes
-        self.commit_seen: dict[int, int] = {}  # node -> commit index when last checked
 
     def check(self, node: Any) -> str | None:
         commit, log = node.commit_index, node.persistent.log
         length = log.base + len(log.entries)  # past the log's indexing: this runs most steps
         if commit >= length:
             return f"n{node.id}'s commit index {commit} is beyond its last log index {length - 1}"
-        first, held = self.changes.first, self.commit_seen.get(node.id, 0)  # held: before
-        if commit != held:  # a restart forgets it (the log stays), and so checks nothing here
-            self.commit_seen[node.id] = commit
+        # A restart forgets the commit index (the log stays): the next step checks nothing here.
+        first, held = self.changes.first, self.changes.held
         if first is None or first > held:
             return None
         entries = self.committed.entries
@@ -332,7 +331,7 @@ class StateMachineSafety:
     """No two nodes commit different entries at an index or apply different blocks at a height:
     committed log prefixes, and chains, are prefixes of each other."""
 
-    __slots__ = ("committed", "changes", "commit_seen", "hashes", "ids", "block_by", "height_seen")
+    __slots__ = ("committed", "changes", "hashes", "ids", "block_by")
 
     name = "State Machine Safety"
     leaders_only = False
@@ -340,21 +339,19 @@ class StateMachineSafety:
 
     def __init__(self, committed: Committed, changes: LogChanges) -> None:
         self.committed, self.changes = committed, changes
-        self.commit_seen: dict[int, int] = {}  # node -> commit index already checked
         self.hashes = SharedList([""])  # the longest applied chain: block hash, proposal id
         self.ids = SharedList([""])
         self.block_by = SharedList([0])  # and who applied each block first
-        self.height_seen: dict[int, int] = {}  # node -> chain height already checked
 
     def check(self, node: Any) -> str | None:
-        snapshot = self.changes.snapshot
+        changes = self.changes  # the commit index and height already checked: at the last check
+        snapshot = changes.snapshot
         if snapshot is not None and snapshot.index:
             problem = self.check_snapshot(node.id, snapshot)
             if problem:
                 return problem
         commit = node.commit_index
-        if commit != self.commit_seen.get(node.id, 0):
-            self.commit_seen[node.id] = commit
+        if commit != changes.held:
             committed, log = self.committed.entries, node.persistent.log
             # Most commits: the very entry committed there before, found without a call.
             if not (
@@ -366,8 +363,7 @@ class StateMachineSafety:
                     return problem
         sm = node.sm
         height = len(sm.chain) - 1
-        if height != self.height_seen.get(node.id, 0):
-            self.height_seen[node.id] = height
+        if height != changes.height:
             hashes = self.hashes
             # Most heads: a block some node applied before, the same here, found without a call.
             if not (
@@ -565,7 +561,8 @@ class Persistence:
 
 
 class _Seen:
-    """What the checks read of one node at its last check (`RaftInvariants.check`)."""
+    """What the checks read of one node at its last check (`RaftInvariants.check`): who it
+    was, its log's length, its commit index, its chain's length and its store's size."""
 
     __slots__ = ("who", "length", "commit", "height", "size")
 
@@ -639,44 +636,47 @@ class RaftInvariants:
         if node is None:
             return None
         p, sm = node.persistent, node.sm
-        entries = p.log.entries
-        chain = sm.chain
-        kv = sm.kv
+        log, chain, kv = p.log, sm.chain, sm.kv
+        entries = log.entries
         # Who the node is, its role, term, vote and snapshot change seldom: one tuple
         # compares them all, and the fields that change most steps are compared one by one.
         who = (node, node.role, p.term, p.voted_for, p.snapshot)
+        length, commit, height = log.base + len(entries), node.commit_index, len(chain)
         seen = self.seen.get(node.id)
-        if seen is None:
-            self.seen[node.id] = _Seen(who, len(entries), node.commit_index, len(chain), len(kv))
-            return self.judge(node, EVERYTHING, event.step)
+        if seen is None:  # judged as a node that had nothing: an empty log, genesis alone
+            seen = self.seen[node.id] = _Seen(who, 0, 0, 1, len(kv))
+            return self.judge(node, EVERYTHING, event.step, seen, length, commit, height)
         changed = 0
         if who != seen.who:
             changed = _who_changes(seen.who, who)
             seen.who = who
-        length = len(entries)
         if length != seen.length or entries.changed_from is not None:
             changed |= LOG
-            seen.length = length
-        commit = node.commit_index
         if commit != seen.commit:
             changed |= COMMIT
-            seen.commit = commit
-        height = len(chain)
         if height != seen.height:
             changed |= CHAIN
-            seen.height = height
         size = len(kv)
         if size != seen.size or kv.written or chain.changed_from is not None:
             changed |= STORE
             seen.size = size
-        return self.judge(node, changed, event.step) if changed else None
+        if changed:
+            return self.judge(node, changed, event.step, seen, length, commit, height)
+        return None
 
-    def judge(self, node: Any, changed: int, step: int) -> Violation | None:
-        """Run the checks that read something `changed` (the facets) in the node."""
+    def judge(
+        self, node: Any, changed: int, step: int, seen: _Seen, length: int, commit: int, height: int
+    ) -> Violation | None:
+        """Run the checks that read something `changed` (the facets) in the node: `seen` holds
+        its log's length, commit index and chain's length at its last check, and is brought
+        up to the values now."""
+        changes = self.changes
+        changes.held, changes.height = seen.commit, seen.height - 1
         if changed & LOG:
-            self.changes.observe(node, changed & SNAPSHOT)
+            changes.observe(node, changed & SNAPSHOT, seen.length, length)
         else:
-            self.changes.first = self.changes.snapshot = None
+            changes.first = changes.snapshot = None
+        seen.length, seen.commit, seen.height = length, commit, height
         key = changed | LEADER if node.role == "leader" else changed
         plan = self.plans.get(key)
         for check in self.plan(key) if plan is None else plan:
