@@ -40,6 +40,8 @@ specialises lookups of its attributes (each took two and a half times as long).
 from __future__ import annotations
 
 from bisect import bisect_left
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from engines.core.shared import SharedList
@@ -54,6 +56,9 @@ def _show(entry: Any) -> str:
     if entry.value is None:
         return f"the no-op of term {entry.term}"
     return f"{entry.value!r} ({entry.pid}, term {entry.term})"
+
+
+_hash_of = attrgetter("hash")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -387,17 +392,20 @@ class StateMachineSafety:
                     f"n{node.id} committed {_show(log[commit])}"
                 )
             return None
-        if top < log.base:
-            return f"n{node.id} holds a snapshot up to index {log.base}, beyond every commit"
-        if top and _differs(log, top, c.entries[top]):
+        entries, base = log.entries, log.base  # past the log's indexing: a leader's commits
+        if top < base:
+            return f"n{node.id} holds a snapshot up to index {base}, beyond every commit"
+        # Most often the very entry committed there (no call to tell), else `_differs` tells.
+        if top and entries[top - base] is not c.entries[top] and _differs(log, top, c.entries[top]):
             return (
                 f"index {top}: n{c.by[top]} committed {_show(c.entries[top])}, "
                 f"n{node.id} committed {_show(log[top])}"
             )
-        for i in range(top + 1, commit + 1):
-            c.entries.append(log[i])
-            c.by.append(node.id)
-            c.terms.append(node.persistent.term)
+        # Committed Prefix, judged before, found them in the log: commit < its length.
+        gained = entries[top + 1 - base : commit + 1 - base]
+        c.entries.extend(gained)
+        c.by.extend(repeat(node.id, len(gained)))
+        c.terms.extend(repeat(node.persistent.term, len(gained)))
         return None
 
     def check_snapshot(self, node_id: int, snapshot: Any) -> str | None:
@@ -428,10 +436,10 @@ class StateMachineSafety:
                 f"(hash {self.hashes[at][:8]}), n{node.id} applied {ids[at - 1]} "
                 f"(hash {chain[at].hash[:8]})"
             )
-        for h in range(top + 1, height + 1):
-            self.hashes.append(chain[h].hash)
-            self.ids.append(ids[h - 1])
-            self.block_by.append(node.id)
+        # The blocks above the longest chain applied, if any (in C: no loop here).
+        self.hashes.extend(map(_hash_of, chain[top + 1 : height + 1]))
+        self.ids.extend(ids[top:height])
+        self.block_by.extend(repeat(node.id, height - top))
         return None
 
 
@@ -520,9 +528,8 @@ class CommitQuorum:
         # leader's match indexes may follow another configuration than the one in force.
         match = node.match_index
         voters = {*config.voters, *(config.old or ())} - {node.id}
-        held = config.quorum_value(
-            {voter: match.get(voter, 0) for voter in voters}, log.base + len(log.entries) - 1
-        )
+        values = dict(zip(voters, map(match.get, voters, repeat(0)), strict=True))  # in C
+        held = config.quorum_value(values, log.base + len(log.entries) - 1)
         if held >= commit:
             return None
         return (
