@@ -89,7 +89,10 @@ WHO, VOTE, LOG, COMMIT, CHAIN, SNAPSHOT, STORE = 1, 2, 4, 8, 16, 32, 128
 EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT | STORE
 LEADER = 64  # not a facet: marks the plans of a leader's steps (`RaftInvariants.plan`)
 STATE_MACHINE = CHAIN | STORE
-APPLIED = LOG | COMMIT | CHAIN | STORE  # a follower's most common step (`follower_applied`)
+# The most common steps, each judged by a flat function of `RaftInvariants`: a follower that
+# appended entries and applied some, a leader that appended one, a leader that applied some.
+APPLIED = LOG | COMMIT | CHAIN | STORE  # `follower_applied`
+COMMITTED = COMMIT | CHAIN | STORE  # `leader_committed`; `leader_appended` for LOG alone
 
 
 class Committed:
@@ -601,8 +604,10 @@ class RaftInvariants:
     and commit index, a leader's commit index), and two in five change none (a leader taking
     an ack that commits nothing, a heartbeat with nothing new)."""
 
-    __slots__ = ("changes", "checks", "seen", "plans", "state_machine", "prefix", "matching")
-    __slots__ += ("safety",)
+    __slots__ = (
+        *("changes", "checks", "seen", "plans", "state_machine"),
+        *("append_only", "prefix", "matching", "safety", "single_change", "quorum"),
+    )
 
     def __init__(self) -> None:
         committed, self.changes = Committed(), LogChanges()
@@ -623,8 +628,9 @@ class RaftInvariants:
         self.name_checks()
 
     def name_checks(self) -> None:
-        """The checks `follower_applied` runs, by name."""
-        self.prefix, self.matching, self.safety = self.checks[2:5]
+        """The checks the flat functions run, by name."""
+        self.append_only, self.prefix, self.matching, self.safety = self.checks[1:5]
+        self.single_change, self.quorum = self.checks[7:9]
 
     def __getstate__(self) -> tuple:
         return self.changes, self.checks, self.seen, self.state_machine
@@ -677,6 +683,10 @@ class RaftInvariants:
             seen.size = size
         if changed == APPLIED and who[1] != "leader":
             return self.follower_applied(node, event.step, seen, length, commit, height)
+        if changed == LOG and who[1] == "leader":
+            return self.leader_appended(node, event.step, seen, length)
+        if changed == COMMITTED and who[1] == "leader":
+            return self.leader_committed(node, event.step, seen, length, commit, height)
         if changed:
             return self.judge(node, changed, event.step, seen, length, commit, height)
         return None
@@ -760,6 +770,84 @@ class RaftInvariants:
             problem = safety.check_head(node, top)
             if problem:
                 return Violation(safety.name, step, problem)
+        broken = self.state_machine.check(node)
+        return Violation(broken[0], step, broken[1]) if broken else None
+
+    def leader_appended(self, node: Any, step: int, seen: _Seen, length: int) -> Violation | None:
+        """Hot, written flat: `judge` for a leader that appended entries (LOG alone), most
+        often one for a client. Its plan is Leader Append-Only, Committed Prefix, Log Matching
+        and One Change at a Time, taken as in `follower_applied`."""
+        log = node.persistent.log
+        entries, base = log.entries, log.base
+        if entries.changed_from is not None:  # an entry rewritten: not the usual case
+            return self.judge(node, LOG, step, seen, length, seen.commit, seen.height)
+        changes, before, held = self.changes, seen.length, seen.commit
+        first = before if before < length else length  # as `LogChanges.observe` finds it
+        if first <= base:
+            first = base + 1
+        changes.first, changes.snapshot, changes.held = first, None, held
+        changes.height = seen.height - 1
+        seen.length = length
+        # Leader Append-Only: it records the leader's term and length; the entries gained lie
+        # past the length it recorded in this term.
+        term, leading = node.persistent.term, self.append_only.seen
+        last = leading.get(node.id)
+        if last is None or last[0] != term or first >= last[1]:
+            leading[node.id] = (term, length)
+        else:
+            problem = self.append_only.check(node)
+            if problem:
+                return Violation(self.append_only.name, step, problem)
+        # Committed Prefix, as in `follower_applied`.
+        if node.commit_index >= length or first <= held:
+            problem = self.prefix.check(node)
+            if problem:
+                return Violation(self.prefix.name, step, problem)
+        # Log Matching: one entry of its term just past the end of the run of its term.
+        run = self.matching.runs.get(term)
+        if (
+            run is not None
+            and length == first + 1
+            and entries[-1].term == term
+            and entries[first - 1 - base].term == term
+            and first - run.first == len(run.entries)
+        ):
+            run.entries.append(entries[-1])
+        else:
+            problem = self.matching.check(node)
+            if problem:
+                return Violation(self.matching.name, step, problem)
+        # One Change at a Time: nothing to judge below two configuration entries.
+        if len(node.configs.entries) >= 2:
+            problem = self.single_change.check(node)
+            if problem:
+                return Violation(self.single_change.name, step, problem)
+        return None
+
+    def leader_committed(
+        self, node: Any, step: int, seen: _Seen, length: int, commit: int, height: int
+    ) -> Violation | None:
+        """Hot, written flat: `judge` for a leader that committed entries and applied some
+        (COMMITTED). Its plan is Committed Prefix, State Machine Safety and Commit Quorum, then
+        the state machine checks."""
+        changes = self.changes
+        changes.first = changes.snapshot = None
+        changes.held, changes.height = seen.commit, seen.height - 1
+        seen.commit, seen.height = commit, height
+        # Committed Prefix: with no entry rewritten, nothing to judge within the log.
+        if commit >= length:
+            problem = self.prefix.check(node)
+            if problem:
+                return Violation(self.prefix.name, step, problem)
+        # State Machine Safety, no snapshot new: what `check` would call, for the commit index
+        # and the height it finds changed.
+        safety = self.safety
+        problem = safety.check_commit(node, commit) or safety.check_head(node, height - 1)
+        if problem:
+            return Violation(safety.name, step, problem)
+        problem = self.quorum.check(node)
+        if problem:
+            return Violation(self.quorum.name, step, problem)
         broken = self.state_machine.check(node)
         return Violation(broken[0], step, broken[1]) if broken else None
 
