@@ -157,6 +157,12 @@ class LogChanges:
         self.held = 0  # the node's commit index at its last check
         self.height = 0  # the height of its chain at its last check
 
+    def note(self, first: int | None, held: int) -> None:
+        """What a flat function of `RaftInvariants` found, noted only when it hands the step
+        to a check's own code: `first` and `held`, and no new snapshot (`height` is read by
+        State Machine Safety's `check` alone, which those functions never call)."""
+        self.first, self.snapshot, self.held = first, None, held
+
     def observe(self, node: Any, new_snapshot: int, seen: int, length: int) -> None:
         """`new_snapshot`, when nonzero: the node holds another snapshot object than at its last
         check (an unchanged snapshot is the same frozen value, at the same point). `seen` and
@@ -681,15 +687,15 @@ class RaftInvariants:
         if size != seen.size or kv.written or chain.changed_from is not None:
             changed |= STORE
             seen.size = size
-        if changed == APPLIED and who[1] != "leader":
+        if not changed:
+            return None
+        if changed == APPLIED and node.role != "leader":
             return self.follower_applied(node, event.step, seen, length, commit, height)
-        if changed == LOG and who[1] == "leader":
+        if changed == LOG and node.role == "leader":
             return self.leader_appended(node, event.step, seen, length)
-        if changed == COMMITTED and who[1] == "leader":
+        if changed == COMMITTED and node.role == "leader":
             return self.leader_committed(node, event.step, seen, length, commit, height)
-        if changed:
-            return self.judge(node, changed, event.step, seen, length, commit, height)
-        return None
+        return self.judge(node, changed, event.step, seen, length, commit, height)
 
     def judge(
         self, node: Any, changed: int, step: int, seen: _Seen, length: int, commit: int, height: int
@@ -726,16 +732,15 @@ class RaftInvariants:
         entries, base = log.entries, log.base
         if entries.changed_from is not None:  # an entry rewritten: not the usual case
             return self.judge(node, APPLIED, step, seen, length, commit, height)
-        changes, before, held = self.changes, seen.length, seen.commit
+        before, held = seen.length, seen.commit
         first = before if before < length else length  # as `LogChanges.observe` finds it
         if first <= base:
             first = base + 1
-        changes.first, changes.snapshot, changes.held = first, None, held
-        changes.height = seen.height - 1
         seen.length, seen.commit, seen.height = length, commit, height
         # Committed Prefix: nothing to judge while the commit index is within the log and the
         # entries gained all lie above the index committed before.
         if commit >= length or first <= held:
+            self.changes.note(first, held)
             problem = self.prefix.check(node)
             if problem:
                 return Violation(self.prefix.name, step, problem)
@@ -749,6 +754,7 @@ class RaftInvariants:
             and length - run.first <= len(run.entries)
             and entries[first - base :] == run.entries[start : length - run.first]
         ):
+            self.changes.note(first, held)
             problem = self.matching.check(node)
             if problem:
                 return Violation(self.matching.name, step, problem)
@@ -781,12 +787,10 @@ class RaftInvariants:
         entries, base = log.entries, log.base
         if entries.changed_from is not None:  # an entry rewritten: not the usual case
             return self.judge(node, LOG, step, seen, length, seen.commit, seen.height)
-        changes, before, held = self.changes, seen.length, seen.commit
+        before, held = seen.length, seen.commit
         first = before if before < length else length  # as `LogChanges.observe` finds it
         if first <= base:
             first = base + 1
-        changes.first, changes.snapshot, changes.held = first, None, held
-        changes.height = seen.height - 1
         seen.length = length
         # Leader Append-Only: it records the leader's term and length; the entries gained lie
         # past the length it recorded in this term.
@@ -795,11 +799,13 @@ class RaftInvariants:
         if last is None or last[0] != term or first >= last[1]:
             leading[node.id] = (term, length)
         else:
+            self.changes.note(first, held)
             problem = self.append_only.check(node)
             if problem:
                 return Violation(self.append_only.name, step, problem)
         # Committed Prefix, as in `follower_applied`.
         if node.commit_index >= length or first <= held:
+            self.changes.note(first, held)
             problem = self.prefix.check(node)
             if problem:
                 return Violation(self.prefix.name, step, problem)
@@ -814,6 +820,7 @@ class RaftInvariants:
         ):
             run.entries.append(entries[-1])
         else:
+            self.changes.note(first, held)
             problem = self.matching.check(node)
             if problem:
                 return Violation(self.matching.name, step, problem)
@@ -830,12 +837,11 @@ class RaftInvariants:
         """Hot, written flat: `judge` for a leader that committed entries and applied some
         (COMMITTED). Its plan is Committed Prefix, State Machine Safety and Commit Quorum, then
         the state machine checks."""
-        changes = self.changes
-        changes.first = changes.snapshot = None
-        changes.held, changes.height = seen.commit, seen.height - 1
+        held = seen.commit
         seen.commit, seen.height = commit, height
         # Committed Prefix: with no entry rewritten, nothing to judge within the log.
         if commit >= length:
+            self.changes.note(None, held)
             problem = self.prefix.check(node)
             if problem:
                 return Violation(self.prefix.name, step, problem)
