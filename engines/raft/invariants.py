@@ -41,7 +41,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from itertools import repeat
-from operator import attrgetter
 from typing import Any
 
 from engines.core.shared import SharedList
@@ -56,9 +55,6 @@ def _show(entry: Any) -> str:
     if entry.value is None:
         return f"the no-op of term {entry.term}"
     return f"{entry.value!r} ({entry.pid}, term {entry.term})"
-
-
-_hash_of = attrgetter("hash")
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -410,11 +406,10 @@ class StateMachineSafety:
                 f"index {top}: n{c.by[top]} committed {_show(c.entries[top])}, "
                 f"n{node.id} committed {_show(log[top])}"
             )
-        # Committed Prefix, judged before, found them in the log: commit < its length.
-        gained = entries[top + 1 - base : commit + 1 - base]
-        c.entries.extend(gained)
-        c.by.extend(repeat(node.id, len(gained)))
-        c.terms.extend(repeat(node.persistent.term, len(gained)))
+        for i in range(top + 1, commit + 1):
+            c.entries.append(entries[i - base])
+            c.by.append(node.id)
+            c.terms.append(node.persistent.term)
         return None
 
     def check_snapshot(self, node_id: int, snapshot: Any) -> str | None:
@@ -445,10 +440,10 @@ class StateMachineSafety:
                 f"(hash {self.hashes[at][:8]}), n{node.id} applied {ids[at - 1]} "
                 f"(hash {chain[at].hash[:8]})"
             )
-        # The blocks above the longest chain applied, if any (in C: no loop here).
-        self.hashes.extend(map(_hash_of, chain[top + 1 : height + 1]))
-        self.ids.extend(ids[top:height])
-        self.block_by.extend(repeat(node.id, height - top))
+        for h in range(top + 1, height + 1):
+            self.hashes.append(chain[h].hash)
+            self.ids.append(ids[h - 1])
+            self.block_by.append(node.id)
         return None
 
 
@@ -744,15 +739,14 @@ class RaftInvariants:
             problem = self.prefix.check(node)
             if problem:
                 return Violation(self.prefix.name, step, problem)
-        # Log Matching: entries its leader wrote, which the run of their term holds already.
-        term = entries[-1].term
-        run = self.matching.runs.get(term)
-        start = 0 if run is None else first - run.first
+        # Log Matching: entries its leader wrote, which the run of their term holds already,
+        # from the entry before them on (so that one is of their term too).
+        run = self.matching.runs.get(entries[-1].term)
         if not (
-            start > 0
-            and entries[first - 1 - base].term == term
-            and length - run.first <= len(run.entries)
-            and entries[first - base :] == run.entries[start : length - run.first]
+            run is not None
+            and first > run.first
+            and entries[first - 1 - base :]
+            == run.entries[first - 1 - run.first : length - run.first]
         ):
             self.changes.note(first, held)
             problem = self.matching.check(node)
