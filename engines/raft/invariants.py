@@ -654,9 +654,11 @@ class RaftInvariants:
         snapshot."""
         if event.kind == "drop":
             return None  # a dropped message changes nobody
-        node = sim.world.nodes.get(event.node)
-        if node is None:
-            return None
+        # Indexed, not .get(): an indexing is no call, and a try costs nothing until it raises.
+        try:
+            node = sim.world.nodes[event.node]
+        except KeyError:
+            return None  # no live node handled it
         p, sm = node.persistent, node.sm
         log, chain, kv = p.log, sm.chain, sm.kv
         entries = log.entries
@@ -664,8 +666,9 @@ class RaftInvariants:
         # compares them all, and the fields that change most steps are compared one by one.
         who = (node, node.role, p.term, p.voted_for, p.snapshot)
         length, commit, height = log.base + len(entries), node.commit_index, len(chain)
-        seen = self.seen.get(node.id)
-        if seen is None:  # judged as a node that had nothing: an empty log, genesis alone
+        try:
+            seen = self.seen[node.id]
+        except KeyError:  # judged as a node that had nothing: an empty log, genesis alone
             seen = self.seen[node.id] = _Seen(who, 0, 0, 1, len(kv))
             return self.judge(node, EVERYTHING, event.step, seen, length, commit, height)
         changed = 0
