@@ -608,6 +608,7 @@ class RaftInvariants:
     __slots__ = (
         *("changes", "checks", "seen", "plans", "state_machine"),
         *("append_only", "prefix", "matching", "safety", "single_change", "quorum"),
+        *("runs", "committed", "hashes", "ids"),
     )
 
     def __init__(self) -> None:
@@ -629,9 +630,12 @@ class RaftInvariants:
         self.name_checks()
 
     def name_checks(self) -> None:
-        """The checks the flat functions run, by name."""
+        """The checks the flat functions run, by name, and the records they read (each the
+        same object for the checker's life)."""
         self.append_only, self.prefix, self.matching, self.safety = self.checks[1:5]
         self.single_change, self.quorum = self.checks[7:9]
+        self.runs, self.committed = self.matching.runs, self.safety.committed.entries
+        self.hashes, self.ids = self.safety.hashes, self.safety.ids
 
     def __getstate__(self) -> tuple:
         return self.changes, self.checks, self.seen, self.state_machine
@@ -688,9 +692,9 @@ class RaftInvariants:
         if not changed:
             return None
         if changed == APPLIED and node.role != "leader":
-            return self.follower_applied(node, event.step, seen, length, commit, height)
+            return self.follower_applied(node, event.step, seen, log, length, commit, height)
         if changed == LOG and node.role == "leader":
-            return self.leader_appended(node, event.step, seen, length)
+            return self.leader_appended(node, event.step, seen, log, length)
         if changed == COMMITTED and node.role == "leader":
             return self.leader_committed(node, event.step, seen, length, commit, height)
         return self.judge(node, changed, event.step, seen, length, commit, height)
@@ -720,13 +724,12 @@ class RaftInvariants:
         return Violation(broken[0], step, broken[1]) if broken else None
 
     def follower_applied(
-        self, node: Any, step: int, seen: _Seen, length: int, commit: int, height: int
+        self, node: Any, step: int, seen: _Seen, log: Any, length: int, commit: int, height: int
     ) -> Violation | None:
         """Hot, written flat: `judge` for a follower's most common step, which appended entries
         and committed and applied some (APPLIED). Its plan is Committed Prefix, Log Matching
         and State Machine Safety, then the state machine checks: each check's usual case is
         taken here, recording what its own code would, and any other goes to that code."""
-        log = node.persistent.log
         entries, base = log.entries, log.base
         if entries.changed_from is not None:  # an entry rewritten: not the usual case
             return self.judge(node, APPLIED, step, seen, length, commit, height)
@@ -744,7 +747,7 @@ class RaftInvariants:
                 return Violation(self.prefix.name, step, problem)
         # Log Matching: entries its leader wrote, which the run of their term holds already,
         # from the entry before them on (so that one is of their term too).
-        run = self.matching.runs.get(entries[-1].term)
+        run = self.runs.get(entries[-1].term)
         if not (
             run is not None
             and first > run.first
@@ -757,30 +760,29 @@ class RaftInvariants:
                 return Violation(self.matching.name, step, problem)
         # State Machine Safety: the entry committed and the block applied at the top are the
         # ones committed and applied there before.
-        safety = self.safety
-        committed = safety.committed.entries
+        committed = self.committed
         if not (base < commit < len(committed) and entries[commit - base] is committed[commit]):
-            problem = safety.check_commit(node, commit)
+            problem = self.safety.check_commit(node, commit)
             if problem:
-                return Violation(safety.name, step, problem)
-        sm, top = node.sm, height - 1
-        hashes = safety.hashes
+                return Violation(self.safety.name, step, problem)
+        sm, top, hashes = node.sm, height - 1, self.hashes
         if not (
             0 < top < len(hashes)
             and sm.chain[top].hash == hashes[top]
-            and sm.applied_ids[top - 1] == safety.ids[top]
+            and sm.applied_ids[top - 1] == self.ids[top]
         ):
-            problem = safety.check_head(node, top)
+            problem = self.safety.check_head(node, top)
             if problem:
-                return Violation(safety.name, step, problem)
+                return Violation(self.safety.name, step, problem)
         broken = self.state_machine.check(node)
         return Violation(broken[0], step, broken[1]) if broken else None
 
-    def leader_appended(self, node: Any, step: int, seen: _Seen, length: int) -> Violation | None:
+    def leader_appended(
+        self, node: Any, step: int, seen: _Seen, log: Any, length: int
+    ) -> Violation | None:
         """Hot, written flat: `judge` for a leader that appended entries (LOG alone), most
         often one for a client. Its plan is Leader Append-Only, Committed Prefix, Log Matching
         and One Change at a Time, taken as in `follower_applied`."""
-        log = node.persistent.log
         entries, base = log.entries, log.base
         if entries.changed_from is not None:  # an entry rewritten: not the usual case
             return self.judge(node, LOG, step, seen, length, seen.commit, seen.height)
@@ -807,7 +809,7 @@ class RaftInvariants:
             if problem:
                 return Violation(self.prefix.name, step, problem)
         # Log Matching: one entry of its term just past the end of the run of its term.
-        run = self.matching.runs.get(term)
+        run = self.runs.get(term)
         if (
             run is not None
             and length == first + 1
