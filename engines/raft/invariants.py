@@ -86,8 +86,10 @@ EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT | STORE
 LEADER = 64  # not a facet: marks the plans of a leader's steps (`RaftInvariants.plan`)
 STATE_MACHINE = CHAIN | STORE
 # The most common steps, each judged by a flat function of `RaftInvariants`: a follower that
-# appended entries and applied some, a leader that appended one, a leader that applied some.
-APPLIED = LOG | COMMIT | CHAIN | STORE  # `follower_applied`
+# appended entries or applied some or both, a leader that appended one, a leader that applied
+# some.
+APPLIED = LOG | COMMIT | CHAIN | STORE  # `follower_step`, for these facets or some of them
+STANDING = EVERYTHING & ~APPLIED  # the facets a follower's usual steps leave as they were
 COMMITTED = COMMIT | CHAIN | STORE  # `leader_committed`; `leader_appended` for LOG alone
 
 
@@ -691,12 +693,13 @@ class RaftInvariants:
             seen.size = size
         if not changed:
             return None
-        if changed == APPLIED and node.role != "leader":
-            return self.follower_applied(node, event.step, seen, log, length, commit, height)
-        if changed == LOG and node.role == "leader":
-            return self.leader_appended(node, event.step, seen, log, length)
-        if changed == COMMITTED and node.role == "leader":
-            return self.leader_committed(node, event.step, seen, length, commit, height)
+        if node.role == "leader":
+            if changed == LOG:
+                return self.leader_appended(node, event.step, seen, log, length)
+            if changed == COMMITTED:
+                return self.leader_committed(node, event.step, seen, length, commit, height)
+        elif not changed & STANDING:
+            return self.follower_step(node, changed, event.step, seen, log, length, commit, height)
         return self.judge(node, changed, event.step, seen, length, commit, height)
 
     def judge(
@@ -723,57 +726,76 @@ class RaftInvariants:
         broken = self.state_machine.check(node)
         return Violation(broken[0], step, broken[1]) if broken else None
 
-    def follower_applied(
-        self, node: Any, step: int, seen: _Seen, log: Any, length: int, commit: int, height: int
+    def follower_step(
+        self,
+        node: Any,
+        changed: int,
+        step: int,
+        seen: _Seen,
+        log: Any,
+        length: int,
+        commit: int,
+        height: int,
     ) -> Violation | None:
-        """Hot, written flat: `judge` for a follower's most common step, which appended entries
-        and committed and applied some (APPLIED). Its plan is Committed Prefix, Log Matching
-        and State Machine Safety, then the state machine checks: each check's usual case is
-        taken here, recording what its own code would, and any other goes to that code."""
+        """Hot, written flat: `judge` for a follower's steps, which change its log, its commit
+        index and its state machine, or some of them (`changed`, within APPLIED). Its plan is
+        Committed Prefix, Log Matching and State Machine Safety, then the state machine checks,
+        each run for the facets it reads: each check's usual case is taken here, recording
+        what its own code would, and any other goes to that code."""
         entries, base = log.entries, log.base
         if entries.changed_from is not None:  # an entry rewritten: not the usual case
-            return self.judge(node, APPLIED, step, seen, length, commit, height)
+            return self.judge(node, changed, step, seen, length, commit, height)
         before, held = seen.length, seen.commit
-        first = before if before < length else length  # as `LogChanges.observe` finds it
-        if first <= base:
-            first = base + 1
         seen.length, seen.commit, seen.height = length, commit, height
-        # Committed Prefix: nothing to judge while the commit index is within the log and the
-        # entries gained all lie above the index committed before.
-        if commit >= length or first <= held:
-            self.changes.note(first, held)
+        if changed & LOG:
+            first = before if before < length else length  # as `LogChanges.observe` finds it
+            if first <= base:
+                first = base + 1
+            # Committed Prefix: nothing to judge while the commit index is within the log and
+            # the entries gained all lie above the index committed before.
+            if commit >= length or first <= held:
+                self.changes.note(first, held)
+                problem = self.prefix.check(node)
+                if problem:
+                    return Violation(self.prefix.name, step, problem)
+            # Log Matching: entries its leader wrote, which the run of their term holds
+            # already, from the entry before them on (so that one is of their term too).
+            run = self.runs.get(entries[-1].term)
+            if not (
+                run is not None
+                and first > run.first
+                and entries[first - 1 - base :]
+                == run.entries[first - 1 - run.first : length - run.first]
+            ):
+                self.changes.note(first, held)
+                problem = self.matching.check(node)
+                if problem:
+                    return Violation(self.matching.name, step, problem)
+        elif changed & COMMIT and commit >= length:  # Committed Prefix, no entry gained
+            self.changes.note(None, held)
             problem = self.prefix.check(node)
             if problem:
                 return Violation(self.prefix.name, step, problem)
-        # Log Matching: entries its leader wrote, which the run of their term holds already,
-        # from the entry before them on (so that one is of their term too).
-        run = self.runs.get(entries[-1].term)
-        if not (
-            run is not None
-            and first > run.first
-            and entries[first - 1 - base :]
-            == run.entries[first - 1 - run.first : length - run.first]
-        ):
-            self.changes.note(first, held)
-            problem = self.matching.check(node)
-            if problem:
-                return Violation(self.matching.name, step, problem)
         # State Machine Safety: the entry committed and the block applied at the top are the
         # ones committed and applied there before.
-        committed = self.committed
-        if not (base < commit < len(committed) and entries[commit - base] is committed[commit]):
-            problem = self.safety.check_commit(node, commit)
-            if problem:
-                return Violation(self.safety.name, step, problem)
-        sm, top, hashes = node.sm, height - 1, self.hashes
-        if not (
-            0 < top < len(hashes)
-            and sm.chain[top].hash == hashes[top]
-            and sm.applied_ids[top - 1] == self.ids[top]
-        ):
-            problem = self.safety.check_head(node, top)
-            if problem:
-                return Violation(self.safety.name, step, problem)
+        if changed & COMMIT:
+            committed = self.committed
+            if not (base < commit < len(committed) and entries[commit - base] is committed[commit]):
+                problem = self.safety.check_commit(node, commit)
+                if problem:
+                    return Violation(self.safety.name, step, problem)
+        if changed & CHAIN:
+            sm, top, hashes = node.sm, height - 1, self.hashes
+            if not (
+                0 < top < len(hashes)
+                and sm.chain[top].hash == hashes[top]
+                and sm.applied_ids[top - 1] == self.ids[top]
+            ):
+                problem = self.safety.check_head(node, top)
+                if problem:
+                    return Violation(self.safety.name, step, problem)
+        if not changed & STATE_MACHINE:
+            return None
         broken = self.state_machine.check(node)
         return Violation(broken[0], step, broken[1]) if broken else None
 
@@ -782,7 +804,7 @@ class RaftInvariants:
     ) -> Violation | None:
         """Hot, written flat: `judge` for a leader that appended entries (LOG alone), most
         often one for a client. Its plan is Leader Append-Only, Committed Prefix, Log Matching
-        and One Change at a Time, taken as in `follower_applied`."""
+        and One Change at a Time, taken as in `follower_step`."""
         entries, base = log.entries, log.base
         if entries.changed_from is not None:  # an entry rewritten: not the usual case
             return self.judge(node, LOG, step, seen, length, seen.commit, seen.height)
