@@ -2,9 +2,10 @@
 
 Only the node that handled an event can have changed, so `RaftInvariants.check` hands that node
 to those of nine checks that read something the step changed in it (each says what it `reads`),
-each comparing it with what it recorded before, and then to the state machine checks both
+each comparing it with what was recorded before, and then to the state machine checks both
 protocols share (`engines.core.statecheck`); a step that changed nothing costs a few
-comparisons. The checks keep history (every leader of every term, every committed entry),
+comparisons, and the most common steps are judged by flat functions that take each check's
+usual case inline. The checks keep history (every leader of every term, every committed entry),
 so the properties hold over the whole run, crashes included, not only in the present. Growing
 records are SharedLists, so checkpoints share them instead of copying them.
 
@@ -232,7 +233,8 @@ class CommittedPrefix:
         length = log.base + len(log.entries)  # past the log's indexing: this runs most steps
         if commit >= length:
             return f"n{node.id}'s commit index {commit} is beyond its last log index {length - 1}"
-        # A restart forgets the commit index (the log stays): the next step checks nothing here.
+        # `held`: the commit index at the node's last check. A restart forgets it (the log
+        # stays): the entries below it are not judged here again until it commits them again.
         first, held = self.changes.first, self.changes.held
         if first is None or first > held:
             return None
@@ -605,7 +607,9 @@ class RaftInvariants:
     check whose `reads` are as they were at its last run would return None and record what
     it holds already: it is skipped. Most steps change one or two of them (a follower's log
     and commit index, a leader's commit index), and two in five change none (a leader taking
-    an ack that commits nothing, a heartbeat with nothing new)."""
+    an ack that commits nothing, a heartbeat with nothing new). The steps that change
+    something are nearly all of three kinds, each judged by a flat function (`follower_step`,
+    `leader_appended`, `leader_committed`); `judge` runs the plan of any other."""
 
     __slots__ = (
         *("changes", "checks", "seen", "plans", "state_machine"),
@@ -654,10 +658,10 @@ class RaftInvariants:
     def check(self, sim: Any, event: Any) -> Violation | None:
         """Judge the node the event changed by what the checks read that differs from its
         last check (the facets above): most steps change nothing, so that is found here, with
-        no call (`judge` runs the checks). The snapshot counts by itself: held here, it stays
-        alive, so no later snapshot can be mistaken for it. The log's entries are read past
-        its indexing: their count gives its length, as its base moves only with a new
-        snapshot."""
+        no call (`judge` and the flat functions run the checks). The snapshot counts by itself:
+        held here, it stays alive, so no later snapshot can be mistaken for it. The log's
+        entries are read past its indexing: its length is its base and their count (the base
+        moves only with a new snapshot, itself a change of the log)."""
         if event.kind == "drop":
             return None  # a dropped message changes nobody
         # Indexed, not .get(): an indexing is no call, and a try costs nothing until it raises.
@@ -824,7 +828,7 @@ class RaftInvariants:
             problem = self.append_only.check(node)
             if problem:
                 return Violation(self.append_only.name, step, problem)
-        # Committed Prefix, as in `follower_applied`.
+        # Committed Prefix, as in `follower_step`.
         if node.commit_index >= length or first <= held:
             self.changes.note(first, held)
             problem = self.prefix.check(node)
