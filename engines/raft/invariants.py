@@ -614,7 +614,7 @@ class RaftInvariants:
     __slots__ = (
         *("changes", "checks", "seen", "plans", "state_machine"),
         *("append_only", "prefix", "matching", "safety", "single_change", "quorum"),
-        *("runs", "committed", "hashes", "ids"),
+        *("runs", "committed", "committed_by", "committed_terms", "hashes", "ids", "block_by"),
     )
 
     def __init__(self) -> None:
@@ -640,8 +640,14 @@ class RaftInvariants:
         same object for the checker's life)."""
         self.append_only, self.prefix, self.matching, self.safety = self.checks[1:5]
         self.single_change, self.quorum = self.checks[7:9]
-        self.runs, self.committed = self.matching.runs, self.safety.committed.entries
-        self.hashes, self.ids = self.safety.hashes, self.safety.ids
+        committed, self.runs = self.safety.committed, self.matching.runs
+        self.committed, self.committed_by = committed.entries, committed.by
+        self.committed_terms = committed.terms
+        self.hashes, self.ids, self.block_by = (
+            self.safety.hashes,
+            self.safety.ids,
+            self.safety.block_by,
+        )
 
     def __getstate__(self) -> tuple:
         return self.changes, self.checks, self.seen, self.state_machine
@@ -701,7 +707,7 @@ class RaftInvariants:
             if changed == LOG:
                 return self.leader_appended(node, event.step, seen, log, length)
             if changed == COMMITTED:
-                return self.leader_committed(node, event.step, seen, length, commit, height)
+                return self.leader_committed(node, event.step, seen, log, length, commit, height)
         elif not changed & STANDING:
             return self.follower_step(node, changed, event.step, seen, log, length, commit, height)
         return self.judge(node, changed, event.step, seen, length, commit, height)
@@ -857,7 +863,7 @@ class RaftInvariants:
         return None
 
     def leader_committed(
-        self, node: Any, step: int, seen: _Seen, length: int, commit: int, height: int
+        self, node: Any, step: int, seen: _Seen, log: Any, length: int, commit: int, height: int
     ) -> Violation | None:
         """Hot, written flat: `judge` for a leader that committed entries and applied some
         (COMMITTED). Its plan is Committed Prefix, State Machine Safety and Commit Quorum, then
@@ -870,12 +876,35 @@ class RaftInvariants:
             problem = self.prefix.check(node)
             if problem:
                 return Violation(self.prefix.name, step, problem)
-        # State Machine Safety, no snapshot new: what `check` would call, for the commit index
-        # and the height it finds changed.
-        safety = self.safety
-        problem = safety.check_commit(node, commit) or safety.check_head(node, height - 1)
-        if problem:
-            return Violation(safety.name, step, problem)
+        # State Machine Safety, no snapshot new: what `check` would call `check_commit` and
+        # `check_head` for. Most often one entry is committed past every commit so far, after
+        # the very entry committed at the top, and one block applied past the longest chain
+        # applied, after the very block at its top: both are recorded as those would.
+        entries, base, committed = log.entries, log.base, self.committed
+        top = len(committed) - 1
+        if commit == top + 1 and top > base and entries[top - base] is committed[top]:
+            committed.append(entries[commit - base])
+            self.committed_by.append(node.id)
+            self.committed_terms.append(node.persistent.term)
+        else:
+            problem = self.safety.check_commit(node, commit)
+            if problem:
+                return Violation(self.safety.name, step, problem)
+        sm, hashes, ids = node.sm, self.hashes, self.ids
+        top = len(hashes) - 1
+        if (
+            height == top + 2
+            and top
+            and sm.chain[top].hash == hashes[top]
+            and sm.applied_ids[top - 1] == ids[top]
+        ):
+            hashes.append(sm.chain[top + 1].hash)
+            ids.append(sm.applied_ids[top])
+            self.block_by.append(node.id)
+        else:
+            problem = self.safety.check_head(node, height - 1)
+            if problem:
+                return Violation(self.safety.name, step, problem)
         problem = self.quorum.check(node)
         if problem:
             return Violation(self.quorum.name, step, problem)
