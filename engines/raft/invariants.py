@@ -2,9 +2,10 @@
 
 Only the node that handled an event can have changed, so `RaftInvariants.check` hands that node
 to those of nine checks that read something the step changed in it (each says what it `reads`),
-each comparing it with what it recorded before, and then to the state machine checks both
+each comparing it with what was recorded before, and then to the state machine checks both
 protocols share (`engines.core.statecheck`); a step that changed nothing costs a few
-comparisons. The checks keep history (every leader of every term, every committed entry),
+comparisons, and the most common steps are judged by flat functions that take each check's
+usual case inline. The checks keep history (every leader of every term, every committed entry),
 so the properties hold over the whole run, crashes included, not only in the present. Growing
 records are SharedLists, so checkpoints share them instead of copying them.
 
@@ -40,6 +41,7 @@ specialises lookups of its attributes (each took two and a half times as long).
 from __future__ import annotations
 
 from bisect import bisect_left
+from itertools import repeat
 from typing import Any
 
 from engines.core.shared import SharedList
@@ -84,6 +86,12 @@ WHO, VOTE, LOG, COMMIT, CHAIN, SNAPSHOT, STORE = 1, 2, 4, 8, 16, 32, 128
 EVERYTHING = WHO | VOTE | LOG | COMMIT | CHAIN | SNAPSHOT | STORE
 LEADER = 64  # not a facet: marks the plans of a leader's steps (`RaftInvariants.plan`)
 STATE_MACHINE = CHAIN | STORE
+# The most common steps, each judged by a flat function of `RaftInvariants`: a follower that
+# appended entries or applied some or both, a leader that appended one, a leader that applied
+# some.
+APPLIED = LOG | COMMIT | CHAIN | STORE  # `follower_step`, for these facets or some of them
+STANDING = EVERYTHING & ~APPLIED  # the facets a follower's usual steps leave as they were
+COMMITTED = COMMIT | CHAIN | STORE  # `leader_committed`; `leader_appended` for LOG alone
 
 
 class Committed:
@@ -135,19 +143,29 @@ class LogChanges:
     """Which part of the checked node's log may differ from when the node was last checked:
     `first` is the lowest such index, None when the log is as it was. The log reports the
     lowest index it overwrote or removed, and appends lie past the length seen last time.
-    Computed once a step, for the three checks that read the log."""
+    Computed once a step, for the three checks that read the log; with the node's commit
+    index and chain height at its last check (`held`, `height`), which the checks compare
+    with their values now."""
 
-    __slots__ = ("length", "first", "points", "snapshot")
+    __slots__ = ("first", "points", "snapshot", "held", "height")
 
     def __init__(self) -> None:
-        self.length: dict[int, int] = {}  # node -> log length when last checked
         self.first: int | None = None
         self.points: dict[int, tuple] = {}  # node -> its snapshot's (index, term, height)
         self.snapshot: Any = None  # the checked node's snapshot, when new this step
+        self.held = 0  # the node's commit index at its last check
+        self.height = 0  # the height of its chain at its last check
 
-    def observe(self, node: Any, new_snapshot: int) -> None:
+    def note(self, first: int | None, held: int) -> None:
+        """What a flat function of `RaftInvariants` found, noted only when it hands the step
+        to a check's own code: `first` and `held`, and no new snapshot (`height` is read by
+        State Machine Safety's `check` alone, which those functions never call)."""
+        self.first, self.snapshot, self.held = first, None, held
+
+    def observe(self, node: Any, new_snapshot: int, seen: int, length: int) -> None:
         """`new_snapshot`, when nonzero: the node holds another snapshot object than at its last
-        check (an unchanged snapshot is the same frozen value, at the same point)."""
+        check (an unchanged snapshot is the same frozen value, at the same point). `seen` and
+        `length`: the log's length at the node's last check, and now."""
         self.snapshot = None
         if new_snapshot:
             snapshot = node.persistent.snapshot
@@ -158,14 +176,11 @@ class LogChanges:
         # The log's entries are read past its indexing, as `RaftInvariants.check` does.
         log = node.persistent.log
         entries, base = log.entries, log.base
-        length = base + len(entries)
-        seen = self.length.get(node.id, 0)
         if entries.changed_from is None and length == seen:
             self.first = None  # most steps
             return
         # Taken only when there is something to take: most steps here only appended entries.
         changed = None if entries.changed_from is None else entries.take_changed_from()
-        self.length[node.id] = length
         # min() and max() by comparisons: they cost a call each, and this runs most steps.
         first = seen if seen < length else length
         if changed is not None and changed + base < first:
@@ -204,7 +219,7 @@ class CommittedPrefix:
     never change: committed entries are durable (the paper's 5.4 safety argument; etcd's
     raftLog refuses both, in commitTo and in maybeAppend's conflict check)."""
 
-    __slots__ = ("committed", "changes", "commit_seen")
+    __slots__ = ("committed", "changes")
 
     name = "Committed Prefix"
     leaders_only = False
@@ -212,16 +227,15 @@ class CommittedPrefix:
 
     def __init__(self, committed: Committed, changes: LogChanges) -> None:
         self.committed, self.changes = committed, changes
-        self.commit_seen: dict[int, int] = {}  # node -> commit index when last checked
 
     def check(self, node: Any) -> str | None:
         commit, log = node.commit_index, node.persistent.log
         length = log.base + len(log.entries)  # past the log's indexing: this runs most steps
         if commit >= length:
             return f"n{node.id}'s commit index {commit} is beyond its last log index {length - 1}"
-        first, held = self.changes.first, self.commit_seen.get(node.id, 0)  # held: before
-        if commit != held:  # a restart forgets it (the log stays), and so checks nothing here
-            self.commit_seen[node.id] = commit
+        # `held`: the commit index at the node's last check. A restart forgets it (the log
+        # stays): the entries below it are not judged here again until it commits them again.
+        first, held = self.changes.first, self.changes.held
         if first is None or first > held:
             return None
         entries = self.committed.entries
@@ -332,7 +346,7 @@ class StateMachineSafety:
     """No two nodes commit different entries at an index or apply different blocks at a height:
     committed log prefixes, and chains, are prefixes of each other."""
 
-    __slots__ = ("committed", "changes", "commit_seen", "hashes", "ids", "block_by", "height_seen")
+    __slots__ = ("committed", "changes", "hashes", "ids", "block_by")
 
     name = "State Machine Safety"
     leaders_only = False
@@ -340,21 +354,19 @@ class StateMachineSafety:
 
     def __init__(self, committed: Committed, changes: LogChanges) -> None:
         self.committed, self.changes = committed, changes
-        self.commit_seen: dict[int, int] = {}  # node -> commit index already checked
         self.hashes = SharedList([""])  # the longest applied chain: block hash, proposal id
         self.ids = SharedList([""])
         self.block_by = SharedList([0])  # and who applied each block first
-        self.height_seen: dict[int, int] = {}  # node -> chain height already checked
 
     def check(self, node: Any) -> str | None:
-        snapshot = self.changes.snapshot
+        changes = self.changes  # the commit index and height already checked: at the last check
+        snapshot = changes.snapshot
         if snapshot is not None and snapshot.index:
             problem = self.check_snapshot(node.id, snapshot)
             if problem:
                 return problem
         commit = node.commit_index
-        if commit != self.commit_seen.get(node.id, 0):
-            self.commit_seen[node.id] = commit
+        if commit != changes.held:
             committed, log = self.committed.entries, node.persistent.log
             # Most commits: the very entry committed there before, found without a call.
             if not (
@@ -366,8 +378,7 @@ class StateMachineSafety:
                     return problem
         sm = node.sm
         height = len(sm.chain) - 1
-        if height != self.height_seen.get(node.id, 0):
-            self.height_seen[node.id] = height
+        if height != changes.height:
             hashes = self.hashes
             # Most heads: a block some node applied before, the same here, found without a call.
             if not (
@@ -390,15 +401,17 @@ class StateMachineSafety:
                     f"n{node.id} committed {_show(log[commit])}"
                 )
             return None
-        if top < log.base:
-            return f"n{node.id} holds a snapshot up to index {log.base}, beyond every commit"
-        if top and _differs(log, top, c.entries[top]):
+        entries, base = log.entries, log.base  # past the log's indexing: a leader's commits
+        if top < base:
+            return f"n{node.id} holds a snapshot up to index {base}, beyond every commit"
+        # Most often the very entry committed there (no call to tell), else `_differs` tells.
+        if top and entries[top - base] is not c.entries[top] and _differs(log, top, c.entries[top]):
             return (
                 f"index {top}: n{c.by[top]} committed {_show(c.entries[top])}, "
                 f"n{node.id} committed {_show(log[top])}"
             )
         for i in range(top + 1, commit + 1):
-            c.entries.append(log[i])
+            c.entries.append(entries[i - base])
             c.by.append(node.id)
             c.terms.append(node.persistent.term)
         return None
@@ -523,9 +536,8 @@ class CommitQuorum:
         # leader's match indexes may follow another configuration than the one in force.
         match = node.match_index
         voters = {*config.voters, *(config.old or ())} - {node.id}
-        held = config.quorum_value(
-            {voter: match.get(voter, 0) for voter in voters}, log.base + len(log.entries) - 1
-        )
+        values = dict(zip(voters, map(match.get, voters, repeat(0)), strict=True))  # in C
+        held = config.quorum_value(values, log.base + len(log.entries) - 1)
         if held >= commit:
             return None
         return (
@@ -565,7 +577,8 @@ class Persistence:
 
 
 class _Seen:
-    """What the checks read of one node at its last check (`RaftInvariants.check`)."""
+    """What the checks read of one node at its last check (`RaftInvariants.check`): who it
+    was, its log's length, its commit index, its chain's length and its store's size."""
 
     __slots__ = ("who", "length", "commit", "height", "size")
 
@@ -594,9 +607,15 @@ class RaftInvariants:
     check whose `reads` are as they were at its last run would return None and record what
     it holds already: it is skipped. Most steps change one or two of them (a follower's log
     and commit index, a leader's commit index), and two in five change none (a leader taking
-    an ack that commits nothing, a heartbeat with nothing new)."""
+    an ack that commits nothing, a heartbeat with nothing new). The steps that change
+    something are nearly all of three kinds, each judged by a flat function (`follower_step`,
+    `leader_appended`, `leader_committed`); `judge` runs the plan of any other."""
 
-    __slots__ = ("changes", "checks", "seen", "plans", "state_machine")
+    __slots__ = (
+        *("changes", "checks", "seen", "plans", "state_machine"),
+        *("append_only", "prefix", "matching", "safety", "single_change", "quorum"),
+        *("runs", "committed", "committed_by", "committed_terms", "hashes", "ids", "block_by"),
+    )
 
     def __init__(self) -> None:
         committed, self.changes = Committed(), LogChanges()
@@ -614,6 +633,21 @@ class RaftInvariants:
         self.seen: dict[int, _Seen] = {}  # node id -> what the checks read, at its last check
         self.plans: dict[int, list] = {}  # what changed, with LEADER for a leader -> the checks
         self.state_machine = StateMachineCheck()
+        self.name_checks()
+
+    def name_checks(self) -> None:
+        """The checks the flat functions run, by name, and the records they read (each the
+        same object for the checker's life)."""
+        self.append_only, self.prefix, self.matching, self.safety = self.checks[1:5]
+        self.single_change, self.quorum = self.checks[7:9]
+        committed, self.runs = self.safety.committed, self.matching.runs
+        self.committed, self.committed_by = committed.entries, committed.by
+        self.committed_terms = committed.terms
+        self.hashes, self.ids, self.block_by = (
+            self.safety.hashes,
+            self.safety.ids,
+            self.safety.block_by,
+        )
 
     def __getstate__(self) -> tuple:
         return self.changes, self.checks, self.seen, self.state_machine
@@ -621,6 +655,7 @@ class RaftInvariants:
     def __setstate__(self, state: tuple) -> None:
         self.changes, self.checks, self.seen, self.state_machine = state
         self.plans = {}  # bound methods, a cache: rebuilt when needed
+        self.name_checks()
 
     @property
     def names(self) -> list[str]:
@@ -629,54 +664,67 @@ class RaftInvariants:
     def check(self, sim: Any, event: Any) -> Violation | None:
         """Judge the node the event changed by what the checks read that differs from its
         last check (the facets above): most steps change nothing, so that is found here, with
-        no call (`judge` runs the checks). The snapshot counts by itself: held here, it stays
-        alive, so no later snapshot can be mistaken for it. The log's entries are read past
-        its indexing: their count gives its length, as its base moves only with a new
-        snapshot."""
+        no call (`judge` and the flat functions run the checks). The snapshot counts by itself:
+        held here, it stays alive, so no later snapshot can be mistaken for it. The log's
+        entries are read past its indexing: its length is its base and their count (the base
+        moves only with a new snapshot, itself a change of the log)."""
         if event.kind == "drop":
             return None  # a dropped message changes nobody
-        node = sim.world.nodes.get(event.node)
-        if node is None:
-            return None
+        # Indexed, not .get(): an indexing is no call, and a try costs nothing until it raises.
+        try:
+            node = sim.world.nodes[event.node]
+        except KeyError:
+            return None  # no live node handled it
         p, sm = node.persistent, node.sm
-        entries = p.log.entries
-        chain = sm.chain
-        kv = sm.kv
+        log, chain, kv = p.log, sm.chain, sm.kv
+        entries = log.entries
         # Who the node is, its role, term, vote and snapshot change seldom: one tuple
         # compares them all, and the fields that change most steps are compared one by one.
         who = (node, node.role, p.term, p.voted_for, p.snapshot)
-        seen = self.seen.get(node.id)
-        if seen is None:
-            self.seen[node.id] = _Seen(who, len(entries), node.commit_index, len(chain), len(kv))
-            return self.judge(node, EVERYTHING, event.step)
+        length, commit, height = log.base + len(entries), node.commit_index, len(chain)
+        try:
+            seen = self.seen[node.id]
+        except KeyError:  # judged as a node that had nothing: an empty log, genesis alone
+            seen = self.seen[node.id] = _Seen(who, 0, 0, 1, len(kv))
+            return self.judge(node, EVERYTHING, event.step, seen, length, commit, height)
         changed = 0
         if who != seen.who:
             changed = _who_changes(seen.who, who)
             seen.who = who
-        length = len(entries)
         if length != seen.length or entries.changed_from is not None:
             changed |= LOG
-            seen.length = length
-        commit = node.commit_index
         if commit != seen.commit:
             changed |= COMMIT
-            seen.commit = commit
-        height = len(chain)
         if height != seen.height:
             changed |= CHAIN
-            seen.height = height
         size = len(kv)
         if size != seen.size or kv.written or chain.changed_from is not None:
             changed |= STORE
             seen.size = size
-        return self.judge(node, changed, event.step) if changed else None
+        if not changed:
+            return None
+        if node.role == "leader":
+            if changed == LOG:
+                return self.leader_appended(node, event.step, seen, log, length)
+            if changed == COMMITTED:
+                return self.leader_committed(node, event.step, seen, log, length, commit, height)
+        elif not changed & STANDING:
+            return self.follower_step(node, changed, event.step, seen, log, length, commit, height)
+        return self.judge(node, changed, event.step, seen, length, commit, height)
 
-    def judge(self, node: Any, changed: int, step: int) -> Violation | None:
-        """Run the checks that read something `changed` (the facets) in the node."""
+    def judge(
+        self, node: Any, changed: int, step: int, seen: _Seen, length: int, commit: int, height: int
+    ) -> Violation | None:
+        """Run the checks that read something `changed` (the facets) in the node: `seen` holds
+        its log's length, commit index and chain's length at its last check, and is brought
+        up to the values now."""
+        changes = self.changes
+        changes.held, changes.height = seen.commit, seen.height - 1
         if changed & LOG:
-            self.changes.observe(node, changed & SNAPSHOT)
+            changes.observe(node, changed & SNAPSHOT, seen.length, length)
         else:
-            self.changes.first = self.changes.snapshot = None
+            changes.first = changes.snapshot = None
+        seen.length, seen.commit, seen.height = length, commit, height
         key = changed | LEADER if node.role == "leader" else changed
         plan = self.plans.get(key)
         for check in self.plan(key) if plan is None else plan:
@@ -685,6 +733,181 @@ class RaftInvariants:
                 return Violation(check.__self__.name, step, problem)
         if not changed & STATE_MACHINE:
             return None  # most steps apply nothing: the state machine checks would find nothing
+        broken = self.state_machine.check(node)
+        return Violation(broken[0], step, broken[1]) if broken else None
+
+    def follower_step(
+        self,
+        node: Any,
+        changed: int,
+        step: int,
+        seen: _Seen,
+        log: Any,
+        length: int,
+        commit: int,
+        height: int,
+    ) -> Violation | None:
+        """Hot, written flat: `judge` for a follower's steps, which change its log, its commit
+        index and its state machine, or some of them (`changed`, within APPLIED). Its plan is
+        Committed Prefix, Log Matching and State Machine Safety, then the state machine checks,
+        each run for the facets it reads: each check's usual case is taken here, recording
+        what its own code would, and any other goes to that code."""
+        entries, base = log.entries, log.base
+        if entries.changed_from is not None:  # an entry rewritten: not the usual case
+            return self.judge(node, changed, step, seen, length, commit, height)
+        before, held = seen.length, seen.commit
+        seen.length, seen.commit, seen.height = length, commit, height
+        if changed & LOG:
+            first = before if before < length else length  # as `LogChanges.observe` finds it
+            if first <= base:
+                first = base + 1
+            # Committed Prefix: nothing to judge while the commit index is within the log and
+            # the entries gained all lie above the index committed before.
+            if commit >= length or first <= held:
+                self.changes.note(first, held)
+                problem = self.prefix.check(node)
+                if problem:
+                    return Violation(self.prefix.name, step, problem)
+            # Log Matching: entries its leader wrote, which the run of their term holds
+            # already, from the entry before them on (so that one is of their term too).
+            run = self.runs.get(entries[-1].term)
+            if not (
+                run is not None
+                and first > run.first
+                and entries[first - 1 - base :]
+                == run.entries[first - 1 - run.first : length - run.first]
+            ):
+                self.changes.note(first, held)
+                problem = self.matching.check(node)
+                if problem:
+                    return Violation(self.matching.name, step, problem)
+        elif changed & COMMIT and commit >= length:  # Committed Prefix, no entry gained
+            self.changes.note(None, held)
+            problem = self.prefix.check(node)
+            if problem:
+                return Violation(self.prefix.name, step, problem)
+        # State Machine Safety: the entry committed and the block applied at the top are the
+        # ones committed and applied there before.
+        if changed & COMMIT:
+            committed = self.committed
+            if not (base < commit < len(committed) and entries[commit - base] is committed[commit]):
+                problem = self.safety.check_commit(node, commit)
+                if problem:
+                    return Violation(self.safety.name, step, problem)
+        if changed & CHAIN:
+            sm, top, hashes = node.sm, height - 1, self.hashes
+            if not (
+                0 < top < len(hashes)
+                and sm.chain[top].hash == hashes[top]
+                and sm.applied_ids[top - 1] == self.ids[top]
+            ):
+                problem = self.safety.check_head(node, top)
+                if problem:
+                    return Violation(self.safety.name, step, problem)
+        if not changed & STATE_MACHINE:
+            return None
+        broken = self.state_machine.check(node)
+        return Violation(broken[0], step, broken[1]) if broken else None
+
+    def leader_appended(
+        self, node: Any, step: int, seen: _Seen, log: Any, length: int
+    ) -> Violation | None:
+        """Hot, written flat: `judge` for a leader that appended entries (LOG alone), most
+        often one for a client. Its plan is Leader Append-Only, Committed Prefix, Log Matching
+        and One Change at a Time, taken as in `follower_step`."""
+        entries, base = log.entries, log.base
+        if entries.changed_from is not None:  # an entry rewritten: not the usual case
+            return self.judge(node, LOG, step, seen, length, seen.commit, seen.height)
+        before, held = seen.length, seen.commit
+        first = before if before < length else length  # as `LogChanges.observe` finds it
+        if first <= base:
+            first = base + 1
+        seen.length = length
+        # Leader Append-Only: it records the leader's term and length; the entries gained lie
+        # past the length it recorded in this term.
+        term, leading = node.persistent.term, self.append_only.seen
+        last = leading.get(node.id)
+        if last is None or last[0] != term or first >= last[1]:
+            leading[node.id] = (term, length)
+        else:
+            self.changes.note(first, held)
+            problem = self.append_only.check(node)
+            if problem:
+                return Violation(self.append_only.name, step, problem)
+        # Committed Prefix, as in `follower_step`.
+        if node.commit_index >= length or first <= held:
+            self.changes.note(first, held)
+            problem = self.prefix.check(node)
+            if problem:
+                return Violation(self.prefix.name, step, problem)
+        # Log Matching: one entry of its term just past the end of the run of its term.
+        run = self.runs.get(term)
+        if (
+            run is not None
+            and length == first + 1
+            and entries[-1].term == term
+            and entries[first - 1 - base].term == term
+            and first - run.first == len(run.entries)
+        ):
+            run.entries.append(entries[-1])
+        else:
+            self.changes.note(first, held)
+            problem = self.matching.check(node)
+            if problem:
+                return Violation(self.matching.name, step, problem)
+        # One Change at a Time: nothing to judge below two configuration entries.
+        if len(node.configs.entries) >= 2:
+            problem = self.single_change.check(node)
+            if problem:
+                return Violation(self.single_change.name, step, problem)
+        return None
+
+    def leader_committed(
+        self, node: Any, step: int, seen: _Seen, log: Any, length: int, commit: int, height: int
+    ) -> Violation | None:
+        """Hot, written flat: `judge` for a leader that committed entries and applied some
+        (COMMITTED). Its plan is Committed Prefix, State Machine Safety and Commit Quorum, then
+        the state machine checks."""
+        held = seen.commit
+        seen.commit, seen.height = commit, height
+        # Committed Prefix: with no entry rewritten, nothing to judge within the log.
+        if commit >= length:
+            self.changes.note(None, held)
+            problem = self.prefix.check(node)
+            if problem:
+                return Violation(self.prefix.name, step, problem)
+        # State Machine Safety, no snapshot new: what `check` would call `check_commit` and
+        # `check_head` for. Most often one entry is committed past every commit so far, after
+        # the very entry committed at the top, and one block applied past the longest chain
+        # applied, after the very block at its top: both are recorded as those would.
+        entries, base, committed = log.entries, log.base, self.committed
+        top = len(committed) - 1
+        if commit == top + 1 and top > base and entries[top - base] is committed[top]:
+            committed.append(entries[commit - base])
+            self.committed_by.append(node.id)
+            self.committed_terms.append(node.persistent.term)
+        else:
+            problem = self.safety.check_commit(node, commit)
+            if problem:
+                return Violation(self.safety.name, step, problem)
+        sm, hashes, ids = node.sm, self.hashes, self.ids
+        top = len(hashes) - 1
+        if (
+            height == top + 2
+            and top
+            and sm.chain[top].hash == hashes[top]
+            and sm.applied_ids[top - 1] == ids[top]
+        ):
+            hashes.append(sm.chain[top + 1].hash)
+            ids.append(sm.applied_ids[top])
+            self.block_by.append(node.id)
+        else:
+            problem = self.safety.check_head(node, height - 1)
+            if problem:
+                return Violation(self.safety.name, step, problem)
+        problem = self.quorum.check(node)
+        if problem:
+            return Violation(self.quorum.name, step, problem)
         broken = self.state_machine.check(node)
         return Violation(broken[0], step, broken[1]) if broken else None
 
