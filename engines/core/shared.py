@@ -181,9 +181,10 @@ class SlotMap:
         self._len = 0
         self._last_view: tuple | None = None
         # key -> what was written there since the reader last took them (DELETED if the key
-        # was deleted): the reader sees what changed without looking it up; recorded only
-        # once a reader asks, and read directly to tell whether anything was written
-        self.written: dict | None = None
+        # was deleted): the reader sees what changed without looking it up. Recorded only
+        # once a reader asks; until then True (all of it is new to a reader), so that the
+        # reader's one test of its truth tells whether there is anything to take.
+        self.written: dict | bool = True
         for key, value in items:
             self[key] = value
 
@@ -192,9 +193,11 @@ class SlotMap:
         `written`). The first call answers None (all of it is new to the reader) and starts
         the recording, which checkpoints carry on."""
         written = self.written
-        if written is None:
-            self._last_view = None
-        if written is None or written:
+        if written is True:
+            self._last_view = None  # views record that the recording started
+            self.written = {}
+            return None
+        if written:
             self.written = {}
         return written
 
@@ -202,7 +205,7 @@ class SlotMap:
         # A map unchanged since the last checkpoint hands out the same view again.
         if self._last_view is None:
             self._owned = set()
-            recording = self.written is not None
+            recording = self.written is not True
             self._last_view = (self._table.view(), dict(self._recent), self._len, recording)
         return self._last_view
 
@@ -248,21 +251,20 @@ class SlotMap:
         self._frontier = frontier
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        if self.written is not None:
-            self.written[key] = value
+        written = self.written
+        if written is not True:
+            written[key] = value
         number = (key if type(key) is int else key[0]) >> CHUNK_BITS
-        if number in self._owned:  # most writes: a chunk no view sees (as in _writable; `add`
-            # stores a new key in such a chunk the same way)
-            self._last_view = None
-            chunk = self._chunks[number]
-        else:
-            chunk = self._writable(number)
+        # Most writes: a chunk no view sees (`add` stores a new key in such a chunk the same
+        # way). Owning it cleared _last_view already: only view() sets that, and it disowns
+        # every chunk.
+        chunk = self._chunks[number] if number in self._owned else self._writable(number)
         if key not in chunk:
             self._len += 1
         chunk[key] = value
 
     def __delitem__(self, key: Any) -> None:
-        if self.written is not None:
+        if self.written is not True:
             self.written[key] = DELETED
         del self._writable(_chunk_of(key))[key]
         self._len -= 1
@@ -281,19 +283,22 @@ class SlotMap:
         `key in map` then `map[key] = value` make two calls of special methods, which cost
         several times as much as a method's from Python (a Paxos learner's every slot)."""
         number = (key if type(key) is int else key[0]) >> CHUNK_BITS
+        if number in self._owned:
+            # Most often a chunk no view sees (the top one): a new key is stored here,
+            # without a second call, as __setitem__ stores it (keep the two in step).
+            chunk = self._chunks[number]
+            if key in chunk:
+                return False
+            written = self.written
+            if written is not True:
+                written[key] = value
+            self._len += 1
+            chunk[key] = value
+            return True
         chunk = self._chunks.get(number)
         if chunk is not None and key in chunk:
             return False
-        if number not in self._owned:
-            self.__setitem__(key, value)  # which copies the chunk first
-            return True
-        # Most often a new key in a chunk no view sees: stored here, without a second call
-        # (as __setitem__ stores it: keep the two in step).
-        if self.written is not None:
-            self.written[key] = value
-        self._last_view = None
-        self._len += 1
-        chunk[key] = value
+        self[key] = value  # which copies the chunk first
         return True
 
     def setdefault(self, key: Any, default: Any = None) -> Any:

@@ -55,11 +55,11 @@ class _LastSeen:
     """What the checker saw of one node when it last looked: one record, so a step reads it
     with one look-up."""
 
-    __slots__ = ("promised", "height", "size")
+    __slots__ = ("promised", "length", "size")
 
     def __init__(self) -> None:
         self.promised: Ballot = ZERO  # its promise
-        self.height = 0  # its chain's height
+        self.length = 1  # its chain's length: the genesis block
         self.size: int | None = None  # its store's size when its state machine was checked
 
 
@@ -97,10 +97,10 @@ class PaxosInvariants:
         self.proposals = SharedList([None])  # every client proposal, at its number
         self.proposed = SlotMap()  # (slot, ballot) -> value
         self.votes = SlotMap()  # (slot, ballot) -> ((acceptor, proposal id or None), ...)
-        # The votes of the latest keys, moved into `votes` sixteen at a time: a key gets most
-        # of its votes within a few steps, so `votes` is written about once a key, not once a
-        # vote. Kept small, as checkpoints copy it.
-        self.recent_votes: dict[tuple[int, Ballot], tuple] = {}
+        # The votes of the latest keys, as acceptor -> proposal id, moved into `votes`
+        # sixteen at a time: a key gets most of its votes within a few steps, so `votes` is
+        # written about once a key, not once a vote. Kept small, as checkpoints copy it.
+        self.recent_votes: dict[tuple[int, Ballot], dict[int, str | None]] = {}
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
         self.top_chosen = 0  # the highest slot in `chosen`
         self.seen: defaultdict[int, _LastSeen] = defaultdict(_LastSeen)  # node -> last look
@@ -109,21 +109,22 @@ class PaxosInvariants:
         self.state_machine = StateMachineCheck()
 
     def check(self, sim: Any, event: Any) -> Violation | None:
-        kind = event.kind
-        if kind == "drop":
+        if event.kind == "drop":
             return None
         w = sim.world
-        if kind == "action" and event.node is None:  # restart all, heal, partition, network
-            for node in w.nodes.values():
-                found = self._check_node(node, event.step)
-                if found:
-                    return found
-            return None
         node = w.nodes.get(event.node)
         if node is None:
-            return None  # crashed: its persistent state cannot change while it is down
-        found = node.facts and self._check_facts(w, node, event.step)
-        return found or self._check_node(node, event.step)
+            if event.node is None and event.kind == "action":  # restart all, heal, partition
+                for node in w.nodes.values():
+                    found = self._check_node(node, event.step)
+                    if found:
+                        return found
+            return None  # or crashed: its persistent state cannot change while it is down
+        if node.facts:
+            found = self._check_facts(w, node, event.step)
+            if found:
+                return found
+        return self._check_node(node, event.step)
 
     def _record_proposals(self, w: Any) -> None:
         """The client values the simulator handed to nodes since the last look, numbered p1,
@@ -141,23 +142,23 @@ class PaxosInvariants:
             found = self._check_promise(node, seen, step)
             if found:
                 return found
-        # Each table's `written` tells whether it changed, without a call to take it.
-        accepted = persistent.accepted
-        if accepted.written is None or accepted.written:
-            found = self._check_accepted(node, accepted.take_written(), step)
+        # Each table's `written` tells whether it changed (or was never read), without a call
+        # to take it.
+        if persistent.accepted.written:
+            found = self._check_accepted(node, persistent.accepted.take_written(), step)
             if found:
                 return found
-        learned = node.chosen
-        if learned.written is None or learned.written:
-            found = self._check_learned(node, learned.take_written(), step)
+        if node.chosen.written:
+            found = self._check_learned(node, node.chosen.take_written(), step)
             if found:
                 return found
         sm = node.sm
-        if len(sm.chain) - 1 != seen.height:
+        chain = sm.chain
+        if len(chain) != seen.length:
             found = self._check_chain(node, seen, step)
             if found:
                 return found
-        elif sm.chain.changed_from is None and not sm.kv.written and len(sm.kv) == seen.size:
+        elif chain.changed_from is None and not sm.kv.written and len(sm.kv) == seen.size:
             return None  # what the state machine checks watch is unchanged: they find nothing
         seen.size = len(sm.kv)
         broken = self.state_machine.check(node)
@@ -165,13 +166,52 @@ class PaxosInvariants:
 
     # --- acceptors and proposers ---------------------------------------------------------
     def _check_facts(self, w: Any, node: Any, step: int) -> Violation | None:
+        """The values the node proposed and accepted. An accept, a third of all steps, is
+        judged here, with no call: its promise covers it, it is the acceptor's one value in
+        its slot and ballot, and the vote that makes it chosen there checks the choice."""
+        nid = node.id
         for kind, slot, ballot, value in node.facts:
             if kind == "propose":
-                found = self._proposed(node.id, slot, ballot, value, step)
-            else:
-                found = self._accepted(w, node, slot, ballot, value, step)
-            if found:
-                return found
+                found = self._proposed(nid, slot, ballot, value, step)
+                if found:
+                    return found
+                continue
+            promised = node.persistent.promised
+            if ballot > promised:
+                return Violation(
+                    "promise covers accepted",
+                    step,
+                    f"n{nid} accepted ballot {show_ballot(ballot)} in slot {slot} "
+                    f"above its promise {show_ballot(promised)}",
+                )
+            pid = None if value is None else value.id  # unique in a run: it stands for the value
+            key = (slot, ballot)
+            recent = self.recent_votes
+            votes = recent.get(key)
+            fresh = votes is None
+            if fresh:  # no vote here lately: none yet, or moved into `votes`
+                votes = dict(self.votes.get(key, ()))
+            if nid in votes:
+                earlier = votes[nid]
+                if earlier == pid:
+                    continue  # accepted again: counted already
+                return Violation(
+                    "one value accepted per ballot",
+                    step,
+                    f"n{nid} accepted {earlier or 'a no-op'} and {show_value(value)} "
+                    f"in slot {slot}, ballot {show_ballot(ballot)}",
+                )
+            votes[nid] = pid
+            if fresh:
+                recent[key] = votes
+                if len(recent) > RECENT_VOTES:
+                    self._settle_votes()
+            # Chosen at the majority-th vote for the value; a vote past it finds what that one
+            # found, and the run stopped at the first violation.
+            if [*votes.values()].count(pid) == self.majority:
+                found = self._choose(w, slot, ballot, value, step)
+                if found:
+                    return found
         return None
 
     def _proposed(self, nid: int, slot: int, ballot: Ballot, value: Any, step: int):
@@ -188,43 +228,9 @@ class PaxosInvariants:
             )
         return None
 
-    def _accepted(self, w: Any, node: Any, slot: int, ballot: Ballot, value: Any, step: int):
-        nid = node.id
-        promised = node.persistent.promised
-        if ballot > promised:
-            return Violation(
-                "promise covers accepted",
-                step,
-                f"n{nid} accepted ballot {show_ballot(ballot)} in slot {slot} "
-                f"above its promise {show_ballot(promised)}",
-            )
-        key = (slot, ballot)
-        recent = self.recent_votes
-        votes = recent.get(key) or self.votes.get(key, ())
-        pid = None if value is None else value.id  # ids are unique in a run: they stand for values
-        same = 1  # votes for this value in this ballot, this one included
-        for voter, earlier in votes:
-            if voter == nid:
-                if earlier == pid:
-                    return None  # accepted again: counted already
-                return Violation(
-                    "one value accepted per ballot",
-                    step,
-                    f"n{nid} accepted {earlier or 'a no-op'} and {show_value(value)} "
-                    f"in slot {slot}, ballot {show_ballot(ballot)}",
-                )
-            if earlier == pid:
-                same += 1
-        recent[key] = votes + ((nid, pid),)  # a new tuple: a checkpoint may share the old
-        if len(recent) > RECENT_VOTES:
-            self._settle_votes()
-        # Chosen at the majority-th vote; a vote past it finds what that one found, and the
-        # run stopped at the first violation.
-        return self._choose(w, slot, ballot, value, step) if same == self.majority else None
-
     def _settle_votes(self) -> None:
         for key, votes in self.recent_votes.items():
-            self.votes[key] = votes
+            self.votes[key] = tuple(votes.items())  # immutable: checkpoints share `votes`
         self.recent_votes = {}
 
     def _choose(self, w: Any, slot: int, ballot: Ballot, value: Any, step: int):
@@ -342,10 +348,10 @@ class PaxosInvariants:
         nid = node.id
         chain = node.sm.chain
         height = len(chain) - 1
-        last = seen.height
+        last = seen.length - 1
         if height < last:
             last = 0  # restarted with an empty chain
-        seen.height = height
+        seen.length = height + 1
         ref = self.chain
         for index in range(last + 1, height + 1):
             block = chain[index]
