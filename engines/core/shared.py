@@ -11,7 +11,7 @@ view may see: copy on write.
   assigned, which first gives the storage a copy. Appends go on in place, past every view's
   length. A restore copies the view's items into a new list, unless it may take over a list
   that holds them (the live one, when stepping back from the end of a session).
-- `SlotMap`: a dict keyed by slot numbers (or tuples that start with one), stored in chunks of
+- `SlotMap`: a dict keyed by slot numbers (or other dense numbers), stored in chunks of
   64 slots. Writes land near the top slot: the top few chunks are in a small dict that a view
   copies, the chunks below them in a SharedList of chunks that views share (settling a chunk
   appends to it). A write copies only the chunk it touches, so a view costs a few chunks,
@@ -146,14 +146,8 @@ CHUNK_BITS = 6  # 64 slots a chunk
 RECENT_CHUNKS = 4  # the chunks at the top, where writes land, kept out of the shared table
 
 
-def _chunk_of(key: int | tuple) -> int:
-    """The chunk a key is in. The reads and writes of a SlotMap, called several times a
-    step, inline this expression."""
-    return (key if type(key) is int else key[0]) >> CHUNK_BITS
-
-
 class SlotMap:
-    """A dict keyed by slot (int >= 0, or a tuple whose first item is the slot). Iteration
+    """A dict keyed by slot (int >= 0: its chunk is key >> CHUNK_BITS). Iteration
     goes in chunk order, then insertion order, so it is deterministic; sort when order
     matters."""
 
@@ -254,7 +248,7 @@ class SlotMap:
         written = self.written
         if written is not True:
             written[key] = value
-        number = (key if type(key) is int else key[0]) >> CHUNK_BITS
+        number = key >> CHUNK_BITS
         # Most writes: a chunk no view sees (`add` stores a new key in such a chunk the same
         # way). Owning it cleared _last_view already: only view() sets that, and it disowns
         # every chunk.
@@ -266,7 +260,7 @@ class SlotMap:
     def __delitem__(self, key: Any) -> None:
         if self.written is not True:
             self.written[key] = DELETED
-        del self._writable(_chunk_of(key))[key]
+        del self._writable(key >> CHUNK_BITS)[key]
         self._len -= 1
 
     def pop(self, key: Any, *default: Any) -> Any:
@@ -282,7 +276,7 @@ class SlotMap:
         """Store `value` under a key that holds nothing yet; whether it did. One call where
         `key in map` then `map[key] = value` make two calls of special methods, which cost
         several times as much as a method's from Python (a Paxos learner's every slot)."""
-        number = (key if type(key) is int else key[0]) >> CHUNK_BITS
+        number = key >> CHUNK_BITS
         if number in self._owned:
             # Most often a chunk no view sees (the top one): a new key is stored here,
             # without a second call, as __setitem__ stores it (keep the two in step).
@@ -307,17 +301,17 @@ class SlotMap:
         return self[key]
 
     def __getitem__(self, key: Any) -> Any:
-        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
+        chunk = self._chunks.get(key >> CHUNK_BITS)
         if chunk is None:
             raise KeyError(key)
         return chunk[key]
 
     def get(self, key: Any, default: Any = None) -> Any:
-        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
+        chunk = self._chunks.get(key >> CHUNK_BITS)
         return default if chunk is None else chunk.get(key, default)
 
     def __contains__(self, key: Any) -> bool:
-        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
+        chunk = self._chunks.get(key >> CHUNK_BITS)
         return chunk is not None and key in chunk
 
     def __len__(self) -> int:

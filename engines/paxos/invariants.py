@@ -95,11 +95,13 @@ class PaxosInvariants:
     def __init__(self, n: int) -> None:
         self.majority = n // 2 + 1
         self.proposals = SharedList([None])  # every client proposal, at its number
-        self.proposed = SlotMap()  # (slot, ballot) -> value
-        self.votes = SlotMap()  # (slot, ballot) -> ((acceptor, proposal id or None), ...)
-        # The votes of the latest keys, as acceptor -> proposal id, moved into `votes`
-        # sixteen at a time: a key gets most of its votes within a few steps, so `votes` is
-        # written about once a key, not once a vote. Kept small, as checkpoints copy it.
+        self.proposed = SlotMap()  # slot -> ((ballot, value), ...): one value per ballot
+        # slot -> ((ballot, ((acceptor, proposal id or None), ...)), ...)
+        self.votes = SlotMap()
+        # The votes of the latest (slot, ballot) keys, as acceptor -> proposal id, moved into
+        # `votes` sixteen at a time: a key gets most of its votes within a few steps, so
+        # `votes` is written about once a key, not once a vote. Kept small, as checkpoints
+        # copy it.
         self.recent_votes: dict[tuple[int, Ballot], dict[int, str | None]] = {}
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
         self.top_chosen = 0  # the highest slot in `chosen`
@@ -190,7 +192,7 @@ class PaxosInvariants:
             votes = recent.get(key)
             fresh = votes is None
             if fresh:  # no vote here lately: none yet, or moved into `votes`
-                votes = dict(self.votes.get(key, ()))
+                votes = self._settled_votes(slot, ballot)
             if nid in votes:
                 earlier = votes[nid]
                 if earlier == pid:
@@ -214,23 +216,35 @@ class PaxosInvariants:
                     return found
         return None
 
+    def _settled_votes(self, slot: int, ballot: Ballot) -> dict[int, str | None]:
+        """The votes in `slot` and `ballot` that moved into `votes` (most often none)."""
+        for settled_ballot, votes in self.votes.get(slot, ()):
+            if settled_ballot == ballot:
+                return dict(votes)
+        return {}
+
     def _proposed(self, nid: int, slot: int, ballot: Ballot, value: Any, step: int):
-        key = (slot, ballot)
-        if self.proposed.add(key, value):  # most often: the first proposal there
-            return None
-        earlier = self.proposed[key]
-        if not _same(earlier, value):
-            return Violation(
-                "one value proposed per ballot",
-                step,
-                f"n{nid} proposed {show_value(earlier)} and {show_value(value)} "
-                f"in slot {slot}, ballot {show_ballot(ballot)}",
-            )
+        proposals = self.proposed.get(slot, ())
+        for earlier_ballot, earlier in proposals:
+            if earlier_ballot == ballot:
+                if _same(earlier, value):
+                    return None
+                return Violation(
+                    "one value proposed per ballot",
+                    step,
+                    f"n{nid} proposed {show_value(earlier)} and {show_value(value)} "
+                    f"in slot {slot}, ballot {show_ballot(ballot)}",
+                )
+        self.proposed[slot] = (*proposals, (ballot, value))  # a new tuple: checkpoints share
         return None
 
     def _settle_votes(self) -> None:
-        for key, votes in self.recent_votes.items():
-            self.votes[key] = tuple(votes.items())  # immutable: checkpoints share `votes`
+        for (slot, ballot), votes in self.recent_votes.items():
+            settled = self.votes.get(slot, ())
+            if settled:  # seldom: votes in another ballot, or in this one before
+                settled = tuple(entry for entry in settled if entry[0] != ballot)
+            # New tuples, immutable: checkpoints share `votes`.
+            self.votes[slot] = (*settled, (ballot, tuple(votes.items())))
         self.recent_votes = {}
 
     def _choose(self, w: Any, slot: int, ballot: Ballot, value: Any, step: int):
