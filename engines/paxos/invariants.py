@@ -86,6 +86,8 @@ class PaxosInvariants:
         "recent_votes",
         "chosen",
         "top_chosen",
+        "latest",
+        "latest_choice",
         "seen",
         "chain",
         "chain_ids",
@@ -105,6 +107,9 @@ class PaxosInvariants:
         self.recent_votes: dict[tuple[int, Ballot], dict[int, str | None]] = {}
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
         self.top_chosen = 0  # the highest slot in `chosen`
+        # The slot chosen last, and its choice: the learners and the late acceptors of a slot
+        # come soon after its choice, and find it here, with no look-up in `chosen`.
+        self.latest, self.latest_choice = 0, None
         self.seen: defaultdict[int, _LastSeen] = defaultdict(_LastSeen)  # node -> last look
         self.chain = SharedList([GENESIS])  # the longest chain applied anywhere
         self.chain_ids = SlotMap()  # proposal number -> True, for each value in that chain
@@ -252,6 +257,7 @@ class PaxosInvariants:
         if self.chosen.add(slot, choice):  # most often: the first choice there
             earlier = choice
             self.top_chosen = max(self.top_chosen, slot)
+            self.latest, self.latest_choice = slot, choice
             found = self._acceptors_keep(w, slot, earlier, step)
             if found:
                 return found
@@ -299,17 +305,15 @@ class PaxosInvariants:
     def _acceptors_keep(self, w: Any, slot: int, chosen: tuple, step: int) -> Violation | None:
         """A value was just chosen in `slot`: no acceptor, up or down, holds another one there
         in that ballot or a higher one."""
+        nodes, value = w.nodes, chosen[1]
         for nid in w.node_ids:
-            persistent = w.nodes[nid].persistent if nid in w.nodes else w.down[nid]
-            entry = persistent.accepted.get(slot)
+            node = nodes.get(nid)
+            entry = (w.down[nid] if node is None else node.persistent).accepted.get(slot)
             # Most often the chosen value object itself: no call to compare it.
-            found = (
-                entry
-                and entry[1] is not chosen[1]
-                and self._keeps_chosen(nid, slot, entry, chosen, step)
-            )
-            if found:
-                return found
+            if entry and entry[1] is not value:
+                found = self._keeps_chosen(nid, slot, entry, chosen, step)
+                if found:
+                    return found
         return None
 
     def _check_accepted(self, node: Any, written: dict | None, step: int) -> Violation | None:
@@ -317,7 +321,9 @@ class PaxosInvariants:
         entries = node.persistent.accepted.items() if written is None else written.items()
         for slot, entry in sorted(entries):
             # Most slots are written before their choice, above every chosen slot: no look-up.
-            chosen = slot <= self.top_chosen and self.chosen.get(slot)
+            chosen = slot <= self.top_chosen and (
+                self.latest_choice if slot == self.latest else self.chosen.get(slot)
+            )
             found = (
                 chosen
                 and entry is not DELETED
@@ -347,7 +353,7 @@ class PaxosInvariants:
     def _check_learned(self, node: Any, written: dict | None, step: int) -> Violation | None:
         """The learned slots written since the node was last seen (None: all of them)."""
         for slot, value in sorted(node.chosen.items() if written is None else written.items()):
-            chosen = self.chosen.get(slot)
+            chosen = self.latest_choice if slot == self.latest else self.chosen.get(slot)
             if value is DELETED:
                 what = f"dropped the value it learned in slot {slot}"
             elif chosen is None or chosen[1] is not value and not _same(chosen[1], value):
@@ -361,16 +367,17 @@ class PaxosInvariants:
     def _check_chain(self, node: Any, seen: _LastSeen, step: int) -> Violation | None:
         nid = node.id
         chain = node.sm.chain
-        height = len(chain) - 1
-        last = seen.length - 1
-        if height < last:
-            last = 0  # restarted with an empty chain
-        seen.length = height + 1
+        length = len(chain)
+        first = seen.length  # the first block not seen yet
+        if length < first:
+            first = 1  # restarted with an empty chain
+        seen.length = length
         ref = self.chain
-        for index in range(last + 1, height + 1):
+        for index in range(first, length):
             block = chain[index]
             if index < len(ref):
-                if block.hash != ref[index].hash:
+                # Most often the very block object of the longest chain (Block.make).
+                if block is not ref[index] and block.hash != ref[index].hash:
                     return Violation(
                         "chains are prefixes",
                         step,

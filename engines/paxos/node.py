@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engines.core.chain import Command
-from engines.core.node import Message, Node, Proposal, Request
+from engines.core.node import Message, Node, Proposal, Request, Send, _effect
 from engines.core.shared import SlotMap
 from engines.paxos.messages import (
     ZERO,
@@ -105,7 +105,6 @@ class PaxosNode(Node):
         "requests",
         "top_slot",
         "facts",
-        "_facts",
     )
 
     def __init__(self, node_id, peers, config, rng, persistent=None) -> None:
@@ -138,32 +137,27 @@ class PaxosNode(Node):
         # the highest slot accepted or chosen here, so a display can show the last few slots
         # without scanning them all (a restart scans the accepted slots once)
         self.top_slot = max(self.persistent.accepted, default=0)
-        # what this node accepted and proposed while handling the last event, for the checkers
+        # What this node accepted and proposed while handling its latest input, for the
+        # checkers: each input (on_message, on_timer, on_propose, on_request, on_campaign)
+        # starts it afresh, when the one before left something in it. Most leave nothing:
+        # then no new list is made, and no step pays for taking it.
         self.facts: list[tuple] = []
-        self._facts: list[tuple] = []
 
     def new_persistent(self) -> PaxosPersistent:
         return PaxosPersistent()
-
-    def take_effects(self) -> list:
-        # `facts` becomes what the event gathered in `_facts`. When it gathered nothing, both
-        # names keep sharing that empty list, so most steps make no new list. The outbox is
-        # taken here too, as Node.take_effects does: every step comes here, and a second
-        # call would cost as much as the rest of this method.
-        self.facts = self._facts
-        if self._facts:
-            self._facts = []
-        out, self.outbox = self.outbox, []
-        return out
 
     def start(self, now: int) -> None:
         self._reset_leader_timer()
 
     # --- inputs ----------------------------------------------------------------------------
     def on_message(self, now: int, src: int, msg: Message) -> None:
+        if self.facts:
+            self.facts = []
         _HANDLERS[type(msg)](self, src, msg)
 
     def on_timer(self, now: int, name: str) -> None:
+        if self.facts:
+            self.facts = []
         if name == "leader":
             self._start_phase1("no heartbeat")
         elif name == "heartbeat":
@@ -172,16 +166,22 @@ class PaxosNode(Node):
             self._retry()
 
     def on_propose(self, now: int, proposal: Proposal) -> None:
+        if self.facts:
+            self.facts = []
         self.pending[proposal.id] = proposal
         self._arm_retry()
         self._push(proposal)
 
     def on_campaign(self, now: int) -> None:
+        if self.facts:
+            self.facts = []
         self._start_phase1("campaign")
 
     def on_request(self, now: int, request: Request) -> None:
         """A client operation, a read included, is a client value in a slot: it is answered
         once its slot is applied here, in slot order, so a read sees every earlier choice."""
+        if self.facts:
+            self.facts = []
         command = request.command
         if command.f == "get" and self.bug == "stale_read":
             self.reply(command, "ok", self.sm.kv.get(command.key))  # the bug: no slot
@@ -295,7 +295,7 @@ class PaxosNode(Node):
         self.accepts[slot] = set()
         if value is not None:
             self.proposed_ids.add(value.id)
-        self._facts.append(("propose", slot, self.ballot, value))
+        self.facts.append(("propose", slot, self.ballot, value))
         self._arm_retry()
         self._to_all(Accept(self.ballot, slot, value))
 
@@ -415,7 +415,7 @@ class PaxosNode(Node):
         p.accepted[slot] = (ballot, value)
         if slot > self.top_slot:
             self.top_slot = slot
-        self._facts.append(("accept", slot, ballot, value))
+        self.facts.append(("accept", slot, ballot, value))
         if src == self.id:
             self._on_accepted(src, Accepted(ballot, slot))
             return
@@ -423,7 +423,7 @@ class PaxosNode(Node):
             self._defer(ballot)
         if self.role == "acceptor":
             self.leader = src
-        self.send(src, Accepted(ballot, slot))
+        self.outbox.append(_effect(Send, (src, Accepted(ballot, slot))))  # send(), inlined: hot
 
     def _nack(self, src: int, msg: Prepare | Accept | Heartbeat) -> None:
         """Refuse a ballot below our promise, naming the higher one (PMS phases 1b, 2b)."""
@@ -462,19 +462,23 @@ class PaxosNode(Node):
             self.top_chosen = slot
             if slot > self.top_slot:
                 self.top_slot = slot
-        if self.accepts.pop(slot, None) is not None:
+        # The proposer's and the client's records are empty on most nodes: tested first.
+        if self.accepts and self.accepts.pop(slot, None) is not None:
             del self.proposed[slot]
         repeats = False
         if value is not None:
+            pid = value.id
             # Most values are chosen in one slot: `add` stores it as their first, in one call.
-            number = proposal_number(value.id)
+            number = proposal_number(pid)
             if not self.first_slot.add(number, slot):
                 first = self.first_slot[number]
                 repeats = first < slot  # as `_repeats` finds it, once this slot is applied
                 if slot < first:
                     self.first_slot[number] = slot
-            self.proposed_ids.discard(value.id)  # first_slot answers for it from now on
-            self.pending.pop(value.id, None)
+            if self.proposed_ids:
+                self.proposed_ids.discard(pid)  # first_slot answers for it from now on
+            if self.pending:
+                self.pending.pop(pid, None)
         if slot == self.applied + 1:  # otherwise a gap below it still waits
             self._apply_ready(value, repeats)
 
