@@ -157,7 +157,6 @@ class SlotMap:
         "_recent",
         "_frontier",
         "_owned",
-        "_len",
         "_last_view",
         "written",
         "__weakref__",
@@ -172,7 +171,6 @@ class SlotMap:
         self._recent: dict[int, dict] = {}  # chunk number >= frontier -> key -> value
         self._frontier = 0  # == len(self._table)
         self._owned: set[int] = set()  # chunks copied since the last view: no view sees them
-        self._len = 0
         self._last_view: tuple | None = None
         # key -> what was written there since the reader last took them (DELETED if the key
         # was deleted): the reader sees what changed without looking it up. Recorded only
@@ -200,19 +198,18 @@ class SlotMap:
         if self._last_view is None:
             self._owned = set()
             recording = self.written is not True
-            self._last_view = (self._table.view(), dict(self._recent), self._len, recording)
+            self._last_view = (self._table.view(), dict(self._recent), recording)
         return self._last_view
 
     @classmethod
     def from_view(cls, view: tuple, take: bool = False, last: SlotMap | None = None) -> SlotMap:
         """The map the view saw; `take` and `last` as for SharedList.from_view."""
-        table, recent, length, recording = view
+        table, recent, recording = view
         restored = cls()
         restored._table = SharedList.from_view(table, take, last and last._table)
         restored._frontier, restored._recent = table[1], dict(recent)
         chunks = enumerate(restored._table)
         restored._chunks = {n: chunk for n, chunk in chunks if chunk is not None} | recent
-        restored._len = length
         if recording:
             restored.written = {}
         return restored
@@ -253,15 +250,12 @@ class SlotMap:
         # way). Owning it cleared _last_view already: only view() sets that, and it disowns
         # every chunk.
         chunk = self._chunks[number] if number in self._owned else self._writable(number)
-        if key not in chunk:
-            self._len += 1
         chunk[key] = value
 
     def __delitem__(self, key: Any) -> None:
         if self.written is not True:
             self.written[key] = DELETED
         del self._writable(key >> CHUNK_BITS)[key]
-        self._len -= 1
 
     def pop(self, key: Any, *default: Any) -> Any:
         if key in self:
@@ -286,7 +280,6 @@ class SlotMap:
             written = self.written
             if written is not True:
                 written[key] = value
-            self._len += 1
             chunk[key] = value
             return True
         chunk = self._chunks.get(number)
@@ -315,10 +308,11 @@ class SlotMap:
         return chunk is not None and key in chunk
 
     def __len__(self) -> int:
-        return self._len
+        # Counted when asked (a Paxos Prepare asks), not kept up at every write.
+        return sum(map(len, self._chunks.values()))
 
     def __bool__(self) -> bool:
-        return self._len > 0
+        return any(self._chunks.values())
 
     def keys(self) -> Iterator[Any]:
         for chunk in sorted(self._chunks):

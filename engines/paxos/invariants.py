@@ -39,6 +39,7 @@ from engines.core.violations import Violation
 from engines.paxos.messages import ZERO, Ballot, proposal_number, show_ballot
 
 RECENT_VOTES = 16  # keys in PaxosInvariants.recent_votes before they move into `votes`
+RECENT_CHOSEN = 16  # slots in PaxosInvariants.recent_chosen
 
 
 def _same(a: Proposal | None, b: Proposal | None) -> bool:
@@ -86,8 +87,7 @@ class PaxosInvariants:
         "recent_votes",
         "chosen",
         "top_chosen",
-        "latest",
-        "latest_choice",
+        "recent_chosen",
         "seen",
         "chain",
         "chain_ids",
@@ -107,9 +107,10 @@ class PaxosInvariants:
         self.recent_votes: dict[tuple[int, Ballot], dict[int, str | None]] = {}
         self.chosen = SlotMap()  # slot -> (ballot, value), the first choice
         self.top_chosen = 0  # the highest slot in `chosen`
-        # The slot chosen last, and its choice: the learners and the late acceptors of a slot
-        # come soon after its choice, and find it here, with no look-up in `chosen`.
-        self.latest, self.latest_choice = 0, None
+        # The choices of the latest RECENT_CHOSEN slots chosen, also in `chosen`: the learners
+        # and the late acceptors of a slot come soon after its choice, and find it here with
+        # no call. Kept small, as checkpoints copy it.
+        self.recent_chosen: dict[int, tuple[Ballot, Any]] = {}
         self.seen: defaultdict[int, _LastSeen] = defaultdict(_LastSeen)  # node -> last look
         self.chain = SharedList([GENESIS])  # the longest chain applied anywhere
         self.chain_ids = SlotMap()  # proposal number -> True, for each value in that chain
@@ -257,7 +258,10 @@ class PaxosInvariants:
         if self.chosen.add(slot, choice):  # most often: the first choice there
             earlier = choice
             self.top_chosen = max(self.top_chosen, slot)
-            self.latest, self.latest_choice = slot, choice
+            recent = self.recent_chosen
+            recent[slot] = choice
+            if len(recent) > RECENT_CHOSEN:
+                del recent[next(iter(recent))]  # the one chosen first
             found = self._acceptors_keep(w, slot, earlier, step)
             if found:
                 return found
@@ -322,7 +326,7 @@ class PaxosInvariants:
         for slot, entry in sorted(entries):
             # Most slots are written before their choice, above every chosen slot: no look-up.
             chosen = slot <= self.top_chosen and (
-                self.latest_choice if slot == self.latest else self.chosen.get(slot)
+                self.recent_chosen.get(slot) or self.chosen.get(slot)
             )
             found = (
                 chosen
@@ -353,7 +357,7 @@ class PaxosInvariants:
     def _check_learned(self, node: Any, written: dict | None, step: int) -> Violation | None:
         """The learned slots written since the node was last seen (None: all of them)."""
         for slot, value in sorted(node.chosen.items() if written is None else written.items()):
-            chosen = self.latest_choice if slot == self.latest else self.chosen.get(slot)
+            chosen = self.recent_chosen.get(slot) or self.chosen.get(slot)
             if value is DELETED:
                 what = f"dropped the value it learned in slot {slot}"
             elif chosen is None or chosen[1] is not value and not _same(chosen[1], value):
