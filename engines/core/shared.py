@@ -175,7 +175,8 @@ class SlotMap:
         # key -> what was written there since the reader last took them (DELETED if the key
         # was deleted): the reader sees what changed without looking it up. Recorded only
         # once a reader asks; until then True (all of it is new to a reader), so that the
-        # reader's one test of its truth tells whether there is anything to take.
+        # reader's one test of its truth tells whether there is anything to take. Once it
+        # records, a reader may take the changes by clearing the dict it read, in place.
         self.written: dict | bool = True
         for key, value in items:
             self[key] = value

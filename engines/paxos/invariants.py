@@ -48,6 +48,12 @@ def _same(a: Proposal | None, b: Proposal | None) -> bool:
     return a is b or (a is not None and b is not None and a.id == b.id)
 
 
+def _all_taken(table: SlotMap) -> list[tuple[int, Any]]:
+    """A node's table on the checker's first look at it: all its slots are new."""
+    table.take_written()  # which starts the recording
+    return sorted(table.items())
+
+
 def show_value(value: Proposal | None) -> str:
     return "a no-op" if value is None else f"{value.id} {value.value!r}"
 
@@ -150,14 +156,15 @@ class PaxosInvariants:
             found = self._check_promise(node, seen, step)
             if found:
                 return found
-        # Each table's `written` tells whether it changed (or was never read), without a call
-        # to take it.
-        if persistent.accepted.written:
-            found = self._check_accepted(node, persistent.accepted.take_written(), step)
+        # Each table's `written` tells whether it changed (or was never read), without a call.
+        written = persistent.accepted.written
+        if written:
+            found = self._check_accepted(node, written, step)
             if found:
                 return found
-        if node.chosen.written:
-            found = self._check_learned(node, node.chosen.take_written(), step)
+        written = node.chosen.written
+        if written:
+            found = self._check_learned(node, written, step)
             if found:
                 return found
         sm = node.sm
@@ -320,10 +327,15 @@ class PaxosInvariants:
                     return found
         return None
 
-    def _check_accepted(self, node: Any, written: dict | None, step: int) -> Violation | None:
-        """The accepted slots written since the node was last seen (None: all of them)."""
-        entries = node.persistent.accepted.items() if written is None else written.items()
-        for slot, entry in sorted(entries):
+    def _check_accepted(self, node: Any, written: dict | bool, step: int) -> Violation | None:
+        """The accepted slots written since the node was last seen (`written`, true: taken
+        here by clearing it, with no call; True on the first look, for all of them)."""
+        if written is True:
+            entries = _all_taken(node.persistent.accepted)
+        else:
+            entries = sorted(written.items())
+            written.clear()
+        for slot, entry in entries:
             # Most slots are written before their choice, above every chosen slot: no look-up.
             chosen = slot <= self.top_chosen and (
                 self.recent_chosen.get(slot) or self.chosen.get(slot)
@@ -354,9 +366,14 @@ class PaxosInvariants:
         )
 
     # --- learners ------------------------------------------------------------------------
-    def _check_learned(self, node: Any, written: dict | None, step: int) -> Violation | None:
-        """The learned slots written since the node was last seen (None: all of them)."""
-        for slot, value in sorted(node.chosen.items() if written is None else written.items()):
+    def _check_learned(self, node: Any, written: dict | bool, step: int) -> Violation | None:
+        """The learned slots written since the node was last seen (as in _check_accepted)."""
+        if written is True:
+            entries = _all_taken(node.chosen)
+        else:
+            entries = sorted(written.items())
+            written.clear()
+        for slot, value in entries:
             chosen = self.recent_chosen.get(slot) or self.chosen.get(slot)
             if value is DELETED:
                 what = f"dropped the value it learned in slot {slot}"

@@ -456,6 +456,7 @@ class PaxosNode(Node):
             self.send(src, Chosen(entries))
 
     def _learn(self, slot: int, value: Proposal | None) -> None:
+        """`value` is chosen in `slot`: record it, and apply what is ready."""
         if not self.chosen.add(slot, value):
             return  # known already
         if slot > self.top_chosen:
@@ -479,13 +480,11 @@ class PaxosNode(Node):
                 self.proposed_ids.discard(pid)  # first_slot answers for it from now on
             if self.pending:
                 self.pending.pop(pid, None)
-        if slot == self.applied + 1:  # otherwise a gap below it still waits
-            self._apply_ready(value, repeats)
-
-    def _apply_ready(self, value: Proposal | None, repeats: bool) -> None:
-        """Apply chosen slots in slot order, from `value`, just chosen in the slot after the
-        applied ones, up to the next gap, which waits until its slot is chosen. `repeats`:
-        whether `value` was chosen in an earlier slot too (see `_repeats`)."""
+        if slot != self.applied + 1:
+            return  # a gap below it still waits
+        # Apply chosen slots in slot order, from this one, the slot after the applied ones,
+        # up to the next gap, which waits until its slot is chosen. `repeats`: whether the
+        # value was chosen in an earlier slot too (see `_repeats`).
         while True:
             self.applied += 1
             if value is None:
@@ -494,7 +493,7 @@ class PaxosNode(Node):
                 self.note("repeat", slot=self.applied, proposal=value.id)
             else:
                 self.sm.apply(value.id, value.value, value.proposed_at)
-                if value.id in self.requests:
+                if self.requests and value.id in self.requests:
                     self.answer_applied(self.requests.pop(value.id))
             if self.top_chosen <= self.applied:
                 return  # most often: nothing chosen above waits, known without a look-up
