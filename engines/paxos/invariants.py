@@ -149,30 +149,78 @@ class PaxosInvariants:
 
     def _check_node(self, node: Any, step: int) -> Violation | None:
         """Look closer only at what changed since the node was last seen: most steps write one
-        slot of one of its tables at most, and leave its promise alone."""
+        slot of one of its tables at most, and leave its promise alone. Hot (every step):
+        the slots written are judged here, flat, and only a broken rule makes a call."""
         seen = self.seen[node.id]
         persistent = node.persistent
         if persistent.promised is not seen.promised:  # the same object while it is unchanged
             found = self._check_promise(node, seen, step)
             if found:
                 return found
-        # Each table's `written` tells whether it changed (or was never read), without a call.
+        # Each table's `written` tells whether it changed (True: never read), without a call,
+        # and is taken by clearing it in place, without one either.
         written = persistent.accepted.written
         if written:
-            found = self._check_accepted(node, written, step)
-            if found:
-                return found
+            # Chosen values never change, at the accepted slots written since the last look:
+            # most are written before their choice, above every chosen slot.
+            if written is True:
+                entries = _all_taken(persistent.accepted)
+            else:
+                entries = sorted(written.items())
+                written.clear()
+            for slot, entry in entries:
+                if slot <= self.top_chosen and entry is not DELETED:
+                    chosen = self.recent_chosen.get(slot) or self.chosen.get(slot)
+                    # Most often the chosen value object itself: no call to compare it.
+                    if chosen and entry[1] is not chosen[1]:
+                        found = self._keeps_chosen(node.id, slot, entry, chosen, step)
+                        if found:
+                            return found
         written = node.chosen.written
         if written:
-            found = self._check_learned(node, written, step)
-            if found:
-                return found
+            # Learned values were chosen, at the learned slots written since the last look.
+            if written is True:
+                entries = _all_taken(node.chosen)
+            else:
+                entries = sorted(written.items())
+                written.clear()
+            for slot, value in entries:
+                chosen = self.recent_chosen.get(slot) or self.chosen.get(slot)
+                if chosen is None or chosen[1] is not value:
+                    found = self._learned_wrong(node.id, slot, value, chosen, step)
+                    if found:
+                        return found
         sm = node.sm
         chain = sm.chain
-        if len(chain) != seen.length:
-            found = self._check_chain(node, seen, step)
-            if found:
-                return found
+        length = len(chain)
+        if length != seen.length:
+            # Chains are prefixes: the blocks not seen yet match the longest chain applied
+            # anywhere, or lengthen it with a value not in it yet.
+            first = seen.length
+            if length < first:
+                first = 1  # restarted with an empty chain
+            seen.length = length
+            ref = self.chain
+            for index in range(first, length):
+                block = chain[index]
+                if index < len(ref):
+                    # Most often the very block object of the longest chain (Block.make).
+                    if block is not ref[index] and block.hash != ref[index].hash:
+                        return Violation(
+                            "chains are prefixes",
+                            step,
+                            f"n{node.id} block {index} is {block.data!r}, "
+                            f"another node's is {ref[index].data!r}",
+                        )
+                    continue
+                pid = sm.applied_ids[index - 1]
+                if not self.chain_ids.add(proposal_number(pid), True):
+                    return Violation(
+                        "chains are prefixes",
+                        step,
+                        f"n{node.id} applied {pid} twice (again as block {index})",
+                    )
+                ref.append(block)  # the node's own block object: stored once
         elif chain.changed_from is None and not sm.kv.written and len(sm.kv) == seen.size:
             return None  # what the state machine checks watch is unchanged: they find nothing
         seen.size = len(sm.kv)
@@ -327,29 +375,6 @@ class PaxosInvariants:
                     return found
         return None
 
-    def _check_accepted(self, node: Any, written: dict | bool, step: int) -> Violation | None:
-        """The accepted slots written since the node was last seen (`written`, true: taken
-        here by clearing it, with no call; True on the first look, for all of them)."""
-        if written is True:
-            entries = _all_taken(node.persistent.accepted)
-        else:
-            entries = sorted(written.items())
-            written.clear()
-        for slot, entry in entries:
-            # Most slots are written before their choice, above every chosen slot: no look-up.
-            chosen = slot <= self.top_chosen and (
-                self.recent_chosen.get(slot) or self.chosen.get(slot)
-            )
-            found = (
-                chosen
-                and entry is not DELETED
-                and entry[1] is not chosen[1]  # most often the chosen value object itself
-                and self._keeps_chosen(node.id, slot, entry, chosen, step)
-            )
-            if found:
-                return found
-        return None
-
     def _keeps_chosen(
         self, nid: int, slot: int, entry: tuple, chosen: tuple, step: int
     ) -> Violation | None:
@@ -366,56 +391,18 @@ class PaxosInvariants:
         )
 
     # --- learners ------------------------------------------------------------------------
-    def _check_learned(self, node: Any, written: dict | bool, step: int) -> Violation | None:
-        """The learned slots written since the node was last seen (as in _check_accepted)."""
-        if written is True:
-            entries = _all_taken(node.chosen)
+    def _learned_wrong(
+        self, nid: int, slot: int, value: Any, chosen: tuple | None, step: int
+    ) -> Violation | None:
+        """A learned slot holds `value` (DELETED: dropped), and `chosen` was chosen there."""
+        if value is DELETED:
+            what = f"dropped the value it learned in slot {slot}"
+        elif chosen is None or not _same(chosen[1], value):
+            where = "nothing" if chosen is None else show_value(chosen[1])
+            what = f"holds {show_value(value)} learned in slot {slot}, where {where} was chosen"
         else:
-            entries = sorted(written.items())
-            written.clear()
-        for slot, value in entries:
-            chosen = self.recent_chosen.get(slot) or self.chosen.get(slot)
-            if value is DELETED:
-                what = f"dropped the value it learned in slot {slot}"
-            elif chosen is None or chosen[1] is not value and not _same(chosen[1], value):
-                where = "nothing" if chosen is None else show_value(chosen[1])
-                what = f"holds {show_value(value)} learned in slot {slot}, where {where} was chosen"
-            else:
-                continue
-            return Violation("learned values were chosen", step, f"n{node.id} {what}")
-        return None
-
-    def _check_chain(self, node: Any, seen: _LastSeen, step: int) -> Violation | None:
-        nid = node.id
-        chain = node.sm.chain
-        length = len(chain)
-        first = seen.length  # the first block not seen yet
-        if length < first:
-            first = 1  # restarted with an empty chain
-        seen.length = length
-        ref = self.chain
-        for index in range(first, length):
-            block = chain[index]
-            if index < len(ref):
-                # Most often the very block object of the longest chain (Block.make).
-                if block is not ref[index] and block.hash != ref[index].hash:
-                    return Violation(
-                        "chains are prefixes",
-                        step,
-                        f"n{nid} block {index} is {block.data!r}, "
-                        f"another node's is {ref[index].data!r}",
-                    )
-                continue
-            pid = node.sm.applied_ids[index - 1]
-            number = proposal_number(pid)
-            if not self.chain_ids.add(number, True):
-                return Violation(
-                    "chains are prefixes",
-                    step,
-                    f"n{nid} applied {pid} twice (again as block {index})",
-                )
-            ref.append(block)  # the node's own block object: stored once
-        return None
+            return None
+        return Violation("learned values were chosen", step, f"n{nid} {what}")
 
 
 def make_checkers(n: int) -> list[PaxosInvariants]:
