@@ -253,6 +253,10 @@ class SlotMap:
         chunk = self._chunks[number] if number in self._owned else self._writable(number)
         chunk[key] = value
 
+    # map.put(key, value) is map[key] = value as a method call, which costs less than the
+    # special method's call from Python: hot writes use it.
+    put = __setitem__
+
     def __delitem__(self, key: Any) -> None:
         if self.written is not True:
             self.written[key] = DELETED
