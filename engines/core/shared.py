@@ -11,7 +11,7 @@ view may see: copy on write.
   assigned, which first gives the storage a copy. Appends go on in place, past every view's
   length. A restore copies the view's items into a new list, unless it may take over a list
   that holds them (the live one, when stepping back from the end of a session).
-- `SlotMap`: a dict keyed by slot numbers (or tuples that start with one), stored in chunks of
+- `SlotMap`: a dict keyed by slot numbers (or other dense numbers), stored in chunks of
   64 slots. Writes land near the top slot: the top few chunks are in a small dict that a view
   copies, the chunks below them in a SharedList of chunks that views share (settling a chunk
   appends to it). A write copies only the chunk it touches, so a view costs a few chunks,
@@ -146,14 +146,8 @@ CHUNK_BITS = 6  # 64 slots a chunk
 RECENT_CHUNKS = 4  # the chunks at the top, where writes land, kept out of the shared table
 
 
-def _chunk_of(key: int | tuple) -> int:
-    """The chunk a key is in. The reads and writes of a SlotMap, called several times a
-    step, inline this expression."""
-    return (key if type(key) is int else key[0]) >> CHUNK_BITS
-
-
 class SlotMap:
-    """A dict keyed by slot (int >= 0, or a tuple whose first item is the slot). Iteration
+    """A dict keyed by slot (int >= 0: its chunk is key >> CHUNK_BITS). Iteration
     goes in chunk order, then insertion order, so it is deterministic; sort when order
     matters."""
 
@@ -163,7 +157,6 @@ class SlotMap:
         "_recent",
         "_frontier",
         "_owned",
-        "_len",
         "_last_view",
         "written",
         "__weakref__",
@@ -178,12 +171,13 @@ class SlotMap:
         self._recent: dict[int, dict] = {}  # chunk number >= frontier -> key -> value
         self._frontier = 0  # == len(self._table)
         self._owned: set[int] = set()  # chunks copied since the last view: no view sees them
-        self._len = 0
         self._last_view: tuple | None = None
         # key -> what was written there since the reader last took them (DELETED if the key
-        # was deleted): the reader sees what changed without looking it up; recorded only
-        # once a reader asks, and read directly to tell whether anything was written
-        self.written: dict | None = None
+        # was deleted): the reader sees what changed without looking it up. Recorded only
+        # once a reader asks; until then True (all of it is new to a reader), so that the
+        # reader's one test of its truth tells whether there is anything to take. Once it
+        # records, a reader may take the changes by clearing the dict it read, in place.
+        self.written: dict | bool = True
         for key, value in items:
             self[key] = value
 
@@ -192,9 +186,11 @@ class SlotMap:
         `written`). The first call answers None (all of it is new to the reader) and starts
         the recording, which checkpoints carry on."""
         written = self.written
-        if written is None:
-            self._last_view = None
-        if written is None or written:
+        if written is True:
+            self._last_view = None  # views record that the recording started
+            self.written = {}
+            return None
+        if written:
             self.written = {}
         return written
 
@@ -202,20 +198,19 @@ class SlotMap:
         # A map unchanged since the last checkpoint hands out the same view again.
         if self._last_view is None:
             self._owned = set()
-            recording = self.written is not None
-            self._last_view = (self._table.view(), dict(self._recent), self._len, recording)
+            recording = self.written is not True
+            self._last_view = (self._table.view(), dict(self._recent), recording)
         return self._last_view
 
     @classmethod
     def from_view(cls, view: tuple, take: bool = False, last: SlotMap | None = None) -> SlotMap:
         """The map the view saw; `take` and `last` as for SharedList.from_view."""
-        table, recent, length, recording = view
+        table, recent, recording = view
         restored = cls()
         restored._table = SharedList.from_view(table, take, last and last._table)
         restored._frontier, restored._recent = table[1], dict(recent)
         chunks = enumerate(restored._table)
         restored._chunks = {n: chunk for n, chunk in chunks if chunk is not None} | recent
-        restored._len = length
         if recording:
             restored.written = {}
         return restored
@@ -248,24 +243,24 @@ class SlotMap:
         self._frontier = frontier
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        if self.written is not None:
-            self.written[key] = value
-        number = (key if type(key) is int else key[0]) >> CHUNK_BITS
-        if number in self._owned:  # most writes: a chunk no view sees (as in _writable; `add`
-            # stores a new key in such a chunk the same way)
-            self._last_view = None
-            chunk = self._chunks[number]
-        else:
-            chunk = self._writable(number)
-        if key not in chunk:
-            self._len += 1
+        written = self.written
+        if written is not True:
+            written[key] = value
+        number = key >> CHUNK_BITS
+        # Most writes: a chunk no view sees (`add` stores a new key in such a chunk the same
+        # way). Owning it cleared _last_view already: only view() sets that, and it disowns
+        # every chunk.
+        chunk = self._chunks[number] if number in self._owned else self._writable(number)
         chunk[key] = value
 
+    # map.put(key, value) is map[key] = value as a method call, which costs less than the
+    # special method's call from Python: hot writes use it.
+    put = __setitem__
+
     def __delitem__(self, key: Any) -> None:
-        if self.written is not None:
+        if self.written is not True:
             self.written[key] = DELETED
-        del self._writable(_chunk_of(key))[key]
-        self._len -= 1
+        del self._writable(key >> CHUNK_BITS)[key]
 
     def pop(self, key: Any, *default: Any) -> Any:
         if key in self:
@@ -280,20 +275,22 @@ class SlotMap:
         """Store `value` under a key that holds nothing yet; whether it did. One call where
         `key in map` then `map[key] = value` make two calls of special methods, which cost
         several times as much as a method's from Python (a Paxos learner's every slot)."""
-        number = (key if type(key) is int else key[0]) >> CHUNK_BITS
+        number = key >> CHUNK_BITS
+        if number in self._owned:
+            # Most often a chunk no view sees (the top one): a new key is stored here,
+            # without a second call, as __setitem__ stores it (keep the two in step).
+            chunk = self._chunks[number]
+            if key in chunk:
+                return False
+            written = self.written
+            if written is not True:
+                written[key] = value
+            chunk[key] = value
+            return True
         chunk = self._chunks.get(number)
         if chunk is not None and key in chunk:
             return False
-        if number not in self._owned:
-            self.__setitem__(key, value)  # which copies the chunk first
-            return True
-        # Most often a new key in a chunk no view sees: stored here, without a second call
-        # (as __setitem__ stores it: keep the two in step).
-        if self.written is not None:
-            self.written[key] = value
-        self._last_view = None
-        self._len += 1
-        chunk[key] = value
+        self[key] = value  # which copies the chunk first
         return True
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
@@ -302,24 +299,25 @@ class SlotMap:
         return self[key]
 
     def __getitem__(self, key: Any) -> Any:
-        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
+        chunk = self._chunks.get(key >> CHUNK_BITS)
         if chunk is None:
             raise KeyError(key)
         return chunk[key]
 
     def get(self, key: Any, default: Any = None) -> Any:
-        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
+        chunk = self._chunks.get(key >> CHUNK_BITS)
         return default if chunk is None else chunk.get(key, default)
 
     def __contains__(self, key: Any) -> bool:
-        chunk = self._chunks.get((key if type(key) is int else key[0]) >> CHUNK_BITS)
+        chunk = self._chunks.get(key >> CHUNK_BITS)
         return chunk is not None and key in chunk
 
     def __len__(self) -> int:
-        return self._len
+        # Counted when asked (a Paxos Prepare asks), not kept up at every write.
+        return sum(map(len, self._chunks.values()))
 
     def __bool__(self) -> bool:
-        return self._len > 0
+        return any(self._chunks.values())
 
     def keys(self) -> Iterator[Any]:
         for chunk in sorted(self._chunks):

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engines.core.chain import Command
-from engines.core.node import Message, Node, Proposal, Request
+from engines.core.node import Message, Node, Proposal, Request, Send, _effect
 from engines.core.shared import SlotMap
 from engines.paxos.messages import (
     ZERO,
@@ -59,6 +59,7 @@ from engines.paxos.messages import (
 )
 from engines.paxos.reasons import REASONS
 
+_new = object.__new__  # a message made with no __init__ call, filled in by hand (hot)
 CATCHUP_BATCH = 64  # chosen slots sent per CatchUp answer
 _UNKNOWN = object()  # a slot not chosen yet (None is a chosen no-op)
 
@@ -105,7 +106,6 @@ class PaxosNode(Node):
         "requests",
         "top_slot",
         "facts",
-        "_facts",
     )
 
     def __init__(self, node_id, peers, config, rng, persistent=None) -> None:
@@ -138,32 +138,27 @@ class PaxosNode(Node):
         # the highest slot accepted or chosen here, so a display can show the last few slots
         # without scanning them all (a restart scans the accepted slots once)
         self.top_slot = max(self.persistent.accepted, default=0)
-        # what this node accepted and proposed while handling the last event, for the checkers
+        # What this node accepted and proposed while handling its latest input, for the
+        # checkers: each input (on_message, on_timer, on_propose, on_request, on_campaign)
+        # starts it afresh, when the one before left something in it. Most leave nothing:
+        # then no new list is made, and no step pays for taking it.
         self.facts: list[tuple] = []
-        self._facts: list[tuple] = []
 
     def new_persistent(self) -> PaxosPersistent:
         return PaxosPersistent()
-
-    def take_effects(self) -> list:
-        # `facts` becomes what the event gathered in `_facts`. When it gathered nothing, both
-        # names keep sharing that empty list, so most steps make no new list. The outbox is
-        # taken here too, as Node.take_effects does: every step comes here, and a second
-        # call would cost as much as the rest of this method.
-        self.facts = self._facts
-        if self._facts:
-            self._facts = []
-        out, self.outbox = self.outbox, []
-        return out
 
     def start(self, now: int) -> None:
         self._reset_leader_timer()
 
     # --- inputs ----------------------------------------------------------------------------
     def on_message(self, now: int, src: int, msg: Message) -> None:
+        if self.facts:
+            self.facts = []
         _HANDLERS[type(msg)](self, src, msg)
 
     def on_timer(self, now: int, name: str) -> None:
+        if self.facts:
+            self.facts = []
         if name == "leader":
             self._start_phase1("no heartbeat")
         elif name == "heartbeat":
@@ -172,16 +167,22 @@ class PaxosNode(Node):
             self._retry()
 
     def on_propose(self, now: int, proposal: Proposal) -> None:
+        if self.facts:
+            self.facts = []
         self.pending[proposal.id] = proposal
         self._arm_retry()
         self._push(proposal)
 
     def on_campaign(self, now: int) -> None:
+        if self.facts:
+            self.facts = []
         self._start_phase1("campaign")
 
     def on_request(self, now: int, request: Request) -> None:
         """A client operation, a read included, is a client value in a slot: it is answered
         once its slot is applied here, in slot order, so a read sees every earlier choice."""
+        if self.facts:
+            self.facts = []
         command = request.command
         if command.f == "get" and self.bug == "stale_read":
             self.reply(command, "ok", self.sm.kv.get(command.key))  # the bug: no slot
@@ -295,7 +296,7 @@ class PaxosNode(Node):
         self.accepts[slot] = set()
         if value is not None:
             self.proposed_ids.add(value.id)
-        self._facts.append(("propose", slot, self.ballot, value))
+        self.facts.append(("propose", slot, self.ballot, value))
         self._arm_retry()
         self._to_all(Accept(self.ballot, slot, value))
 
@@ -412,10 +413,10 @@ class PaxosNode(Node):
                 return
             if ballot > p.promised:
                 p.promised = ballot
-        p.accepted[slot] = (ballot, value)
+        p.accepted.put(slot, (ballot, value))
         if slot > self.top_slot:
             self.top_slot = slot
-        self._facts.append(("accept", slot, ballot, value))
+        self.facts.append(("accept", slot, ballot, value))
         if src == self.id:
             self._on_accepted(src, Accepted(ballot, slot))
             return
@@ -423,7 +424,11 @@ class PaxosNode(Node):
             self._defer(ballot)
         if self.role == "acceptor":
             self.leader = src
-        self.send(src, Accepted(ballot, slot))
+        # send(src, Accepted(ballot, slot)), inlined, and the message made with no call to
+        # its __init__: hot
+        reply = _new(Accepted)
+        reply.ballot, reply.slot = ballot, slot
+        self.outbox.append(_effect(Send, (src, reply)))
 
     def _nack(self, src: int, msg: Prepare | Accept | Heartbeat) -> None:
         """Refuse a ballot below our promise, naming the higher one (PMS phases 1b, 2b)."""
@@ -456,32 +461,35 @@ class PaxosNode(Node):
             self.send(src, Chosen(entries))
 
     def _learn(self, slot: int, value: Proposal | None) -> None:
+        """`value` is chosen in `slot`: record it, and apply what is ready."""
         if not self.chosen.add(slot, value):
             return  # known already
         if slot > self.top_chosen:
             self.top_chosen = slot
             if slot > self.top_slot:
                 self.top_slot = slot
-        if self.accepts.pop(slot, None) is not None:
+        # The proposer's and the client's records are empty on most nodes: tested first.
+        if self.accepts and self.accepts.pop(slot, None) is not None:
             del self.proposed[slot]
         repeats = False
         if value is not None:
+            pid = value.id
             # Most values are chosen in one slot: `add` stores it as their first, in one call.
-            number = proposal_number(value.id)
+            number = proposal_number(pid)
             if not self.first_slot.add(number, slot):
                 first = self.first_slot[number]
                 repeats = first < slot  # as `_repeats` finds it, once this slot is applied
                 if slot < first:
                     self.first_slot[number] = slot
-            self.proposed_ids.discard(value.id)  # first_slot answers for it from now on
-            self.pending.pop(value.id, None)
-        if slot == self.applied + 1:  # otherwise a gap below it still waits
-            self._apply_ready(value, repeats)
-
-    def _apply_ready(self, value: Proposal | None, repeats: bool) -> None:
-        """Apply chosen slots in slot order, from `value`, just chosen in the slot after the
-        applied ones, up to the next gap, which waits until its slot is chosen. `repeats`:
-        whether `value` was chosen in an earlier slot too (see `_repeats`)."""
+            if self.proposed_ids:
+                self.proposed_ids.discard(pid)  # first_slot answers for it from now on
+            if self.pending:
+                self.pending.pop(pid, None)
+        if slot != self.applied + 1:
+            return  # a gap below it still waits
+        # Apply chosen slots in slot order, from this one, the slot after the applied ones,
+        # up to the next gap, which waits until its slot is chosen. `repeats`: whether the
+        # value was chosen in an earlier slot too (see `_repeats`).
         while True:
             self.applied += 1
             if value is None:
@@ -490,7 +498,7 @@ class PaxosNode(Node):
                 self.note("repeat", slot=self.applied, proposal=value.id)
             else:
                 self.sm.apply(value.id, value.value, value.proposed_at)
-                if value.id in self.requests:
+                if self.requests and value.id in self.requests:
                     self.answer_applied(self.requests.pop(value.id))
             if self.top_chosen <= self.applied:
                 return  # most often: nothing chosen above waits, known without a look-up
